@@ -1,0 +1,42 @@
+use thiserror::Error;
+use tollgate_domain::{DomainError, TokenRejection};
+
+/// A boxed error cause, kept for logs.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything a use case or a port can fail with. Only the web layer turns these into HTTP.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Login refused: unknown user, wrong password or disabled user (deliberately indistinct).
+    #[error("invalid user name or password")]
+    InvalidCredentials,
+    /// A presented token was refused; the reason is for logs only.
+    #[error("token rejected: {0}")]
+    InvalidToken(TokenRejection),
+    /// Input that does not make a valid domain value (administration commands).
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// A user with that name already exists.
+    #[error("a user with that name already exists")]
+    UserExists,
+    /// No user with that name or id.
+    #[error("no such user")]
+    UserNotFound,
+    /// A store refused a write because it would break a uniqueness rule.
+    #[error("conflicting write: {0}")]
+    Conflict(&'static str),
+    /// The storage cannot be reached right now (pool exhausted, connection refused or lost);
+    /// the caller may retry later.
+    #[error("storage unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Anything else: a bug or a broken environment.
+    #[error("unexpected error")]
+    Unexpected(#[source] BoxError),
+}
+
+impl Error {
+    /// Wraps any error as [`Error::Unexpected`].
+    pub fn unexpected(e: impl Into<BoxError>) -> Self {
+        Self::Unexpected(e.into())
+    }
+}

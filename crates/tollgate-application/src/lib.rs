@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+
+mod error;
+mod issue;
+mod login;
+mod ports;
+mod refresh;
+mod services;
+mod users;
+
+pub use error::{BoxError, Error};
+pub use issue::TokenPair;
+pub use login::{Login, LoginRequest};
+pub use ports::*;
+pub use services::Ports;
+pub use refresh::Refresh;
+pub use users::UserAdmin;

@@ -1,0 +1,223 @@
+//! The ports: what the use cases need from the outside world. Adapters implement them.
+//!
+//! Every method that can fail returns [`Error`]; each method's `# Errors` section says which
+//! variants an adapter may return. Any adapter may also return [`Error::Unavailable`] when its
+//! backing service cannot be reached and [`Error::Unexpected`] for anything else.
+
+use chrono::{DateTime, Utc};
+#[cfg(any(test, feature = "mock"))]
+use mockall::automock;
+use tollgate_domain::{
+    AccessClaims, Family, FamilyId, Password, PasswordHash, RefreshClaims, RefreshTokenRecord,
+    RevokeReason, TokenId, User, UserId, UserName,
+};
+use uuid::Uuid;
+
+use crate::Error;
+
+/// The only source of the current time.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The only source of new ids.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait IdGenerator: Send + Sync {
+    /// A fresh random (v4) UUID; never repeats.
+    fn new_uuid(&self) -> Uuid;
+}
+
+/// User accounts.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user.
+    ///
+    /// # Errors
+    /// [`Error::UserExists`] when the name is taken.
+    fn create(&self, user: &User) -> Result<(), Error>;
+
+    /// The user with this exact login name.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown name is `Ok(None)`.
+    fn find_by_name(&self, name: &UserName) -> Result<Option<User>, Error>;
+
+    /// The user with this id.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown id is `Ok(None)`.
+    fn find_by_id(&self, id: UserId) -> Result<Option<User>, Error>;
+
+    /// Every user, ordered by name.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn list(&self) -> Result<Vec<User>, Error>;
+
+    /// Enables or disables a user.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when no user has this id.
+    fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), Error>;
+
+    /// Replaces a user's password hash.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when no user has this id.
+    fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<(), Error>;
+}
+
+/// What [`SessionStore::rotate`] found when it tried to spend a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was unused and is now spent; the successor is stored.
+    Rotated,
+    /// Someone spent the token first (a lost race, or plain reuse); nothing was written.
+    AlreadyUsed,
+    /// The family was revoked meanwhile; nothing was written.
+    FamilyRevoked,
+    /// No such token; nothing was written.
+    NotFound,
+}
+
+/// Token families (sessions) and the refresh-token records inside them.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new family with its first refresh token, atomically.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when either id exists already.
+    fn create_family(&self, family: &Family, first: &RefreshTokenRecord) -> Result<(), Error>;
+
+    /// The token record and its family.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown id is `Ok(None)`.
+    fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error>;
+
+    /// Spends `presented` and stores `successor`, as one atomic step.
+    ///
+    /// Marks `presented` used at `at` only if it is still unused and its family unrevoked, and
+    /// inserts `successor` in the same transaction. When several callers race on one token,
+    /// exactly one gets [`RotateOutcome::Rotated`], also across processes sharing the database.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the successor's id exists already.
+    fn rotate(
+        &self,
+        presented: TokenId,
+        at: DateTime<Utc>,
+        successor: &RefreshTokenRecord,
+    ) -> Result<RotateOutcome, Error>;
+
+    /// Revokes one family. Returns whether it was live before; revoking twice keeps the first
+    /// reason and instant.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown family is `Ok(false)`.
+    fn revoke_family(
+        &self,
+        id: FamilyId,
+        at: DateTime<Utc>,
+        reason: RevokeReason,
+    ) -> Result<bool, Error>;
+
+    /// Revokes every live family of a user; returns how many were live.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn revoke_user_families(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        reason: RevokeReason,
+    ) -> Result<u64, Error>;
+}
+
+/// Turns claims into signed JWTs.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait TokenSigner: Send + Sync {
+    /// Signs an access token (`aud: "access"`) with the current signing key.
+    ///
+    /// # Errors
+    /// [`Error::Unexpected`] when signing fails.
+    fn sign_access(&self, claims: &AccessClaims) -> Result<String, Error>;
+
+    /// Signs a refresh token (`aud: "refresh"`) with the current signing key.
+    ///
+    /// # Errors
+    /// [`Error::Unexpected`] when signing fails.
+    fn sign_refresh(&self, claims: &RefreshClaims) -> Result<String, Error>;
+}
+
+/// Verifies JWTs strictly (RFC 8725): allowed `alg`, our own `kid`, signature, `aud`, `iss`, times.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait TokenVerifier: Send + Sync {
+    /// Verifies a refresh token at instant `now`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] with the first reason found.
+    fn verify_refresh(&self, token: &str, now: DateTime<Utc>) -> Result<RefreshClaims, Error>;
+
+    /// Verifies an access token at instant `now`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] with the first reason found.
+    fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, Error>;
+}
+
+/// Password hashing (Argon2id).
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a password with a fresh salt.
+    ///
+    /// # Errors
+    /// [`Error::Unexpected`] when hashing fails.
+    fn hash(&self, password: &Password) -> Result<PasswordHash, Error>;
+
+    /// Whether `password` matches `hash`. With `hash = None` (unknown user) it does the same
+    /// amount of work against a dummy hash and returns `false`, so that unknown and known users
+    /// take similar time.
+    ///
+    /// # Errors
+    /// [`Error::Unexpected`] when the stored hash cannot be parsed.
+    fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>)
+        -> Result<bool, Error>;
+}
+
+/// Something a security team wants to know about. Never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityEvent {
+    /// A login failed (unknown user, wrong password or disabled user).
+    LoginFailed {
+        /// The name that was tried (validated, so printable).
+        user_name: Option<UserName>,
+    },
+    /// A spent refresh token was presented again and its family was revoked.
+    RefreshTokenReused {
+        /// The family's owner.
+        user_id: UserId,
+        /// The revoked family.
+        family_id: FamilyId,
+        /// The token that came back.
+        token_id: TokenId,
+    },
+    /// A user's families were revoked by an administrative action.
+    SessionsRevoked {
+        /// Whose.
+        user_id: UserId,
+        /// Why.
+        reason: RevokeReason,
+        /// How many were live.
+        count: u64,
+    },
+}
+
+/// Where security events go (a log today; a table or a queue later).
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait SecurityEvents: Send + Sync {
+    /// Records an event. Must not fail the request: adapters swallow and log their own errors.
+    fn record(&self, event: &SecurityEvent);
+}

@@ -1,0 +1,87 @@
+use tollgate_domain::{Password, RevokeReason, User, UserId, UserName};
+
+use crate::{Error, Ports, SecurityEvent};
+
+/// User administration: what the `tollgate user …` commands do.
+#[derive(Clone)]
+pub struct UserAdmin {
+    ports: Ports,
+}
+
+impl UserAdmin {
+    /// Builds the use case.
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Creates a user.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad name or password, [`Error::UserExists`] when taken.
+    pub fn add(&self, name: &str, password: &str) -> Result<User, Error> {
+        let p = &self.ports;
+        let user = User {
+            id: UserId::from_uuid(p.ids.new_uuid()),
+            name: UserName::parse(name)?,
+            password_hash: p.hasher.hash(&Password::parse(password)?)?,
+            disabled: false,
+            created_at: p.clock.now(),
+        };
+        p.users.create(&user)?;
+        Ok(user)
+    }
+
+    /// Every user, ordered by name.
+    ///
+    /// # Errors
+    /// Storage errors only.
+    pub fn list(&self) -> Result<Vec<User>, Error> {
+        self.ports.users.list()
+    }
+
+    /// Disables a user and revokes all their sessions, or enables them again.
+    /// Returns how many sessions were revoked.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] for an unknown name.
+    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<u64, Error> {
+        let user = self.find(name)?;
+        self.ports.users.set_disabled(user.id, disabled)?;
+        if disabled {
+            self.revoke_all(user.id, RevokeReason::UserDisabled)
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// Sets a new password and revokes all the user's sessions. Returns how many were revoked.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad password, [`Error::UserNotFound`] for an unknown name.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<u64, Error> {
+        let password = Password::parse(password)?;
+        let user = self.find(name)?;
+        let hash = self.ports.hasher.hash(&password)?;
+        self.ports.users.set_password_hash(user.id, &hash)?;
+        self.revoke_all(user.id, RevokeReason::PasswordChanged)
+    }
+
+    fn find(&self, name: &str) -> Result<User, Error> {
+        let name = UserName::parse(name)?;
+        self.ports
+            .users
+            .find_by_name(&name)?
+            .ok_or(Error::UserNotFound)
+    }
+
+    fn revoke_all(&self, user_id: UserId, reason: RevokeReason) -> Result<u64, Error> {
+        let p = &self.ports;
+        let count = p.sessions.revoke_user_families(user_id, p.clock.now(), reason)?;
+        p.events.record(&SecurityEvent::SessionsRevoked {
+            user_id,
+            reason,
+            count,
+        });
+        Ok(count)
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod claims;
+mod error;
+mod ids;
+mod policy;
+pub mod rotation;
+mod session;
+mod user;
+
+pub use claims::{AccessClaims, RefreshClaims};
+pub use error::DomainError;
+pub use ids::{AccessTokenId, FamilyId, TokenId, UserId};
+pub use policy::{whole_seconds, TokenPolicy};
+pub use session::{Family, RefreshTokenRecord, RevokeReason, TokenRejection};
+pub use user::{Password, PasswordHash, User, UserName};

@@ -1,0 +1,117 @@
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+use crate::DomainError;
+
+/// Token lifetimes and the issuer name: the rules every issued pair follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// `iss` of every token, and the only issuer accepted.
+    pub issuer: String,
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh token lifetime for an ordinary login (`short_term_expiration: "True"`).
+    pub refresh_ttl: Duration,
+    /// Refresh token lifetime when the login asked `longLivedRefreshToken=true`.
+    pub refresh_long_ttl: Duration,
+    /// Absolute lifetime of a family, counted from the login; caps every refresh token's `exp`.
+    pub family_max_lifetime: Duration,
+}
+
+impl TokenPolicy {
+    /// Checks that every lifetime is at least one second and the issuer is set.
+    ///
+    /// # Errors
+    /// [`DomainError::InvalidPolicy`] naming the first offending setting.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let one = Duration::seconds(1);
+        // Ten years: far beyond any sensible lifetime, and far from chrono's overflow range.
+        let max = Duration::days(3650);
+        let ok = |d: Duration| d >= one && d <= max;
+        if self.issuer.is_empty() {
+            return Err(DomainError::InvalidPolicy("issuer must not be empty"));
+        }
+        if !ok(self.access_ttl) {
+            return Err(DomainError::InvalidPolicy("access lifetime out of range"));
+        }
+        if !ok(self.refresh_ttl) || !ok(self.refresh_long_ttl) {
+            return Err(DomainError::InvalidPolicy("refresh lifetime out of range"));
+        }
+        if !ok(self.family_max_lifetime) {
+            return Err(DomainError::InvalidPolicy("family lifetime out of range"));
+        }
+        Ok(())
+    }
+
+    /// The refresh lifetime for a family of this kind.
+    pub fn refresh_lifetime(&self, long_lived: bool) -> Duration {
+        if long_lived {
+            self.refresh_long_ttl
+        } else {
+            self.refresh_ttl
+        }
+    }
+
+    /// When a refresh token issued at `now` expires: its lifetime, capped by the family's end.
+    pub fn refresh_expiry(
+        &self,
+        now: DateTime<Utc>,
+        long_lived: bool,
+        family_expires_at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        (now + self.refresh_lifetime(long_lived)).min(family_expires_at)
+    }
+}
+
+/// `t` truncated to whole seconds, as JWT times are.
+pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    // Truncation of an in-range instant to seconds cannot fail; fall back to `t` rather than panic.
+    t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn policy() -> TokenPolicy {
+        TokenPolicy {
+            issuer: "https://auth.example".into(),
+            access_ttl: Duration::minutes(15),
+            refresh_ttl: Duration::hours(24),
+            refresh_long_ttl: Duration::days(14),
+            family_max_lifetime: Duration::days(90),
+        }
+    }
+
+    #[test]
+    fn refresh_expiry_is_capped_by_the_family_end() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let family_end = now + Duration::hours(2);
+        assert_eq!(policy().refresh_expiry(now, false, family_end), family_end);
+        assert_eq!(
+            policy().refresh_expiry(now, false, now + Duration::days(30)),
+            now + Duration::hours(24)
+        );
+        assert_eq!(
+            policy().refresh_expiry(now, true, now + Duration::days(30)),
+            now + Duration::days(14)
+        );
+    }
+
+    #[test]
+    fn zero_lifetimes_and_empty_issuer_are_rejected() {
+        let mut p = policy();
+        p.access_ttl = Duration::zero();
+        assert!(p.validate().is_err());
+        let mut p = policy();
+        p.issuer.clear();
+        assert!(p.validate().is_err());
+        assert!(policy().validate().is_ok());
+    }
+
+    #[test]
+    fn whole_seconds_drops_the_fraction() {
+        let t = Utc.timestamp_opt(1_700_000_000, 987_654_321).unwrap();
+        assert_eq!(whole_seconds(t), Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+    }
+}

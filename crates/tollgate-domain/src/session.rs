@@ -1,0 +1,163 @@
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use crate::{AccessTokenId, DomainError, FamilyId, TokenId, UserId};
+
+/// One login session: the chain of refresh tokens descending from one login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// Family id, the access tokens' `sid`.
+    pub id: FamilyId,
+    /// Whose session this is.
+    pub user_id: UserId,
+    /// The login instant.
+    pub created_at: DateTime<Utc>,
+    /// Absolute end of the family; no refresh token outlives it.
+    pub expires_at: DateTime<Utc>,
+    /// Whether the login asked for long-lived refresh tokens; copied to every successor.
+    pub long_lived: bool,
+    /// When the family was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<RevokeReason>,
+}
+
+impl Family {
+    /// Whether the family is revoked.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// The stored record of one refresh token: ids and times only, never the token string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// The token's `token_id`.
+    pub id: TokenId,
+    /// The family it belongs to.
+    pub family_id: FamilyId,
+    /// The token it replaced (`None` for the login's first token).
+    pub parent_id: Option<TokenId>,
+    /// The `jti` of the access token issued with it.
+    pub access_token_id: AccessTokenId,
+    /// Issue instant (full precision).
+    pub issued_at: DateTime<Utc>,
+    /// Expiry instant (full precision; the JWT `exp` is this truncated to seconds).
+    pub expires_at: DateTime<Utc>,
+    /// When it was exchanged for a successor; a used token that comes back is reuse.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// Why a family was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RevokeReason {
+    /// A spent refresh token was presented again (theft signal).
+    Reuse,
+    /// The user logged out of this session.
+    Logout,
+    /// A client revoked a token (RFC 7009).
+    Revoked,
+    /// An administrator disabled the user.
+    UserDisabled,
+    /// The user's password changed.
+    PasswordChanged,
+    /// An administrator revoked the user's sessions.
+    Admin,
+}
+
+impl RevokeReason {
+    /// Stable text form, as stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Reuse => "reuse",
+            Self::Logout => "logout",
+            Self::Revoked => "revoked",
+            Self::UserDisabled => "user_disabled",
+            Self::PasswordChanged => "password_changed",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RevokeReason {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "reuse" => Self::Reuse,
+            "logout" => Self::Logout,
+            "revoked" => Self::Revoked,
+            "user_disabled" => Self::UserDisabled,
+            "password_changed" => Self::PasswordChanged,
+            "admin" => Self::Admin,
+            _ => return Err(DomainError::UnknownRevokeReason),
+        })
+    }
+}
+
+/// Why a presented token was not accepted. Kept for logs and events; clients only ever see
+/// `invalid_grant` / `invalid_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenRejection {
+    /// Not a well-formed JWS compact JWT, or claims missing or of the wrong type.
+    Malformed,
+    /// The `alg` is not on the allow-list.
+    Algorithm,
+    /// The `kid` names no key of ours.
+    UnknownKey,
+    /// The signature does not verify.
+    Signature,
+    /// The `aud` does not match the use.
+    Audience,
+    /// The `iss` is not ours.
+    Issuer,
+    /// Past `exp` (plus leeway), or past the family's absolute end.
+    Expired,
+    /// Before `nbf` (minus leeway).
+    NotYetValid,
+    /// The `token_id` names no stored token.
+    UnknownTokenId,
+    /// The token's `sub` is not the owner of its family.
+    SubjectMismatch,
+    /// The family is revoked.
+    Revoked,
+    /// A spent refresh token came back.
+    Reused,
+    /// The user is disabled or gone.
+    UserDisabled,
+}
+
+impl TokenRejection {
+    /// Stable text form for logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Algorithm => "algorithm not allowed",
+            Self::UnknownKey => "unknown key",
+            Self::Signature => "bad signature",
+            Self::Audience => "wrong audience",
+            Self::Issuer => "wrong issuer",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not yet valid",
+            Self::UnknownTokenId => "unknown token id",
+            Self::SubjectMismatch => "subject mismatch",
+            Self::Revoked => "revoked",
+            Self::Reused => "reused",
+            Self::UserDisabled => "user disabled",
+        }
+    }
+}
+
+impl fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
