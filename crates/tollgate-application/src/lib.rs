@@ -12,6 +12,6 @@ pub use error::{BoxError, Error};
 pub use issue::TokenPair;
 pub use login::{Login, LoginRequest};
 pub use ports::*;
-pub use services::Ports;
 pub use refresh::Refresh;
+pub use services::Ports;
 pub use users::UserAdmin;

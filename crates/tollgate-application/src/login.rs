@@ -49,7 +49,8 @@ impl Login {
         let user = match user {
             Some(user) if matches && !user.disabled => user,
             _ => {
-                p.events.record(&SecurityEvent::LoginFailed { user_name: name });
+                p.events
+                    .record(&SecurityEvent::LoginFailed { user_name: name });
                 return Err(Error::InvalidCredentials);
             }
         };

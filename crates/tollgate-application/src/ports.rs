@@ -183,8 +183,12 @@ pub trait PasswordHasher: Send + Sync {
     ///
     /// # Errors
     /// [`Error::Unexpected`] when the stored hash cannot be parsed.
-    fn verify<'a>(&self, password: &Password, hash: Option<&'a PasswordHash>)
-        -> Result<bool, Error>;
+    #[allow(clippy::needless_lifetimes)] // mockall needs the named lifetime
+    fn verify<'a>(
+        &self,
+        password: &Password,
+        hash: Option<&'a PasswordHash>,
+    ) -> Result<bool, Error>;
 }
 
 /// Something a security team wants to know about. Never carries a secret.

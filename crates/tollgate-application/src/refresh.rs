@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
     AccessTokenId, Family, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy, TokenRejection,
@@ -40,7 +42,7 @@ impl Refresh {
 
         match rotation::assess(&claims, &record, &family, now) {
             Assessment::Rotate => {}
-            Assessment::Reuse => return Err(self.reuse_detected(&record, &family)),
+            Assessment::Reuse => return Err(self.reuse_detected(&record, &family, now)),
             Assessment::Reject(reason) => return Err(Error::InvalidToken(reason)),
         }
 
@@ -62,27 +64,33 @@ impl Refresh {
         match p.sessions.rotate(record.id, now, &successor)? {
             RotateOutcome::Rotated => Ok(pair),
             // Someone spent it between our read and our write: that is reuse too.
-            RotateOutcome::AlreadyUsed => Err(self.reuse_detected(&record, &family)),
+            RotateOutcome::AlreadyUsed => Err(self.reuse_detected(&record, &family, now)),
             RotateOutcome::FamilyRevoked => Err(Error::InvalidToken(TokenRejection::Revoked)),
             RotateOutcome::NotFound => Err(Error::InvalidToken(TokenRejection::UnknownTokenId)),
         }
     }
 
     /// Revokes the family of a spent token that came back, and reports it.
-    fn reuse_detected(&self, record: &RefreshTokenRecord, family: &Family) -> Error {
+    fn reuse_detected(
+        &self,
+        record: &RefreshTokenRecord,
+        family: &Family,
+        now: DateTime<Utc>,
+    ) -> Error {
         let p = &self.ports;
-        if let Err(e) = p
+        let revoked = p
             .sessions
-            .revoke_family(family.id, p.clock.now(), RevokeReason::Reuse)
-        {
-            // The client is refused either way; a failed revocation must surface to the operator.
-            return e;
-        }
+            .revoke_family(family.id, now, RevokeReason::Reuse);
+        // The theft signal is reported even when the revocation itself failed.
         p.events.record(&SecurityEvent::RefreshTokenReused {
             user_id: family.user_id,
             family_id: family.id,
             token_id: record.id,
         });
-        Error::InvalidToken(TokenRejection::Reused)
+        match revoked {
+            Ok(_) => Error::InvalidToken(TokenRejection::Reused),
+            // The client is refused either way; the operator must see the storage failure.
+            Err(e) => e,
+        }
     }
 }

@@ -76,7 +76,9 @@ impl UserAdmin {
 
     fn revoke_all(&self, user_id: UserId, reason: RevokeReason) -> Result<u64, Error> {
         let p = &self.ports;
-        let count = p.sessions.revoke_user_families(user_id, p.clock.now(), reason)?;
+        let count = p
+            .sessions
+            .revoke_user_families(user_id, p.clock.now(), reason)?;
         p.events.record(&SecurityEvent::SessionsRevoked {
             user_id,
             reason,

@@ -112,6 +112,9 @@ mod tests {
     #[test]
     fn whole_seconds_drops_the_fraction() {
         let t = Utc.timestamp_opt(1_700_000_000, 987_654_321).unwrap();
-        assert_eq!(whole_seconds(t), Utc.timestamp_opt(1_700_000_000, 0).unwrap());
+        assert_eq!(
+            whole_seconds(t),
+            Utc.timestamp_opt(1_700_000_000, 0).unwrap()
+        );
     }
 }

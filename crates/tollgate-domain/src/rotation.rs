@@ -3,8 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    AccessTokenId, Family, RefreshClaims, RefreshTokenRecord, TokenId, TokenPolicy,
-    TokenRejection,
+    AccessTokenId, Family, RefreshClaims, RefreshTokenRecord, TokenId, TokenPolicy, TokenRejection,
 };
 
 /// What a verified refresh token, looked up in storage, means.
@@ -119,7 +118,10 @@ mod tests {
     fn a_spent_token_is_reuse_even_after_it_expired() {
         let (c, mut r, f) = fixture();
         r.used_at = Some(t0());
-        assert_eq!(assess(&c, &r, &f, t0() + Duration::days(2)), Assessment::Reuse);
+        assert_eq!(
+            assess(&c, &r, &f, t0() + Duration::days(2)),
+            Assessment::Reuse
+        );
     }
 
     #[test]

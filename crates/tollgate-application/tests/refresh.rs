@@ -1,0 +1,606 @@
+//! The refresh grant against mocked ports: rotation, reuse detection and every refusal.
+
+// Fixture helpers are not #[test] fns, but may panic like them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use mockall::predicate::eq;
+use mockall::Sequence;
+use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEvent, TokenPair};
+use tollgate_domain::{
+    AccessClaims, AccessTokenId, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
+    TokenRejection, User, UserId,
+};
+
+use common::{
+    access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
+    session, unavailable, user_id, Mocks, Session, TOKEN,
+};
+
+fn refresh(mocks: Mocks) -> Refresh {
+    Refresh::new(mocks.ports(), Arc::new(policy()))
+}
+
+/// The verifier accepts [`TOKEN`], checked at the clock's instant, and yields `s.claims`.
+fn expect_verified(m: &mut Mocks, s: &Session) {
+    let claims = s.claims.clone();
+    m.verifier
+        .expect_verify_refresh()
+        .withf(|token, at| token == TOKEN && *at == now())
+        .times(1)
+        .return_once(move |_, _| Ok(claims));
+}
+
+/// The verifier refuses [`TOKEN`] for `reason`.
+fn expect_verifier_rejects(m: &mut Mocks, reason: TokenRejection) {
+    m.verifier
+        .expect_verify_refresh()
+        .withf(|token, at| token == TOKEN && *at == now())
+        .times(1)
+        .return_once(move |_, _| Err(Error::InvalidToken(reason)));
+}
+
+/// The store finds the presented record and its family.
+fn expect_found(m: &mut Mocks, s: &Session) {
+    let found = (s.record.clone(), s.family.clone());
+    m.sessions
+        .expect_find_token()
+        .with(eq(s.claims.token_id))
+        .times(1)
+        .return_once(move |_| Ok(Some(found)));
+}
+
+/// The user store answers the lookup of the family's owner.
+fn expect_owner(m: &mut Mocks, user: Option<User>) {
+    m.users
+        .expect_find_by_id()
+        .with(eq(user_id()))
+        .times(1)
+        .return_once(move |_| Ok(user));
+}
+
+/// Verified, found, owner enabled: everything up to signing succeeds.
+fn expect_rotatable(m: &mut Mocks, s: &Session) {
+    expect_verified(m, s);
+    expect_found(m, s);
+    expect_owner(m, Some(alice()));
+}
+
+/// The record that must replace the presented one: issued now, in the same family, child of the
+/// presented token, with the generator's first two ids.
+fn successor(s: &Session, expires_at: DateTime<Utc>) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        id: TokenId::from_uuid(new_id(0)),
+        family_id: s.family.id,
+        parent_id: Some(s.record.id),
+        access_token_id: AccessTokenId::from_uuid(new_id(1)),
+        issued_at: now(),
+        expires_at,
+        used_at: None,
+    }
+}
+
+/// Signing of exactly the pair that goes with `next`.
+fn expect_signing_of(m: &mut Mocks, s: &Session, next: &RefreshTokenRecord) {
+    m.expect_signing(
+        access_claims_for(&s.family, next),
+        refresh_claims_for(&s.family, next),
+    );
+}
+
+/// One `rotate(presented, now, next)` call answering `outcome`.
+fn expect_rotate(m: &mut Mocks, next: RefreshTokenRecord, outcome: Result<RotateOutcome, Error>) {
+    m.sessions
+        .expect_rotate()
+        .withf(move |presented, at, s| *presented == presented_id() && *at == now() && *s == next)
+        .times(1)
+        .return_once(move |_, _, _| outcome);
+}
+
+/// Exactly one revocation of the family for reuse, at the clock's instant.
+fn expect_reuse_revocation(m: &mut Mocks, result: Result<bool, Error>) {
+    m.sessions
+        .expect_revoke_family()
+        .with(eq(family_id()), eq(now()), eq(RevokeReason::Reuse))
+        .times(1)
+        .return_once(move |_, _, _| result);
+}
+
+/// Exactly one reuse event naming the presented token.
+fn expect_reuse_event(m: &mut Mocks) {
+    m.events
+        .expect_record()
+        .with(eq(SecurityEvent::RefreshTokenReused {
+            user_id: user_id(),
+            family_id: family_id(),
+            token_id: presented_id(),
+        }))
+        .times(1)
+        .return_const(());
+}
+
+/// The rejection reason of a refused refresh; panics on success or on any other error.
+fn rejection(result: Result<TokenPair, Error>) -> TokenRejection {
+    match result {
+        Err(Error::InvalidToken(reason)) => reason,
+        other => panic!("expected InvalidToken, got {other:?}"),
+    }
+}
+
+#[test]
+fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
+    let s = session();
+    let mut m = Mocks::new();
+    let mut order = Sequence::new();
+    let claims = s.claims.clone();
+    m.verifier
+        .expect_verify_refresh()
+        .withf(|token, at| token == TOKEN && *at == now())
+        .times(1)
+        .in_sequence(&mut order)
+        .return_once(move |_, _| Ok(claims));
+    let found = (s.record.clone(), s.family.clone());
+    m.sessions
+        .expect_find_token()
+        .with(eq(presented_id()))
+        .times(1)
+        .in_sequence(&mut order)
+        .return_once(move |_| Ok(Some(found)));
+    expect_owner(&mut m, Some(alice()));
+    let next = successor(&s, now() + Duration::hours(24));
+    // JWT times are the issue instant truncated to whole seconds.
+    let iat = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    m.expect_signing(
+        AccessClaims {
+            unique_name: "alice".to_owned(),
+            sub: user_id(),
+            sid: family_id(),
+            jti: next.access_token_id,
+            issued_at: iat,
+            expires_at: iat + Duration::minutes(15),
+            issuer: "https://tollgate.test".to_owned(),
+        },
+        RefreshClaims {
+            unique_name: "alice".to_owned(),
+            token_id: next.id,
+            short_term: true,
+            sub: user_id(),
+            issued_at: iat,
+            expires_at: iat + Duration::hours(24),
+            issuer: "https://tollgate.test".to_owned(),
+        },
+    );
+    let expected = next.clone();
+    m.sessions
+        .expect_rotate()
+        .withf(move |presented, at, s| {
+            *presented == presented_id() && *at == now() && *s == expected
+        })
+        .times(1)
+        .in_sequence(&mut order)
+        .return_once(|_, _, _| Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+    m.sessions.expect_revoke_family().never();
+
+    let pair = refresh(m).execute(TOKEN).unwrap();
+
+    assert_eq!(
+        pair.access_token,
+        format!("access:{}", next.access_token_id)
+    );
+    assert_eq!(pair.refresh_token, format!("refresh:{}", next.id));
+    assert_eq!(pair.access_expires_at, now() + Duration::minutes(15));
+    assert_eq!(pair.refresh_expires_at, next.expires_at);
+    assert_eq!(pair.expires_in, 900);
+}
+
+#[test]
+fn the_successor_pair_is_signed_before_the_presented_token_is_spent() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    let signatures = Arc::clone(&m.signatures);
+    m.sessions
+        .expect_rotate()
+        .times(1)
+        .returning(move |_, _, _| {
+            assert_eq!(
+                signatures.load(Ordering::SeqCst),
+                2,
+                "both tokens must be signed before the presented one is spent"
+            );
+            Ok(RotateOutcome::Rotated)
+        });
+
+    refresh(m).execute(TOKEN).unwrap();
+}
+
+#[test]
+fn a_token_the_verifier_finds_expired_is_rejected_without_touching_the_store() {
+    let mut m = Mocks::new();
+    expect_verifier_rejects(&mut m, TokenRejection::Expired);
+    m.sessions.expect_find_token().never();
+    m.users.expect_find_by_id().never();
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Expired
+    );
+}
+
+#[test]
+fn a_token_for_the_wrong_audience_is_rejected_without_touching_the_store() {
+    let mut m = Mocks::new();
+    expect_verifier_rejects(&mut m, TokenRejection::Audience);
+    m.sessions.expect_find_token().never();
+    m.users.expect_find_by_id().never();
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Audience
+    );
+}
+
+#[test]
+fn a_token_past_its_stored_expiry_is_rejected_as_expired_and_not_rotated() {
+    let mut s = session();
+    // The verifier's leeway let the JWT through, but the record's own instant has passed.
+    s.record.expires_at = now();
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Expired
+    );
+}
+
+#[test]
+fn a_token_of_a_family_past_its_absolute_end_is_rejected_as_expired_and_not_rotated() {
+    let mut s = session();
+    s.family.expires_at = now() - Duration::seconds(1);
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Expired
+    );
+}
+
+#[test]
+fn an_unknown_token_id_is_rejected() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    m.sessions
+        .expect_find_token()
+        .with(eq(presented_id()))
+        .times(1)
+        .return_once(|_| Ok(None));
+    m.users.expect_find_by_id().never();
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::UnknownTokenId
+    );
+}
+
+#[test]
+fn reused_refresh_token_revokes_the_family() {
+    let mut s = session();
+    s.record.used_at = Some(now() - Duration::minutes(30));
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    expect_reuse_revocation(&mut m, Ok(true));
+    expect_reuse_event(&mut m);
+    m.sessions.expect_rotate().never();
+    m.forbid_signing();
+
+    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+}
+
+#[test]
+fn a_spent_token_that_has_also_expired_still_revokes_the_family() {
+    let mut s = session();
+    s.record.used_at = Some(now() - Duration::days(2));
+    s.record.expires_at = now() - Duration::days(1);
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    expect_reuse_revocation(&mut m, Ok(true));
+    expect_reuse_event(&mut m);
+    m.sessions.expect_rotate().never();
+    m.forbid_signing();
+
+    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+}
+
+#[test]
+fn losing_the_rotation_race_is_treated_as_reuse_and_revokes_the_family() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::AlreadyUsed));
+    expect_reuse_revocation(&mut m, Ok(true));
+    expect_reuse_event(&mut m);
+
+    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+}
+
+#[test]
+fn a_family_revoked_during_the_rotation_is_rejected_without_another_revocation() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::FamilyRevoked));
+    m.sessions.expect_revoke_family().never();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Revoked
+    );
+}
+
+#[test]
+fn a_token_that_vanishes_during_the_rotation_is_rejected_as_unknown() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::NotFound));
+    m.sessions.expect_revoke_family().never();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::UnknownTokenId
+    );
+}
+
+#[test]
+fn a_token_of_a_revoked_family_is_rejected_without_rotation_or_new_revocation() {
+    let mut s = session();
+    s.family.revoked_at = Some(now() - Duration::minutes(5));
+    s.family.revoke_reason = Some(RevokeReason::Logout);
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Revoked
+    );
+}
+
+#[test]
+fn a_spent_token_of_an_already_revoked_family_does_not_revoke_it_again() {
+    let mut s = session();
+    s.record.used_at = Some(now() - Duration::minutes(30));
+    s.family.revoked_at = Some(now() - Duration::minutes(10));
+    s.family.revoke_reason = Some(RevokeReason::Reuse);
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::Revoked
+    );
+}
+
+#[test]
+fn a_disabled_user_cannot_refresh() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    let mut disabled = alice();
+    disabled.disabled = true;
+    expect_owner(&mut m, Some(disabled));
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::UserDisabled
+    );
+}
+
+#[test]
+fn a_deleted_user_cannot_refresh() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    expect_owner(&mut m, None);
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::UserDisabled
+    );
+}
+
+#[test]
+fn the_successor_never_outlives_its_family() {
+    let mut s = session();
+    // The family ends in 2 hours, 22 hours before an ordinary refresh lifetime would.
+    let family_end = now() + Duration::hours(2);
+    s.family.created_at = family_end - Duration::days(90);
+    s.family.expires_at = family_end;
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, family_end);
+    let mut refresh_claims = refresh_claims_for(&s.family, &next);
+    // The JWT's `exp` is the family end truncated to whole seconds.
+    refresh_claims.expires_at = Utc.with_ymd_and_hms(2026, 3, 1, 14, 0, 0).unwrap();
+    m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+
+    let pair = refresh(m).execute(TOKEN).unwrap();
+
+    assert_eq!(pair.refresh_expires_at, family_end);
+    assert_eq!(pair.access_expires_at, now() + Duration::minutes(15));
+}
+
+#[test]
+fn a_long_lived_family_keeps_issuing_long_lived_tokens() {
+    let mut s = session();
+    s.family.long_lived = true;
+    s.claims.short_term = false;
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::days(14));
+    let mut refresh_claims = refresh_claims_for(&s.family, &next);
+    refresh_claims.short_term = false;
+    m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+
+    let pair = refresh(m).execute(TOKEN).unwrap();
+
+    assert_eq!(pair.refresh_expires_at, now() + Duration::days(14));
+}
+
+#[test]
+fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
+    let mut s = session();
+    // Even if the presented claims said otherwise, the family's kind decides.
+    s.claims.short_term = false;
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::hours(24));
+    let mut refresh_claims = refresh_claims_for(&s.family, &next);
+    refresh_claims.short_term = true;
+    m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+
+    let pair = refresh(m).execute(TOKEN).unwrap();
+
+    assert_eq!(pair.refresh_expires_at, now() + Duration::hours(24));
+}
+
+#[test]
+fn a_token_whose_subject_does_not_own_the_family_is_rejected() {
+    let mut s = session();
+    s.claims.sub = UserId::from_uuid(common::uuid(99));
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    m.forbid_session_writes();
+    m.forbid_signing();
+    m.forbid_events();
+
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN)),
+        TokenRejection::SubjectMismatch
+    );
+}
+
+#[test]
+fn a_signing_failure_fails_the_refresh_without_spending_the_token() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    m.signer
+        .expect_sign_access()
+        .times(..=1)
+        .returning(|c| Ok(common::signed_access(c)));
+    m.signer
+        .expect_sign_refresh()
+        .times(..=1)
+        .returning(|_| Err(Error::unexpected("signing key unreadable")));
+    m.forbid_session_writes();
+    m.forbid_events();
+
+    let result = refresh(m).execute(TOKEN);
+
+    assert!(
+        matches!(result, Err(Error::Unexpected(_))),
+        "got {result:?}"
+    );
+}
+
+#[test]
+fn a_storage_outage_during_the_rotation_propagates_as_unavailable() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, now() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Err(unavailable()));
+    m.sessions.expect_revoke_family().never();
+    m.forbid_events();
+
+    let result = refresh(m).execute(TOKEN);
+
+    assert!(
+        matches!(result, Err(Error::Unavailable(_))),
+        "got {result:?}"
+    );
+}
+
+#[test]
+fn a_failed_revocation_during_reuse_surfaces_the_storage_error() {
+    let mut s = session();
+    s.record.used_at = Some(now() - Duration::minutes(30));
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    expect_reuse_revocation(&mut m, Err(unavailable()));
+    m.sessions.expect_rotate().never();
+    m.forbid_signing();
+    // The theft signal is reported even though the revocation failed.
+    m.events
+        .expect_record()
+        .withf(|e| matches!(e, SecurityEvent::RefreshTokenReused { .. }))
+        .times(1)
+        .return_const(());
+
+    let result = refresh(m).execute(TOKEN);
+
+    assert!(
+        matches!(result, Err(Error::Unavailable(_))),
+        "got {result:?}"
+    );
+}
