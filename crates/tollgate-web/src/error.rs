@@ -1,0 +1,136 @@
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use thiserror::Error;
+use tollgate_application::Error as AppError;
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2). `Display` is the `error_description`.
+#[derive(Debug, Error)]
+pub enum OAuthError {
+    /// Malformed request: missing, repeated or mixed parameters, bad body or content type.
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    /// The body is larger than the configured limit.
+    #[error("request body is too large")]
+    BodyTooLarge,
+    /// The grant type is not one we support.
+    #[error("the grant type is not supported")]
+    UnsupportedGrantType,
+    /// Credentials or refresh token refused. One description for every cause on purpose.
+    #[error("{0}")]
+    InvalidGrant(&'static str),
+    /// Storage cannot be reached; the client may retry.
+    #[error("the service is temporarily unavailable, retry later")]
+    TemporarilyUnavailable {
+        /// Seconds for `Retry-After`.
+        retry_after_secs: u32,
+    },
+    /// Anything else; details go to the log only.
+    #[error("internal server error")]
+    ServerError,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: String,
+}
+
+impl OAuthError {
+    /// The RFC 6749 `error` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) | Self::BodyTooLarge => "invalid_request",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidGrant(_) => "invalid_grant",
+            Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// Maps a use-case error at the token endpoint, logging what the client must not see.
+    pub fn from_app(e: AppError, retry_after_secs: u32) -> Self {
+        match e {
+            AppError::InvalidCredentials => Self::InvalidGrant("invalid user name or password"),
+            AppError::InvalidToken(reason) => {
+                tracing::info!(%reason, "refresh token rejected");
+                Self::InvalidGrant("the refresh token is invalid, expired or revoked")
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                Self::TemporarilyUnavailable { retry_after_secs }
+            }
+            other => {
+                tracing::error!(error = ?other, "unexpected error at the token endpoint");
+                Self::ServerError
+            }
+        }
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        if let Self::TemporarilyUnavailable { retry_after_secs } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        response.json(ErrorBody {
+            error: self.code(),
+            error_description: self.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_domain::TokenRejection;
+
+    #[test]
+    fn every_token_rejection_reads_the_same_to_the_client() {
+        let a = OAuthError::from_app(AppError::InvalidToken(TokenRejection::Reused), 5);
+        let b = OAuthError::from_app(AppError::InvalidToken(TokenRejection::Signature), 5);
+        assert_eq!(a.code(), "invalid_grant");
+        assert_eq!(a.to_string(), b.to_string());
+    }
+
+    #[test]
+    fn storage_outage_is_a_503_with_retry_after() {
+        let e = OAuthError::from_app(AppError::Unavailable("down".into()), 7);
+        let r = e.error_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        assert_eq!(r.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+    }
+
+    #[test]
+    fn descriptions_are_ascii_without_quotes_or_backslashes() {
+        let all = [
+            OAuthError::InvalidRequest("missing parameter: grant_type"),
+            OAuthError::BodyTooLarge,
+            OAuthError::UnsupportedGrantType,
+            OAuthError::InvalidGrant("x"),
+            OAuthError::TemporarilyUnavailable {
+                retry_after_secs: 1,
+            },
+            OAuthError::ServerError,
+        ];
+        for e in all {
+            let d = e.to_string();
+            assert!(d.is_ascii() && !d.contains('"') && !d.contains('\\'), "{d}");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! One handler per file.
+
+pub(crate) mod token;

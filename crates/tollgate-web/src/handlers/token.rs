@@ -1,0 +1,42 @@
+//! `POST /api/oauth2/token`: the password and refresh-token grants.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use tollgate_application::LoginRequest;
+
+use crate::body::read_form;
+use crate::form::{parse_token_request, Grant};
+use crate::response::token_response;
+use crate::{AppState, OAuthError};
+
+/// Issues a token pair for a password login or a refresh token.
+pub(crate) async fn token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let body = read_form(&req, payload, state.config.max_body_bytes).await?;
+    let request = parse_token_request(&body)?;
+    let retry_after = state.config.retry_after_secs;
+    // Hashing and storage block: run them on the blocking pool, never on the executor.
+    let outcome = web::block(move || match request.grant {
+        Grant::Password {
+            user_name,
+            password,
+            long_lived,
+        } => state.login.execute(&LoginRequest {
+            user_name,
+            password,
+            long_lived,
+        }),
+        Grant::RefreshToken { refresh_token } => state.refresh.execute(&refresh_token),
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "token handler's blocking task failed");
+        OAuthError::ServerError
+    })?;
+    match outcome {
+        Ok(pair) => Ok(token_response(&pair)),
+        Err(e) => Err(OAuthError::from_app(e, retry_after)),
+    }
+}
