@@ -1,0 +1,475 @@
+//! The on-disk key set: one RSA key and its self-signed certificate per pair of files.
+//!
+//! Layout of the key directory (mode 0700):
+//!
+//! ```text
+//! 20261130T101500.123456Z-1A2B3C4D.key.pem   PKCS#8 private key, mode 0600
+//! 20261130T101500.123456Z-1A2B3C4D.crt.pem   self-signed X.509 certificate
+//! ```
+//!
+//! The UTC creation stamp makes the names sort by age, so the newest pair (the signing key) is
+//! also the last one `ls` shows; the 8 hex digits are the start of the key's `kid`. Files of any
+//! other name are ignored.
+
+use std::fmt;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use openssl::asn1::{Asn1Time, Asn1TimeRef};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectKeyIdentifier};
+use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use tollgate_application::Clock as _;
+
+use crate::{InfraError, SystemClock};
+
+const KEY_SUFFIX: &str = ".key.pem";
+const CERT_SUFFIX: &str = ".crt.pem";
+const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
+/// Size of generated keys; API.md §2 asks for at least 2048 bits.
+const RSA_BITS: u32 = 2048;
+const MIN_RSA_BITS: u32 = 2048;
+/// Validity written into generated certificates. Nothing checks it yet: when a key stops
+/// signing and verifying is the business of key rotation, not of the certificate.
+const CERT_VALIDITY_DAYS: i64 = 3650;
+const CERT_COMMON_NAME: &str = "Tollgate token signing key";
+
+/// The public half of one key: what verifying and publishing (JWKS) need.
+#[derive(Clone)]
+pub struct KeyInfo {
+    kid: String,
+    thumbprint: [u8; 20],
+    created_at: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+    certificate_der: Vec<u8>,
+    public_key: PKey<Public>,
+}
+
+impl KeyInfo {
+    fn from_certificate(created_at: DateTime<Utc>, cert: &X509) -> Result<Self, InfraError> {
+        let digest = cert.digest(MessageDigest::sha1())?;
+        let thumbprint: [u8; 20] = digest[..]
+            .try_into()
+            .map_err(|_| InfraError::Key("SHA-1 digest is not 20 bytes".into()))?;
+        Ok(Self {
+            kid: upper_hex(&thumbprint),
+            thumbprint,
+            created_at,
+            not_after: asn1_to_utc(cert.not_after())?,
+            certificate_der: cert.to_der()?,
+            public_key: cert.public_key()?,
+        })
+    }
+
+    /// The JWS `kid`: uppercase hex SHA-1 of the certificate's DER (40 characters).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The SHA-1 thumbprint of the certificate's DER (the JWK `x5t`, base64url-encoded).
+    pub fn thumbprint_sha1(&self) -> [u8; 20] {
+        self.thumbprint
+    }
+
+    /// When the pair was made, from its file name.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// The certificate's `notAfter` (informational; not enforced).
+    pub fn not_after(&self) -> DateTime<Utc> {
+        self.not_after
+    }
+
+    /// The certificate, DER-encoded (the JWK `x5c` member, base64-encoded).
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.certificate_der
+    }
+
+    /// The RSA public key (the JWK `n` and `e`).
+    pub fn public_key(&self) -> &PKeyRef<Public> {
+        &self.public_key
+    }
+}
+
+impl fmt::Debug for KeyInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyInfo")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every key in the key directory: the newest signs, all verify.
+///
+/// Immutable once loaded; rotation loads a new set (the codec holds it in an `Arc`).
+pub struct KeySet {
+    /// Older keys, oldest first; they only verify.
+    older: Vec<KeyInfo>,
+    signing: KeyInfo,
+    /// Parsed once at load so signing never touches PEM again. Only the newest key's private half
+    /// is kept in memory.
+    signing_key: PKey<Private>,
+}
+
+impl KeySet {
+    /// Loads every key pair in `dir`; when there is none, generates one first.
+    ///
+    /// Creates `dir` (mode 0700) when it does not exist.
+    ///
+    /// # Errors
+    /// As [`KeySet::load`] and [`KeySet::generate`].
+    pub fn load_or_generate(dir: &Path) -> Result<KeySet, InfraError> {
+        ensure_dir(dir)?;
+        if key_files(dir)?.is_empty() {
+            let info = Self::generate(dir)?;
+            tracing::info!(kid = info.kid(), dir = %dir.display(), "generated a token signing key");
+        }
+        Self::load(dir)
+    }
+
+    /// Loads every key pair in `dir`; the newest (by the stamp in its file name) signs.
+    ///
+    /// # Errors
+    /// - [`InfraError::Io`] when `dir` or a file cannot be read;
+    /// - [`InfraError::Key`] when `dir` is writable by group or others, holds no key pair, a
+    ///   private key file is accessible by group or others, a file does not parse, a key is not
+    ///   RSA of at least 2048 bits, a certificate does not match its key or its file name, or
+    ///   two pairs hold the same key;
+    /// - [`InfraError::Crypto`] when OpenSSL fails otherwise.
+    pub fn load(dir: &Path) -> Result<KeySet, InfraError> {
+        check_dir(dir)?;
+        let files = key_files(dir)?;
+        let mut keys = Vec::with_capacity(files.len());
+        for file in &files {
+            let pair = load_pair(dir, file)?;
+            if keys.iter().any(|(k, _): &(KeyInfo, _)| k.kid == pair.0.kid) {
+                return Err(InfraError::Key(format!(
+                    "{}: the same key is stored twice (kid {})",
+                    dir.display(),
+                    pair.0.kid
+                )));
+            }
+            keys.push(pair);
+        }
+        Self::from_pairs(keys).ok_or_else(|| {
+            InfraError::Key(format!(
+                "{}: no key pair (*{KEY_SUFFIX} with its *{CERT_SUFFIX})",
+                dir.display()
+            ))
+        })
+    }
+
+    /// Generates a key pair and stores it in `dir` (created with mode 0700 when missing); it
+    /// becomes the signing key at the next load. Stamped with the system time.
+    ///
+    /// # Errors
+    /// As [`KeySet::generate_at`].
+    pub fn generate(dir: &Path) -> Result<KeyInfo, InfraError> {
+        Self::generate_at(dir, SystemClock.now())
+    }
+
+    /// Generates a key pair created at `now` (certificate `notBefore` and file name) and stores
+    /// it in `dir`, for tools and tests that control the clock.
+    ///
+    /// # Errors
+    /// [`InfraError::Io`] when the files cannot be written, [`InfraError::Key`] when `dir` is
+    /// writable by group or others, [`InfraError::Crypto`] when OpenSSL fails.
+    pub fn generate_at(dir: &Path, now: DateTime<Utc>) -> Result<KeyInfo, InfraError> {
+        ensure_dir(dir)?;
+        let (key, cert) = new_pair(now)?;
+        store_pair(dir, now, &key, &cert)
+    }
+
+    /// The `kid` of the signing (newest) key.
+    pub fn signing_kid(&self) -> &str {
+        &self.signing.kid
+    }
+
+    /// Every key, oldest first; the last one signs.
+    pub fn keys(&self) -> impl Iterator<Item = &KeyInfo> {
+        self.older.iter().chain(std::iter::once(&self.signing))
+    }
+
+    /// The key with this `kid`, if it is ours.
+    pub fn find(&self, kid: &str) -> Option<&KeyInfo> {
+        self.keys().find(|k| k.kid == kid)
+    }
+
+    /// The signing key's private half, for the codec only.
+    pub(crate) fn signing_key(&self) -> &PKeyRef<Private> {
+        &self.signing_key
+    }
+
+    /// Builds a set from pairs sorted oldest first; `None` when there is none.
+    fn from_pairs(mut pairs: Vec<(KeyInfo, PKey<Private>)>) -> Option<KeySet> {
+        let (signing, signing_key) = pairs.pop()?;
+        Some(KeySet {
+            older: pairs.into_iter().map(|(info, _)| info).collect(),
+            signing,
+            signing_key,
+        })
+    }
+
+    /// A set held in memory only (tests share one generated key this way).
+    #[cfg(test)]
+    pub(crate) fn in_memory(
+        pairs: &[(DateTime<Utc>, PKey<Private>, X509)],
+    ) -> Result<KeySet, InfraError> {
+        let infos = pairs
+            .iter()
+            .map(|(created, key, cert)| {
+                Ok((KeyInfo::from_certificate(*created, cert)?, key.clone()))
+            })
+            .collect::<Result<Vec<_>, InfraError>>()?;
+        Self::from_pairs(infos).ok_or_else(|| InfraError::Key("no key".into()))
+    }
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeySet")
+            .field("signing_kid", &self.signing.kid)
+            .field("keys", &self.keys().map(KeyInfo::kid).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A private key file found in the directory, by name.
+struct KeyFile {
+    created_at: DateTime<Utc>,
+    /// The name without [`KEY_SUFFIX`].
+    stem: String,
+    kid8: String,
+}
+
+/// The key files of `dir`, oldest first.
+fn key_files(dir: &Path) -> Result<Vec<KeyFile>, InfraError> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(KEY_SUFFIX) else {
+            continue;
+        };
+        match parse_stem(stem) {
+            Some((created_at, kid8)) => files.push(KeyFile {
+                created_at,
+                stem: stem.to_owned(),
+                kid8: kid8.to_owned(),
+            }),
+            None => tracing::warn!(
+                file = %dir.join(name).display(),
+                "ignoring a key file not named <YYYYMMDDTHHMMSS.ffffffZ>-<8 hex digits>{KEY_SUFFIX}"
+            ),
+        }
+    }
+    // The stem breaks ties so the order never depends on the directory listing.
+    files.sort_by(|a, b| (a.created_at, &a.stem).cmp(&(b.created_at, &b.stem)));
+    Ok(files)
+}
+
+fn parse_stem(stem: &str) -> Option<(DateTime<Utc>, &str)> {
+    let (stamp, kid8) = stem.rsplit_once('-')?;
+    let hex = |c: char| c.is_ascii_digit() || ('A'..='F').contains(&c);
+    if kid8.len() != 8 || !kid8.chars().all(hex) {
+        return None;
+    }
+    let created = NaiveDateTime::parse_from_str(stamp, STAMP_FORMAT).ok()?;
+    Some((created.and_utc(), kid8))
+}
+
+fn load_pair(dir: &Path, file: &KeyFile) -> Result<(KeyInfo, PKey<Private>), InfraError> {
+    let key_path = dir.join(format!("{}{KEY_SUFFIX}", file.stem));
+    let cert_path = dir.join(format!("{}{CERT_SUFFIX}", file.stem));
+    let bad = |path: &Path, what: String| InfraError::Key(format!("{}: {what}", path.display()));
+
+    let meta = fs::metadata(&key_path).map_err(io(&key_path))?;
+    if !meta.is_file() {
+        return Err(bad(&key_path, "not a regular file".into()));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        // Refused rather than warned about: a key others could read may already be someone
+        // else's, and a warning in a start-up log is easily missed.
+        return Err(bad(
+            &key_path,
+            format!("private key is accessible by group or others (mode {mode:03o}); chmod 600 it"),
+        ));
+    }
+    let key = PKey::private_key_from_pem(&fs::read(&key_path).map_err(io(&key_path))?)
+        .map_err(|e| bad(&key_path, format!("not a PEM private key ({e})")))?;
+    if key.id() != Id::RSA || key.bits() < MIN_RSA_BITS {
+        return Err(bad(
+            &key_path,
+            format!("not an RSA key of at least {MIN_RSA_BITS} bits"),
+        ));
+    }
+    let cert = X509::from_pem(&fs::read(&cert_path).map_err(io(&cert_path))?)
+        .map_err(|e| bad(&cert_path, format!("not a PEM certificate ({e})")))?;
+    if !cert.public_key()?.public_eq(&key) {
+        return Err(bad(
+            &cert_path,
+            "certificate is not for its private key".into(),
+        ));
+    }
+    let info = KeyInfo::from_certificate(file.created_at, &cert)?;
+    if !info.kid.starts_with(&file.kid8) {
+        return Err(bad(
+            &cert_path,
+            format!(
+                "file name says kid {}…, the certificate says {}",
+                file.kid8, info.kid
+            ),
+        ));
+    }
+    Ok((info, key))
+}
+
+/// A fresh RSA key and a self-signed certificate for it, valid from `now`.
+pub(crate) fn new_pair(now: DateTime<Utc>) -> Result<(PKey<Private>, X509), InfraError> {
+    let key = PKey::from_rsa(Rsa::generate(RSA_BITS)?)?;
+
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_nid(Nid::COMMONNAME, CERT_COMMON_NAME)?;
+    let name = name.build();
+    // 127 random bits: unique, and positive without a leading zero byte (RFC 5280 §4.1.2.2).
+    let mut serial = BigNum::new()?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    let not_after = now
+        .checked_add_signed(Duration::days(CERT_VALIDITY_DAYS))
+        .ok_or_else(|| InfraError::Key("creation time out of range".into()))?;
+
+    let mut cert = X509Builder::new()?;
+    cert.set_version(2)?;
+    cert.set_serial_number(&*serial.to_asn1_integer()?)?;
+    cert.set_subject_name(&name)?;
+    cert.set_issuer_name(&name)?;
+    cert.set_not_before(&*Asn1Time::from_unix(now.timestamp())?)?;
+    cert.set_not_after(&*Asn1Time::from_unix(not_after.timestamp())?)?;
+    cert.set_pubkey(&key)?;
+    cert.append_extension(BasicConstraints::new().critical().build()?)?;
+    cert.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
+    let ski = SubjectKeyIdentifier::new().build(&cert.x509v3_context(None, None))?;
+    cert.append_extension(ski)?;
+    cert.sign(&key, MessageDigest::sha256())?;
+    Ok((key, cert.build()))
+}
+
+/// Writes a pair under its final names, certificate first and key last, each through a temporary
+/// file and a rename: a crash leaves at worst an orphan certificate or a hidden `.tmp` file,
+/// which loading ignores, never a key without its certificate.
+pub(crate) fn store_pair(
+    dir: &Path,
+    created_at: DateTime<Utc>,
+    key: &PKey<Private>,
+    cert: &X509,
+) -> Result<KeyInfo, InfraError> {
+    let info = KeyInfo::from_certificate(created_at, cert)?;
+    let stem = format!(
+        "{}-{}",
+        created_at.format(STAMP_FORMAT),
+        info.kid.get(..8).unwrap_or(&info.kid)
+    );
+    let cert_pem = cert.to_pem()?;
+    let key_pem = key.private_key_to_pem_pkcs8()?;
+    let files = [
+        (CERT_SUFFIX, cert_pem.as_slice(), 0o644),
+        (KEY_SUFFIX, key_pem.as_slice(), 0o600),
+    ];
+    for (suffix, bytes, mode) in files {
+        let tmp = dir.join(format!(".{stem}{suffix}.tmp"));
+        let path = dir.join(format!("{stem}{suffix}"));
+        let written =
+            write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
+        if let Err(e) = written {
+            // Best effort: the error that matters is the one being returned.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+    }
+    // Make the renames durable before anyone is handed tokens signed with this key.
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    Ok(info)
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(io(path))
+}
+
+/// Creates `dir` with mode 0700 when missing, then checks it.
+fn ensure_dir(dir: &Path) -> Result<(), InfraError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    check_dir(dir)
+}
+
+fn check_dir(dir: &Path) -> Result<(), InfraError> {
+    let meta = fs::metadata(dir).map_err(io(dir))?;
+    if !meta.is_dir() {
+        return Err(InfraError::Key(format!(
+            "{}: not a directory",
+            dir.display()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        // Whoever can add a pair here can make it the signing key, or make us accept their tokens.
+        return Err(InfraError::Key(format!(
+            "{}: key directory is writable by group or others (mode {mode:03o}); chmod 700 it",
+            dir.display()
+        )));
+    }
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:03o}"), "key directory is readable by group or others; chmod 700 it");
+    }
+    Ok(())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InfraError {
+    let path: PathBuf = path.to_owned();
+    move |source| InfraError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn asn1_to_utc(t: &Asn1TimeRef) -> Result<DateTime<Utc>, InfraError> {
+    let diff = Asn1Time::from_unix(0)?.diff(t)?;
+    let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| InfraError::Key("certificate time out of range".into()))
+}
+
+fn upper_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
+}
