@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!("tollgate-infrastructure needs at least one storage backend: enable `sqlite` and/or `postgres`");
+compile_error!(
+    "tollgate-infrastructure needs at least one storage backend: enable `sqlite` and/or `postgres`"
+);
 
 mod clock;
 pub mod db;

@@ -1,1 +1,220 @@
-//! placeholder
+//! Throwaway databases for tests (feature `test-support`).
+//!
+//! Each [`TestDatabase`] is isolated by its URL alone, so it can be handed to another process
+//! (a spawned `tollgate serve`) as well as to [`Database::connect`](crate::db::Database::connect):
+//!
+//! - SQLite: a fresh file in a temporary directory (the directory, not a bare temp file, because
+//!   WAL mode adds `-wal` and `-shm` files next to the database), removed on drop.
+//! - PostgreSQL: a fresh schema in the database named by `TOLLGATE_TEST_POSTGRES_URL`, selected
+//!   through libpq's `options=-csearch_path=<schema>` URL parameter and dropped (with everything
+//!   in it) on drop. A schema rather than a database: creating one is a cheap transactional
+//!   statement, while `CREATE DATABASE` copies a template, takes far longer and fails while any
+//!   other session is connected to that template, which parallel tests would trip over.
+
+use crate::db::Backend;
+
+/// The environment variable naming the PostgreSQL database that test schemas are created in.
+pub const POSTGRES_URL_VAR: &str = "TOLLGATE_TEST_POSTGRES_URL";
+
+/// A throwaway database, removed when dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    /// Dropping the directory removes the database and its WAL files.
+    Sqlite { _dir: tempfile::TempDir },
+    /// `DROP SCHEMA … CASCADE` through the base URL.
+    #[cfg(feature = "postgres")]
+    Postgres { base_url: String, schema: String },
+}
+
+impl TestDatabase {
+    /// A fresh SQLite file in a new temporary directory.
+    ///
+    /// # Panics
+    /// When the temporary directory cannot be created (a broken test machine).
+    pub fn sqlite() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("tollgate-test-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory for SQLite: {e}"));
+        let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+        Self {
+            url,
+            cleanup: Cleanup::Sqlite { _dir: dir },
+        }
+    }
+
+    /// A fresh schema in the PostgreSQL database named by `TOLLGATE_TEST_POSTGRES_URL`, or
+    /// `None` (after printing one line saying the test is skipped) when the variable is unset.
+    ///
+    /// # Panics
+    /// When the variable is set but PostgreSQL does not answer or refuses to create the schema:
+    /// a configured database that is down must fail the test run, not skip it.
+    pub fn postgres() -> Option<Self> {
+        let base_url = match std::env::var(POSTGRES_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                eprintln!("skipped: {POSTGRES_URL_VAR} not set");
+                return None;
+            }
+        };
+        Self::postgres_at(base_url)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres_at(base_url: String) -> Option<Self> {
+        use diesel::connection::SimpleConnection;
+
+        let schema = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_connection(&base_url);
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .unwrap_or_else(|e| panic!("cannot create test schema {schema}: {e}"));
+        // `%3D` is `=`: libpq percent-decodes URI parameters, and `-c` sets search_path at
+        // connection start, so every connection made from this URL lands in the schema.
+        let separator = if base_url.contains('?') { '&' } else { '?' };
+        let url = format!("{base_url}{separator}options=-csearch_path%3D{schema}");
+        Some(Self {
+            url,
+            cleanup: Cleanup::Postgres { base_url, schema },
+        })
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    fn postgres_at(_base_url: String) -> Option<Self> {
+        eprintln!("skipped: built without the `postgres` feature");
+        None
+    }
+
+    /// A URL [`Database::connect`](crate::db::Database::connect) accepts, naming only this
+    /// test's database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Which backend this database is.
+    pub fn backend(&self) -> Backend {
+        match self.cleanup {
+            Cleanup::Sqlite { .. } => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Cleanup::Postgres { .. } => Backend::Postgres,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        #[cfg(feature = "postgres")]
+        if let Cleanup::Postgres { base_url, schema } = &self.cleanup {
+            use diesel::connection::SimpleConnection;
+            use diesel::Connection;
+
+            // Never panic in drop (it may run during a panic); a leftover schema is harmless.
+            let dropped = diesel::PgConnection::establish(base_url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut admin| {
+                    admin
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = dropped {
+                eprintln!("warning: could not drop test schema {schema}: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn admin_connection(url: &str) -> diesel::PgConnection {
+    use diesel::Connection;
+
+    diesel::PgConnection::establish(url)
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but PostgreSQL does not answer: {e}"))
+}
+
+#[cfg(feature = "postgres")]
+pub use explain::RefreshPathPlans;
+
+#[cfg(feature = "postgres")]
+mod explain {
+    use diesel::connection::SimpleConnection;
+    use diesel::pg::Pg;
+    use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+    use diesel::{PgConnection, QueryResult, RunQueryDsl};
+    use uuid::Uuid;
+
+    use super::{admin_connection, TestDatabase};
+    use crate::db::session_queries as q;
+    use crate::db::types::{DbTime, DbUuid};
+
+    /// `EXPLAIN` in front of a query, keeping its bind parameters.
+    struct Explain<Q>(Q);
+
+    impl<Q> QueryId for Explain<Q> {
+        type QueryId = ();
+        const HAS_STATIC_QUERY_ID: bool = false;
+    }
+
+    impl<Q> Query for Explain<Q> {
+        type SqlType = diesel::sql_types::Text;
+    }
+
+    impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+            out.push_sql("EXPLAIN ");
+            self.0.walk_ast(out.reborrow())
+        }
+    }
+
+    impl<Q> RunQueryDsl<PgConnection> for Explain<Q> {}
+
+    fn plan<Q: QueryFragment<Pg>>(conn: &mut PgConnection, query: Q) -> String {
+        Explain(query)
+            .load::<String>(conn)
+            .unwrap_or_else(|e| panic!("EXPLAIN failed: {e}"))
+            .join("\n")
+    }
+
+    /// The PostgreSQL plans of the statements a refresh (and a reuse) runs, as the stores build
+    /// them, planned with sequential scans disabled: a statement that still shows `Seq Scan`
+    /// has no usable index.
+    #[derive(Debug, Clone)]
+    pub struct RefreshPathPlans {
+        /// Looking a token up with its family (`find_token`, and `rotate`'s diagnosis).
+        pub find_token: String,
+        /// Why a token could not be spent (`rotate` when its UPDATE matched nothing).
+        pub token_state: String,
+        /// The conditional UPDATE that spends a token.
+        pub spend_token: String,
+        /// Revoking one family (reuse detected, logout).
+        pub revoke_family: String,
+        /// Revoking every family of a user.
+        pub revoke_user_families: String,
+    }
+
+    impl TestDatabase {
+        /// Explains the refresh path's statements in this (migrated) PostgreSQL database.
+        ///
+        /// # Panics
+        /// When the database does not answer or a statement cannot be explained.
+        pub fn explain_refresh_path(&self) -> RefreshPathPlans {
+            let mut conn = admin_connection(self.url());
+            conn.batch_execute("SET enable_seqscan = off")
+                .unwrap_or_else(|e| panic!("cannot disable sequential scans: {e}"));
+            let id = || DbUuid(Uuid::new_v4());
+            let at = DbTime::from(chrono::DateTime::UNIX_EPOCH);
+            RefreshPathPlans {
+                find_token: plan(&mut conn, q::token_with_family(id())),
+                token_state: plan(&mut conn, q::token_state(id())),
+                spend_token: plan(&mut conn, q::spend_token(id(), at)),
+                revoke_family: plan(&mut conn, q::revoke_family(id(), at, "admin")),
+                revoke_user_families: plan(&mut conn, q::revoke_user_families(id(), at, "admin")),
+            }
+        }
+    }
+}

@@ -1,1 +1,44 @@
-//! placeholder, being written
+//! Storage: diesel stores for SQLite and PostgreSQL behind one [`Database`] handle.
+//!
+//! The backend is chosen at run time by the URL scheme among those compiled in (features
+//! `sqlite`, `postgres`). Every query is written once: the `db_run!` / `db_write!` macros expand
+//! the same diesel code for each backend's connection type, and the custom column types in
+//! `types` let one `table!` schema mean `uuid` / `timestamptz` on PostgreSQL and TEXT / INTEGER
+//! on SQLite. All calls block; run them on a blocking thread pool.
+
+use crate::InfraError;
+
+#[macro_use]
+mod macros;
+mod database;
+mod migrations;
+mod pool;
+mod rows;
+pub(crate) mod schema;
+mod session_store;
+pub(crate) mod types;
+mod url;
+mod user_store;
+
+pub use database::{Backend, Database};
+pub use pool::PoolOptions;
+pub use session_store::DieselSessionStore;
+pub use user_store::DieselUserStore;
+
+#[cfg(all(feature = "test-support", feature = "postgres"))]
+pub(crate) use session_store::queries as session_queries;
+
+/// Turns a unique-key violation into the port's documented error, anything else into
+/// `Unavailable` / `Unexpected` as [`InfraError`]'s conversion decides.
+fn on_unique_violation(
+    e: InfraError,
+    documented: tollgate_application::Error,
+) -> tollgate_application::Error {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    match e {
+        InfraError::Database(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            documented
+        }
+        other => other.into(),
+    }
+}

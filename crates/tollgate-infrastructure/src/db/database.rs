@@ -1,0 +1,126 @@
+use std::fmt;
+
+use diesel::RunQueryDsl;
+
+use super::migrations::{self, Step};
+use super::pool::{self, Pool, PoolOptions};
+use super::url::{self, Target};
+use super::{DieselSessionStore, DieselUserStore};
+use crate::InfraError;
+
+/// The storage backends this crate knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file (`sqlite://<path>`).
+    Sqlite,
+    /// A PostgreSQL server (`postgres://…`).
+    Postgres,
+}
+
+/// A pool of connections to the database a URL names. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool,
+}
+
+impl Database {
+    /// Opens the database at `url` and applies pending embedded migrations.
+    ///
+    /// `url` is `sqlite://<path>` (relative to the working directory, or absolute as in
+    /// `sqlite:///var/lib/tollgate.db`; the file is created if missing) or `postgres://…` /
+    /// `postgresql://…` (anything libpq accepts, e.g. `?options=-csearch_path%3Dtenant`).
+    /// Migrations run under a lock, so several processes may start on one database at once.
+    ///
+    /// # Errors
+    /// [`InfraError::UnsupportedDatabase`] for an unknown scheme or one whose backend this
+    /// build lacks (naming the missing cargo feature), [`InfraError::Pool`] when no connection
+    /// opens within `options.connection_timeout`, [`InfraError::Migration`] when migrating fails.
+    pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, InfraError> {
+        let pool = match url::parse(url)? {
+            #[cfg(feature = "sqlite")]
+            Target::Sqlite(url) => Pool::Sqlite(pool::sqlite(&url, options)?),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(url) => Pool::Postgres(pool::postgres(&url, options)?),
+        };
+        let db = Self { pool };
+        let applied = db.run_pending_migrations()?;
+        if !applied.is_empty() {
+            tracing::info!(backend = ?db.backend(), migrations = ?applied, "applied migrations");
+        }
+        Ok(db)
+    }
+
+    /// Which backend this database is.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// One round trip to the database (`SELECT 1`), for readiness checks.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Database`] when the
+    /// query fails.
+    pub fn ping(&self) -> Result<(), InfraError> {
+        db_run!(self, |conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// The user store on this database.
+    pub fn user_store(&self) -> DieselUserStore {
+        DieselUserStore::new(self.clone())
+    }
+
+    /// The session (token family) store on this database.
+    pub fn session_store(&self) -> DieselSessionStore {
+        DieselSessionStore::new(self.clone())
+    }
+
+    /// Applies every pending embedded migration (as [`Database::connect`] does); returns the
+    /// versions applied, oldest first.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Migration`] when a
+    /// migration fails (nothing of this call stays applied).
+    pub fn run_pending_migrations(&self) -> Result<Vec<String>, InfraError> {
+        migrations::perform(&self.pool, Step::RunPending)
+    }
+
+    /// Reverts every applied migration, dropping all tables and data; returns the versions
+    /// reverted, newest first. For tests and for operators tearing a database down.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Migration`] when a
+    /// revert fails (nothing of this call stays reverted).
+    pub fn revert_all_migrations(&self) -> Result<Vec<String>, InfraError> {
+        migrations::perform(&self.pool, Step::RevertAll)
+    }
+
+    /// The versions of the applied migrations, newest first.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Migration`] when the
+    /// bookkeeping table cannot be read.
+    pub fn applied_migrations(&self) -> Result<Vec<String>, InfraError> {
+        migrations::perform(&self.pool, Step::ListApplied)
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The pool's manager holds the URL, which may carry a password.
+        f.debug_struct("Database")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,142 @@
+//! Rows as stored, and their conversions to and from domain values.
+//!
+//! Field order matches the `table!` column order: the rows are loaded positionally from
+//! `all_columns`, which keeps the query builders free of any backend parameter.
+
+use diesel::{Insertable, Queryable};
+use tollgate_domain::{
+    AccessTokenId, Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, User,
+    UserId, UserName,
+};
+
+use super::schema::{refresh_tokens, token_families, users};
+use super::types::{DbTime, DbUuid};
+use crate::InfraError;
+
+/// A `users` row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = users)]
+pub(crate) struct UserRow {
+    id: DbUuid,
+    user_name: String,
+    password_hash: String,
+    disabled: bool,
+    created_at: DbTime,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> Self {
+        Self {
+            id: DbUuid(u.id.as_uuid()),
+            user_name: u.name.as_str().to_owned(),
+            password_hash: u.password_hash.as_str().to_owned(),
+            disabled: u.disabled,
+            created_at: u.created_at.into(),
+        }
+    }
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = InfraError;
+
+    fn try_from(r: UserRow) -> Result<Self, InfraError> {
+        Ok(Self {
+            id: UserId::from_uuid(r.id.0),
+            name: UserName::parse(&r.user_name)
+                .map_err(|e| InfraError::Corrupt(format!("user {}: {e}", r.id.0)))?,
+            password_hash: PasswordHash::new(r.password_hash),
+            disabled: r.disabled,
+            created_at: r.created_at.0,
+        })
+    }
+}
+
+/// A `token_families` row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = token_families)]
+pub(crate) struct FamilyRow {
+    id: DbUuid,
+    user_id: DbUuid,
+    created_at: DbTime,
+    expires_at: DbTime,
+    long_lived: bool,
+    revoked_at: Option<DbTime>,
+    revoke_reason: Option<String>,
+}
+
+impl From<&Family> for FamilyRow {
+    fn from(f: &Family) -> Self {
+        Self {
+            id: DbUuid(f.id.as_uuid()),
+            user_id: DbUuid(f.user_id.as_uuid()),
+            created_at: f.created_at.into(),
+            expires_at: f.expires_at.into(),
+            long_lived: f.long_lived,
+            revoked_at: f.revoked_at.map(DbTime::from),
+            revoke_reason: f.revoke_reason.map(|r| r.as_str().to_owned()),
+        }
+    }
+}
+
+impl TryFrom<FamilyRow> for Family {
+    type Error = InfraError;
+
+    fn try_from(r: FamilyRow) -> Result<Self, InfraError> {
+        let revoke_reason = r
+            .revoke_reason
+            .as_deref()
+            .map(str::parse::<RevokeReason>)
+            .transpose()
+            .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
+        Ok(Self {
+            id: FamilyId::from_uuid(r.id.0),
+            user_id: UserId::from_uuid(r.user_id.0),
+            created_at: r.created_at.0,
+            expires_at: r.expires_at.0,
+            long_lived: r.long_lived,
+            revoked_at: r.revoked_at.map(|t| t.0),
+            revoke_reason,
+        })
+    }
+}
+
+/// A `refresh_tokens` row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub(crate) struct TokenRow {
+    token_id: DbUuid,
+    family_id: DbUuid,
+    parent_id: Option<DbUuid>,
+    access_token_id: DbUuid,
+    issued_at: DbTime,
+    expires_at: DbTime,
+    used_at: Option<DbTime>,
+}
+
+impl From<&RefreshTokenRecord> for TokenRow {
+    fn from(t: &RefreshTokenRecord) -> Self {
+        Self {
+            token_id: DbUuid(t.id.as_uuid()),
+            family_id: DbUuid(t.family_id.as_uuid()),
+            parent_id: t.parent_id.map(|p| DbUuid(p.as_uuid())),
+            access_token_id: DbUuid(t.access_token_id.as_uuid()),
+            issued_at: t.issued_at.into(),
+            expires_at: t.expires_at.into(),
+            used_at: t.used_at.map(DbTime::from),
+        }
+    }
+}
+
+impl From<TokenRow> for RefreshTokenRecord {
+    fn from(r: TokenRow) -> Self {
+        Self {
+            id: TokenId::from_uuid(r.token_id.0),
+            family_id: FamilyId::from_uuid(r.family_id.0),
+            parent_id: r.parent_id.map(|p| TokenId::from_uuid(p.0)),
+            access_token_id: AccessTokenId::from_uuid(r.access_token_id.0),
+            issued_at: r.issued_at.0,
+            expires_at: r.expires_at.0,
+            used_at: r.used_at.map(|t| t.0),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The tables, written once for both backends (see `types` for the column types).
+//!
+//! Must match `migrations/{sqlite,postgres}`; the contract tests exercise every column.
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Text};
+    use crate::db::types::sql::{Instant, Uuid};
+
+    users (id) {
+        id -> Uuid,
+        user_name -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Instant,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Bool, Nullable, Text};
+    use crate::db::types::sql::{Instant, Uuid};
+
+    token_families (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        created_at -> Instant,
+        expires_at -> Instant,
+        long_lived -> Bool,
+        revoked_at -> Nullable<Instant>,
+        revoke_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Nullable;
+    use crate::db::types::sql::{Instant, Uuid};
+
+    refresh_tokens (token_id) {
+        token_id -> Uuid,
+        family_id -> Uuid,
+        parent_id -> Nullable<Uuid>,
+        access_token_id -> Uuid,
+        issued_at -> Instant,
+        expires_at -> Instant,
+        used_at -> Nullable<Instant>,
+    }
+}
+
+diesel::joinable!(token_families -> users (user_id));
+diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::allow_tables_to_appear_in_same_query!(users, token_families, refresh_tokens);

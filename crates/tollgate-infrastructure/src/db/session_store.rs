@@ -1,0 +1,198 @@
+use chrono::{DateTime, Utc};
+use diesel::{OptionalExtension, RunQueryDsl};
+use tollgate_application::{Error, RotateOutcome, SessionStore};
+use tollgate_domain::{Family, FamilyId, RefreshTokenRecord, RevokeReason, TokenId, UserId};
+
+use super::rows::{FamilyRow, TokenRow};
+use super::schema::{refresh_tokens, token_families};
+use super::types::{DbTime, DbUuid};
+use super::{on_unique_violation, Database};
+
+/// [`SessionStore`] on a [`Database`].
+#[derive(Debug, Clone)]
+pub struct DieselSessionStore {
+    db: Database,
+}
+
+impl DieselSessionStore {
+    pub(crate) fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// The statements of the refresh path, built in one place so the store runs them and the
+/// PostgreSQL plan test (`testing`) explains exactly these.
+pub(crate) mod queries {
+    use diesel::dsl::{exists, update};
+    use diesel::{BoolExpressionMethods, ExpressionMethods, QueryDsl, Table};
+
+    use crate::db::schema::{refresh_tokens, token_families};
+    use crate::db::types::{DbTime, DbUuid};
+
+    /// The token with this id joined to its family.
+    #[diesel::dsl::auto_type]
+    pub(crate) fn token_with_family(token: DbUuid) -> _ {
+        // `#[auto_type]` needs the types of the column tuples spelled out.
+        let token_columns: <refresh_tokens::table as Table>::AllColumns =
+            refresh_tokens::all_columns;
+        let family_columns: <token_families::table as Table>::AllColumns =
+            token_families::all_columns;
+        refresh_tokens::table
+            .inner_join(token_families::table)
+            .filter(refresh_tokens::token_id.eq(token))
+            .select((token_columns, family_columns))
+    }
+
+    /// Why a token could not be spent: its `used_at` and its family's `revoked_at`.
+    #[diesel::dsl::auto_type]
+    pub(crate) fn token_state(token: DbUuid) -> _ {
+        refresh_tokens::table
+            .inner_join(token_families::table)
+            .filter(refresh_tokens::token_id.eq(token))
+            .select((refresh_tokens::used_at, token_families::revoked_at))
+    }
+
+    /// Spends `token` at `at` if it is unused and its family unrevoked; the row count says
+    /// whether it did. The database decides between racing callers: the second one's UPDATE
+    /// waits for the first one's row lock, then re-reads `used_at` and matches nothing.
+    #[diesel::dsl::auto_type]
+    pub(crate) fn spend_token(token: DbUuid, at: DbTime) -> _ {
+        let family_live = exists(
+            token_families::table
+                .filter(token_families::id.eq(refresh_tokens::family_id))
+                .filter(token_families::revoked_at.is_null())
+                .select(token_families::id),
+        );
+        update(refresh_tokens::table)
+            .filter(
+                refresh_tokens::token_id
+                    .eq(token)
+                    .and(refresh_tokens::used_at.is_null())
+                    .and(family_live),
+            )
+            .set(refresh_tokens::used_at.eq(at))
+    }
+
+    /// Revokes one family unless it is revoked already (so the first reason and instant stay).
+    #[diesel::dsl::auto_type]
+    pub(crate) fn revoke_family(family: DbUuid, at: DbTime, reason: &'static str) -> _ {
+        update(token_families::table)
+            .filter(token_families::id.eq(family))
+            .filter(token_families::revoked_at.is_null())
+            .set((
+                token_families::revoked_at.eq(at),
+                token_families::revoke_reason.eq(reason),
+            ))
+    }
+
+    /// Revokes every live family of a user.
+    #[diesel::dsl::auto_type]
+    pub(crate) fn revoke_user_families(user: DbUuid, at: DbTime, reason: &'static str) -> _ {
+        update(token_families::table)
+            .filter(token_families::user_id.eq(user))
+            .filter(token_families::revoked_at.is_null())
+            .set((
+                token_families::revoked_at.eq(at),
+                token_families::revoke_reason.eq(reason),
+            ))
+    }
+}
+
+impl SessionStore for DieselSessionStore {
+    fn create_family(&self, family: &Family, first: &RefreshTokenRecord) -> Result<(), Error> {
+        let family_row = FamilyRow::from(family);
+        let token_row = TokenRow::from(first);
+        db_write!(self.db, |conn| {
+            diesel::insert_into(token_families::table)
+                .values(&family_row)
+                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(&token_row)
+                .execute(conn)?;
+            Ok(())
+        })
+        .map_err(|e| {
+            on_unique_violation(
+                e,
+                Error::Conflict("token family or refresh token id exists"),
+            )
+        })
+    }
+
+    fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error> {
+        let found: Option<(TokenRow, FamilyRow)> = db_run!(self.db, |conn| {
+            Ok(queries::token_with_family(DbUuid(id.as_uuid()))
+                .first(conn)
+                .optional()?)
+        })?;
+        let Some((token, family)) = found else {
+            return Ok(None);
+        };
+        Ok(Some((token.into(), Family::try_from(family)?)))
+    }
+
+    fn rotate(
+        &self,
+        presented: TokenId,
+        at: DateTime<Utc>,
+        successor: &RefreshTokenRecord,
+    ) -> Result<RotateOutcome, Error> {
+        let presented = DbUuid(presented.as_uuid());
+        let at = DbTime::from(at);
+        let successor = TokenRow::from(successor);
+        db_write!(self.db, |conn| {
+            let spent = queries::spend_token(presented, at).execute(conn)?;
+            if spent == 0 {
+                // Nothing was written; find out why for the caller.
+                let state: Option<(Option<DbTime>, Option<DbTime>)> =
+                    queries::token_state(presented).first(conn).optional()?;
+                return match state {
+                    None => Ok(RotateOutcome::NotFound),
+                    Some((_, Some(_revoked))) => Ok(RotateOutcome::FamilyRevoked),
+                    Some((Some(_used), None)) => Ok(RotateOutcome::AlreadyUsed),
+                    // Unused and live now, yet the UPDATE matched nothing: possible only on
+                    // PostgreSQL, where each statement of a READ COMMITTED transaction has its
+                    // own snapshot, if the token's family committed between the two. At the
+                    // instant of the UPDATE the token did not exist.
+                    Some((None, None)) => Ok(RotateOutcome::NotFound),
+                };
+            }
+            diesel::insert_into(refresh_tokens::table)
+                .values(&successor)
+                .execute(conn)?;
+            Ok(RotateOutcome::Rotated)
+        })
+        .map_err(|e| on_unique_violation(e, Error::Conflict("successor refresh token id exists")))
+    }
+
+    fn revoke_family(
+        &self,
+        id: FamilyId,
+        at: DateTime<Utc>,
+        reason: RevokeReason,
+    ) -> Result<bool, Error> {
+        let revoked = db_run!(self.db, |conn| {
+            Ok(
+                queries::revoke_family(DbUuid(id.as_uuid()), at.into(), reason.as_str())
+                    .execute(conn)?,
+            )
+        })?;
+        Ok(revoked > 0)
+    }
+
+    fn revoke_user_families(
+        &self,
+        user: UserId,
+        at: DateTime<Utc>,
+        reason: RevokeReason,
+    ) -> Result<u64, Error> {
+        let revoked = db_run!(self.db, |conn| {
+            Ok(
+                queries::revoke_user_families(DbUuid(user.as_uuid()), at.into(), reason.as_str())
+                    .execute(conn)?,
+            )
+        })?;
+        // A row count always fits; saturate rather than panic if a platform ever disagrees.
+        Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
+    }
+}

@@ -1,0 +1,90 @@
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
+use tollgate_application::{Error, UserStore};
+use tollgate_domain::{PasswordHash, User, UserId, UserName};
+
+use super::rows::UserRow;
+use super::schema::users;
+use super::types::DbUuid;
+use super::{on_unique_violation, Database};
+
+/// [`UserStore`] on a [`Database`].
+#[derive(Debug, Clone)]
+pub struct DieselUserStore {
+    db: Database,
+}
+
+impl DieselUserStore {
+    pub(crate) fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// The outcome of an `UPDATE users … WHERE id = $id`: no row touched means no such user.
+fn one_user_updated(updated: usize) -> Result<(), Error> {
+    if updated == 0 {
+        Err(Error::UserNotFound)
+    } else {
+        Ok(())
+    }
+}
+
+impl UserStore for DieselUserStore {
+    fn create(&self, user: &User) -> Result<(), Error> {
+        let row = UserRow::from(user);
+        db_run!(self.db, |conn| {
+            diesel::insert_into(users::table)
+                .values(&row)
+                .execute(conn)?;
+            Ok(())
+        })
+        // The id is a fresh v4 UUID, so a duplicate key can only be the name.
+        .map_err(|e| on_unique_violation(e, Error::UserExists))
+    }
+
+    fn find_by_name(&self, name: &UserName) -> Result<Option<User>, Error> {
+        let row: Option<UserRow> = db_run!(self.db, |conn| {
+            Ok(users::table
+                .filter(users::user_name.eq(name.as_str()))
+                .first(conn)
+                .optional()?)
+        })?;
+        Ok(row.map(User::try_from).transpose()?)
+    }
+
+    fn find_by_id(&self, id: UserId) -> Result<Option<User>, Error> {
+        let row: Option<UserRow> = db_run!(self.db, |conn| {
+            Ok(users::table
+                .find(DbUuid(id.as_uuid()))
+                .first(conn)
+                .optional()?)
+        })?;
+        Ok(row.map(User::try_from).transpose()?)
+    }
+
+    fn list(&self) -> Result<Vec<User>, Error> {
+        let rows: Vec<UserRow> = db_run!(self.db, |conn| {
+            Ok(users::table.order(users::user_name.asc()).load(conn)?)
+        })?;
+        rows.into_iter()
+            .map(|r| User::try_from(r).map_err(Error::from))
+            .collect()
+    }
+
+    fn set_disabled(&self, id: UserId, disabled: bool) -> Result<(), Error> {
+        let updated = db_run!(self.db, |conn| {
+            Ok(diesel::update(users::table.find(DbUuid(id.as_uuid())))
+                .set(users::disabled.eq(disabled))
+                .execute(conn)?)
+        })?;
+        one_user_updated(updated)
+    }
+
+    fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<(), Error> {
+        let updated = db_run!(self.db, |conn| {
+            Ok(diesel::update(users::table.find(DbUuid(id.as_uuid())))
+                .set(users::password_hash.eq(hash.as_str()))
+                .execute(conn)?)
+        })?;
+        one_user_updated(updated)
+    }
+}

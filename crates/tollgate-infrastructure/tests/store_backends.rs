@@ -1,0 +1,148 @@
+//! Checks that differ per backend or concern the plumbing around the stores: SQLite pragmas,
+//! PostgreSQL column types and query plans, and refused or unreachable database URLs. The
+//! store behaviour itself is in `store_contract.rs`.
+
+use std::time::Duration;
+
+use tollgate_application::Error;
+use tollgate_infrastructure::db::{Backend, Database, PoolOptions};
+use tollgate_infrastructure::testing::TestDatabase;
+
+fn connect(t: &TestDatabase) -> Database {
+    let options = PoolOptions {
+        max_size: 2,
+        connection_timeout: Duration::from_secs(30),
+    };
+    Database::connect(t.url(), &options)
+        .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
+}
+
+#[test]
+fn sqlite_files_are_in_wal_mode() {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+
+    let t = TestDatabase::sqlite();
+    let _db = connect(&t);
+    // journal_mode=WAL persists in the file, so a plain connection sees what the pool set.
+    let mut conn = diesel::SqliteConnection::establish(t.url()).unwrap();
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(mode.journal_mode, "wal");
+}
+
+#[test]
+fn postgres_refresh_path_uses_index_scans() {
+    let Some(t) = TestDatabase::postgres() else {
+        return;
+    };
+    let _db = connect(&t);
+    let plans = t.explain_refresh_path();
+    let expectations = [
+        (
+            &plans.find_token,
+            &["refresh_tokens_pkey", "token_families_pkey"][..],
+        ),
+        (
+            &plans.token_state,
+            &["refresh_tokens_pkey", "token_families_pkey"],
+        ),
+        (
+            &plans.spend_token,
+            &["refresh_tokens_pkey", "token_families_pkey"],
+        ),
+        (&plans.revoke_family, &["token_families_pkey"]),
+        (&plans.revoke_user_families, &["token_families_user_id"]),
+    ];
+    for (plan, indexes) in expectations {
+        assert!(!plan.contains("Seq Scan"), "sequential scan in:\n{plan}");
+        for index in indexes {
+            assert!(plan.contains(index), "{index} not used in:\n{plan}");
+        }
+    }
+}
+
+#[test]
+fn postgres_columns_have_native_types() {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+
+    #[derive(QueryableByName, Debug, PartialEq)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        column_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        data_type: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        collation_name: Option<String>,
+    }
+
+    let Some(t) = TestDatabase::postgres() else {
+        return;
+    };
+    let _db = connect(&t);
+    let mut conn = diesel::PgConnection::establish(t.url()).unwrap();
+    let columns: Vec<Column> = diesel::sql_query(
+        "SELECT table_name::text, column_name::text, data_type::text, collation_name::text
+         FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name IN
+             ('users', 'token_families', 'refresh_tokens')",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert_eq!(columns.len(), 19, "{columns:?}");
+    for c in &columns {
+        let expected = match c.column_name.as_str() {
+            "user_name" | "password_hash" | "revoke_reason" => "text",
+            "disabled" | "long_lived" => "boolean",
+            name if name.ends_with("_at") => "timestamp with time zone",
+            _ => "uuid",
+        };
+        assert_eq!(c.data_type, expected, "{}.{}", c.table_name, c.column_name);
+    }
+    // Byte order whatever the database's default collation (this test server's may be C already,
+    // so the listing test alone could not catch a missing COLLATE).
+    let user_name = columns.iter().find(|c| c.column_name == "user_name");
+    assert_eq!(
+        user_name.and_then(|c| c.collation_name.as_deref()),
+        Some("C")
+    );
+}
+
+#[test]
+fn unknown_schemes_are_refused_with_a_clear_message() {
+    let e =
+        Database::connect("mysql://root:hunter2@db/tollgate", &PoolOptions::default()).unwrap_err();
+    let message = e.to_string();
+    assert!(message.contains("unsupported database URL"), "{message}");
+    assert!(message.contains("`mysql`"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(matches!(Error::from(e), Error::Unexpected(_)));
+}
+
+#[test]
+fn an_unreachable_postgres_is_unavailable() {
+    let options = PoolOptions {
+        max_size: 1,
+        connection_timeout: Duration::from_millis(500),
+    };
+    // Port 1 refuses at once; the pool gives up after its timeout instead of hanging.
+    let e = Database::connect("postgres://tollgate@127.0.0.1:1/tollgate", &options).unwrap_err();
+    assert!(matches!(Error::from(e), Error::Unavailable(_)));
+}
+
+#[test]
+fn test_databases_name_their_backend() {
+    assert_eq!(TestDatabase::sqlite().backend(), Backend::Sqlite);
+    if let Some(t) = TestDatabase::postgres() {
+        assert_eq!(t.backend(), Backend::Postgres);
+        assert!(t.url().contains("search_path"), "{}", t.url());
+    }
+}

@@ -1,0 +1,723 @@
+//! The store contract, written once and run against every backend: each test below is a plain
+//! function of a `TestDatabase`, instantiated by `contract!` for SQLite and for PostgreSQL
+//! (which skips, saying so, when `TOLLGATE_TEST_POSTGRES_URL` is unset).
+
+// The contract functions are not `#[test]`s themselves, so clippy's test allowance misses them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tollgate_application::{Error, RotateOutcome, SessionStore, UserStore};
+use tollgate_domain::{
+    AccessTokenId, Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, User,
+    UserId, UserName,
+};
+use tollgate_infrastructure::db::{Database, PoolOptions};
+use tollgate_infrastructure::testing::TestDatabase;
+use tollgate_infrastructure::InfraError;
+use uuid::Uuid;
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&super::TestDatabase::sqlite());
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(db) = super::TestDatabase::postgres() {
+                        super::$name(&db);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract! {
+    a_created_user_is_found_by_name_and_by_id,
+    users_are_listed_in_byte_order_of_their_names,
+    a_taken_user_name_is_user_exists,
+    unknown_users_are_none,
+    disabling_and_changing_the_password_hash_are_stored,
+    updating_an_unknown_user_is_user_not_found,
+    a_family_is_found_through_its_first_token,
+    a_taken_family_id_is_conflict_and_stores_nothing,
+    a_taken_token_id_is_conflict_and_stores_no_family,
+    a_family_of_an_unknown_user_is_refused,
+    an_unknown_token_is_none,
+    rotating_spends_the_token_and_stores_the_successor,
+    rotating_a_spent_token_is_already_used_and_writes_nothing,
+    rotating_in_a_revoked_family_is_family_revoked_and_writes_nothing,
+    rotating_an_unknown_token_is_not_found_and_writes_nothing,
+    rotating_onto_a_taken_successor_id_is_conflict_and_rolls_back,
+    revoking_twice_keeps_the_first_reason_and_instant,
+    revoking_an_unknown_family_is_false,
+    revoking_a_users_families_counts_only_live_ones,
+    times_round_trip_with_microsecond_precision,
+    migrations_go_up_down_and_up_again,
+    racing_threads_rotate_a_token_exactly_once,
+    simultaneous_startups_all_succeed_and_migrate_once,
+    ping_answers_and_backend_matches,
+    zero_pool_settings_are_raised_to_the_minimum,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn connect(t: &TestDatabase) -> Database {
+    let options = PoolOptions {
+        max_size: 4,
+        connection_timeout: StdDuration::from_secs(30),
+    };
+    Database::connect(t.url(), &options).expect("connect to the test database")
+}
+
+/// An instant with a non-zero microsecond part, so precision loss would show.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::microseconds(123_456)
+}
+
+fn user(name: &str) -> User {
+    User {
+        id: UserId::from_uuid(Uuid::new_v4()),
+        name: UserName::parse(name).unwrap(),
+        password_hash: PasswordHash::new(format!("$argon2id$v=19$m=19456,t=2,p=1$salt${name}")),
+        disabled: false,
+        created_at: t0(),
+    }
+}
+
+/// A stored user, for tests about families.
+fn stored_user(db: &Database) -> User {
+    let u = user(&format!("user-{}", Uuid::new_v4()));
+    db.user_store().create(&u).unwrap();
+    u
+}
+
+fn family(user: UserId) -> (Family, RefreshTokenRecord) {
+    let family = Family {
+        id: FamilyId::from_uuid(Uuid::new_v4()),
+        user_id: user,
+        created_at: t0(),
+        expires_at: t0() + Duration::days(90),
+        long_lived: false,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    let first = RefreshTokenRecord {
+        id: TokenId::from_uuid(Uuid::new_v4()),
+        family_id: family.id,
+        parent_id: None,
+        access_token_id: AccessTokenId::from_uuid(Uuid::new_v4()),
+        issued_at: t0(),
+        expires_at: t0() + Duration::hours(24),
+        used_at: None,
+    };
+    (family, first)
+}
+
+/// A stored family of a stored user.
+fn stored_family(db: &Database) -> (Family, RefreshTokenRecord) {
+    let (f, first) = family(stored_user(db).id);
+    db.session_store().create_family(&f, &first).unwrap();
+    (f, first)
+}
+
+fn successor(parent: &RefreshTokenRecord, at: DateTime<Utc>) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        id: TokenId::from_uuid(Uuid::new_v4()),
+        family_id: parent.family_id,
+        parent_id: Some(parent.id),
+        access_token_id: AccessTokenId::from_uuid(Uuid::new_v4()),
+        issued_at: at,
+        expires_at: at + Duration::hours(24),
+        used_at: None,
+    }
+}
+
+fn token(db: &Database, id: TokenId) -> Option<RefreshTokenRecord> {
+    db.session_store().find_token(id).unwrap().map(|(t, _)| t)
+}
+
+fn family_of(db: &Database, id: TokenId) -> Family {
+    db.session_store().find_token(id).unwrap().unwrap().1
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+fn a_created_user_is_found_by_name_and_by_id(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.user_store();
+    let alice = user("alice");
+    store.create(&alice).unwrap();
+
+    assert_eq!(
+        store.find_by_name(&alice.name).unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(store.find_by_id(alice.id).unwrap(), Some(alice));
+}
+
+fn users_are_listed_in_byte_order_of_their_names(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.user_store();
+    for name in ["bob", "Ælfred", "alice", "Alice"] {
+        store.create(&user(name)).unwrap();
+    }
+
+    let names: Vec<String> = store
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name.as_str().to_owned())
+        .collect();
+    // Byte order on both backends, whatever the PostgreSQL database's collation.
+    assert_eq!(names, ["Alice", "alice", "bob", "Ælfred"]);
+}
+
+fn a_taken_user_name_is_user_exists(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.user_store();
+    store.create(&user("alice")).unwrap();
+
+    assert!(matches!(
+        store.create(&user("alice")),
+        Err(Error::UserExists)
+    ));
+    // Names are exact: another case is another name.
+    store.create(&user("ALICE")).unwrap();
+    assert_eq!(store.list().unwrap().len(), 2);
+}
+
+fn unknown_users_are_none(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.user_store();
+    store.create(&user("alice")).unwrap();
+
+    let nobody = UserName::parse("nobody").unwrap();
+    assert_eq!(store.find_by_name(&nobody).unwrap(), None);
+    assert_eq!(
+        store.find_by_id(UserId::from_uuid(Uuid::new_v4())).unwrap(),
+        None
+    );
+}
+
+fn disabling_and_changing_the_password_hash_are_stored(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.user_store();
+    let alice = user("alice");
+    let bob = user("bob");
+    store.create(&alice).unwrap();
+    store.create(&bob).unwrap();
+
+    store.set_disabled(alice.id, true).unwrap();
+    let new_hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$other$hash".into());
+    store.set_password_hash(alice.id, &new_hash).unwrap();
+
+    let stored = store.find_by_id(alice.id).unwrap().unwrap();
+    assert!(stored.disabled);
+    assert_eq!(stored.password_hash, new_hash);
+    assert_eq!(
+        store.find_by_id(bob.id).unwrap(),
+        Some(bob),
+        "only alice changes"
+    );
+
+    store.set_disabled(alice.id, false).unwrap();
+    assert!(!store.find_by_id(alice.id).unwrap().unwrap().disabled);
+}
+
+fn updating_an_unknown_user_is_user_not_found(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.user_store();
+    let ghost = UserId::from_uuid(Uuid::new_v4());
+
+    assert!(matches!(
+        store.set_disabled(ghost, true),
+        Err(Error::UserNotFound)
+    ));
+    let hash = PasswordHash::new("x".into());
+    assert!(matches!(
+        store.set_password_hash(ghost, &hash),
+        Err(Error::UserNotFound)
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Families and tokens
+
+fn a_family_is_found_through_its_first_token(t: &TestDatabase) {
+    let db = connect(t);
+    let (mut f, first) = family(stored_user(&db).id);
+    f.long_lived = true;
+    db.session_store().create_family(&f, &first).unwrap();
+
+    assert_eq!(
+        db.session_store().find_token(first.id).unwrap(),
+        Some((first, f))
+    );
+}
+
+fn a_taken_family_id_is_conflict_and_stores_nothing(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, first) = stored_family(&db);
+    let (_, mut other_first) = family(f.user_id);
+    other_first.family_id = f.id;
+
+    assert!(matches!(
+        store.create_family(&f, &other_first),
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(token(&db, other_first.id), None);
+    assert_eq!(token(&db, first.id), Some(first));
+}
+
+fn a_taken_token_id_is_conflict_and_stores_no_family(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, first) = stored_family(&db);
+    let (other, mut other_first) = family(f.user_id);
+    other_first.id = first.id;
+
+    assert!(matches!(
+        store.create_family(&other, &other_first),
+        Err(Error::Conflict(_))
+    ));
+    // The family insert was rolled back with the token insert: revoking finds nothing.
+    assert!(!store
+        .revoke_family(other.id, t0(), RevokeReason::Admin)
+        .unwrap());
+    assert_eq!(family_of(&db, first.id), f);
+}
+
+fn a_family_of_an_unknown_user_is_refused(t: &TestDatabase) {
+    let db = connect(t);
+    let (f, first) = family(UserId::from_uuid(Uuid::new_v4()));
+
+    // Foreign keys are enforced. (SQLite enforces them only when each connection asks, which
+    // the pool does; the bundled build happens to default to on as well.)
+    assert!(matches!(
+        db.session_store().create_family(&f, &first),
+        Err(Error::Unexpected(_))
+    ));
+    assert_eq!(token(&db, first.id), None);
+}
+
+fn an_unknown_token_is_none(t: &TestDatabase) {
+    let db = connect(t);
+    stored_family(&db);
+
+    assert_eq!(
+        db.session_store()
+            .find_token(TokenId::from_uuid(Uuid::new_v4()))
+            .unwrap(),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation
+
+fn rotating_spends_the_token_and_stores_the_successor(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, first) = stored_family(&db);
+    let at = t0() + Duration::minutes(10);
+    let next = successor(&first, at);
+
+    assert_eq!(
+        store.rotate(first.id, at, &next).unwrap(),
+        RotateOutcome::Rotated
+    );
+
+    let spent = token(&db, first.id).unwrap();
+    assert_eq!(spent.used_at, Some(at));
+    assert_eq!(store.find_token(next.id).unwrap(), Some((next.clone(), f)));
+
+    // The successor rotates in turn.
+    let later = at + Duration::minutes(10);
+    assert_eq!(
+        store
+            .rotate(next.id, later, &successor(&next, later))
+            .unwrap(),
+        RotateOutcome::Rotated
+    );
+}
+
+fn rotating_a_spent_token_is_already_used_and_writes_nothing(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (_, first) = stored_family(&db);
+    let at = t0() + Duration::minutes(10);
+    store.rotate(first.id, at, &successor(&first, at)).unwrap();
+
+    let again = at + Duration::minutes(1);
+    let second = successor(&first, again);
+    assert_eq!(
+        store.rotate(first.id, again, &second).unwrap(),
+        RotateOutcome::AlreadyUsed
+    );
+    assert_eq!(token(&db, second.id), None);
+    assert_eq!(
+        token(&db, first.id).unwrap().used_at,
+        Some(at),
+        "first use is kept"
+    );
+}
+
+fn rotating_in_a_revoked_family_is_family_revoked_and_writes_nothing(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, first) = stored_family(&db);
+    assert!(store
+        .revoke_family(f.id, t0(), RevokeReason::Logout)
+        .unwrap());
+
+    let at = t0() + Duration::minutes(10);
+    let next = successor(&first, at);
+    assert_eq!(
+        store.rotate(first.id, at, &next).unwrap(),
+        RotateOutcome::FamilyRevoked
+    );
+    assert_eq!(token(&db, next.id), None);
+    assert_eq!(token(&db, first.id).unwrap().used_at, None);
+
+    // Revocation wins over reuse, as in the domain's `assess`.
+    let (g, g_first) = stored_family(&db);
+    store
+        .rotate(g_first.id, at, &successor(&g_first, at))
+        .unwrap();
+    store.revoke_family(g.id, at, RevokeReason::Reuse).unwrap();
+    assert_eq!(
+        store
+            .rotate(g_first.id, at, &successor(&g_first, at))
+            .unwrap(),
+        RotateOutcome::FamilyRevoked
+    );
+}
+
+fn rotating_an_unknown_token_is_not_found_and_writes_nothing(t: &TestDatabase) {
+    let db = connect(t);
+    let (_, first) = stored_family(&db);
+    let mut next = successor(&first, t0());
+    let unknown = TokenId::from_uuid(Uuid::new_v4());
+    next.parent_id = Some(unknown);
+
+    assert_eq!(
+        db.session_store().rotate(unknown, t0(), &next).unwrap(),
+        RotateOutcome::NotFound
+    );
+    assert_eq!(token(&db, next.id), None);
+}
+
+fn rotating_onto_a_taken_successor_id_is_conflict_and_rolls_back(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (_, first) = stored_family(&db);
+    let (_, other_first) = stored_family(&db);
+    let mut next = successor(&first, t0());
+    next.id = other_first.id;
+
+    assert!(matches!(
+        store.rotate(first.id, t0(), &next),
+        Err(Error::Conflict(_))
+    ));
+    // The UPDATE that spent the token was rolled back with the failed insert.
+    assert_eq!(token(&db, first.id).unwrap().used_at, None);
+    assert_eq!(token(&db, other_first.id), Some(other_first));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation
+
+fn revoking_twice_keeps_the_first_reason_and_instant(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, first) = stored_family(&db);
+    let at = t0() + Duration::minutes(5);
+
+    assert!(store.revoke_family(f.id, at, RevokeReason::Reuse).unwrap());
+    assert!(!store
+        .revoke_family(f.id, at + Duration::minutes(1), RevokeReason::Logout)
+        .unwrap());
+
+    let revoked = family_of(&db, first.id);
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert_eq!(revoked.revoke_reason, Some(RevokeReason::Reuse));
+}
+
+fn revoking_an_unknown_family_is_false(t: &TestDatabase) {
+    let db = connect(t);
+    stored_family(&db);
+
+    let unknown = FamilyId::from_uuid(Uuid::new_v4());
+    assert!(!db
+        .session_store()
+        .revoke_family(unknown, t0(), RevokeReason::Admin)
+        .unwrap());
+}
+
+fn revoking_a_users_families_counts_only_live_ones(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let owner = stored_user(&db);
+    let tokens: Vec<RefreshTokenRecord> = (0..3)
+        .map(|_| {
+            let (f, first) = family(owner.id);
+            store.create_family(&f, &first).unwrap();
+            first
+        })
+        .collect();
+    let (_, bystander) = stored_family(&db);
+    let early = t0() + Duration::minutes(1);
+    store
+        .revoke_family(tokens[0].family_id, early, RevokeReason::Logout)
+        .unwrap();
+
+    let at = t0() + Duration::minutes(2);
+    assert_eq!(
+        store
+            .revoke_user_families(owner.id, at, RevokeReason::PasswordChanged)
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .revoke_user_families(owner.id, at, RevokeReason::Admin)
+            .unwrap(),
+        0
+    );
+
+    let kept = family_of(&db, tokens[0].id);
+    assert_eq!(
+        (kept.revoked_at, kept.revoke_reason),
+        (Some(early), Some(RevokeReason::Logout))
+    );
+    for first in &tokens[1..] {
+        let f = family_of(&db, first.id);
+        assert_eq!(
+            (f.revoked_at, f.revoke_reason),
+            (Some(at), Some(RevokeReason::PasswordChanged))
+        );
+    }
+    assert!(
+        !family_of(&db, bystander.id).is_revoked(),
+        "other users are untouched"
+    );
+    let nobody = UserId::from_uuid(Uuid::new_v4());
+    assert_eq!(
+        store
+            .revoke_user_families(nobody, at, RevokeReason::Admin)
+            .unwrap(),
+        0
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+fn times_round_trip_with_microsecond_precision(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let instants = [
+        t0(),
+        // Before the unix epoch (negative microseconds on SQLite) and before PostgreSQL's
+        // 2000 epoch, with the last microsecond of a second.
+        Utc.with_ymd_and_hms(1969, 12, 31, 23, 59, 59).unwrap() + Duration::microseconds(999_999),
+        Utc.with_ymd_and_hms(2199, 1, 2, 3, 4, 5).unwrap() + Duration::microseconds(1),
+    ];
+    for at in instants {
+        let mut owner = user(&format!("u-{}", Uuid::new_v4()));
+        owner.created_at = at;
+        db.user_store().create(&owner).unwrap();
+        let (mut f, mut first) = family(owner.id);
+        f.created_at = at;
+        f.expires_at = at + Duration::microseconds(7);
+        first.issued_at = at;
+        first.expires_at = at + Duration::microseconds(3);
+        store.create_family(&f, &first).unwrap();
+        let used = at + Duration::microseconds(1);
+        let next = successor(&first, used);
+        store.rotate(first.id, used, &next).unwrap();
+        let revoked = at + Duration::microseconds(2);
+        store
+            .revoke_family(f.id, revoked, RevokeReason::Revoked)
+            .unwrap();
+
+        assert_eq!(
+            db.user_store()
+                .find_by_id(owner.id)
+                .unwrap()
+                .unwrap()
+                .created_at,
+            at
+        );
+        let (stored, stored_family) = store.find_token(first.id).unwrap().unwrap();
+        assert_eq!(
+            (stored.issued_at, stored.expires_at, stored.used_at),
+            (at, first.expires_at, Some(used))
+        );
+        assert_eq!(
+            (stored_family.created_at, stored_family.expires_at),
+            (at, f.expires_at)
+        );
+        assert_eq!(stored_family.revoked_at, Some(revoked));
+    }
+
+    // Finer than a microsecond is truncated (towards the past), identically on both backends.
+    let (_, first) = stored_family(&db);
+    let at = Utc.timestamp_opt(1_800_000_000, 123_456_789).unwrap();
+    let next = successor(&first, at);
+    store.rotate(first.id, at, &next).unwrap();
+    let truncated = Utc.timestamp_opt(1_800_000_000, 123_456_000).unwrap();
+    assert_eq!(token(&db, first.id).unwrap().used_at, Some(truncated));
+    let before_epoch = Utc.timestamp_opt(-1, 999_999_999).unwrap();
+    let (g, g_first) = stored_family(&db);
+    store
+        .revoke_family(g.id, before_epoch, RevokeReason::Admin)
+        .unwrap();
+    assert_eq!(
+        family_of(&db, g_first.id).revoked_at,
+        Some(Utc.timestamp_opt(-1, 999_999_000).unwrap())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migrations, concurrency, plumbing
+
+fn migrations_go_up_down_and_up_again(t: &TestDatabase) {
+    let db = connect(t);
+    let applied = db.applied_migrations().unwrap();
+    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_eq!(db.run_pending_migrations().unwrap(), Vec::<String>::new());
+    let (_, first) = stored_family(&db);
+
+    let reverted = db.revert_all_migrations().unwrap();
+    assert_eq!(reverted, applied, "reverted newest first");
+    assert_eq!(db.applied_migrations().unwrap(), Vec::<String>::new());
+    assert!(
+        db.session_store().find_token(first.id).is_err(),
+        "tables are gone"
+    );
+
+    let mut reapplied = db.run_pending_migrations().unwrap();
+    reapplied.reverse();
+    assert_eq!(reapplied, applied);
+    assert_eq!(token(&db, first.id), None, "data went with the tables");
+    stored_family(&db);
+
+    // A fresh connect finds nothing pending.
+    let again = connect(t);
+    assert_eq!(again.applied_migrations().unwrap(), applied);
+}
+
+fn racing_threads_rotate_a_token_exactly_once(t: &TestDatabase) {
+    const RACERS: usize = 16;
+    let db = connect(t);
+    let (_, first) = stored_family(&db);
+    // One pool per racer, each with a ready connection, like separate server processes: nothing
+    // in this process can serialise them, only the database.
+    let racers: Vec<Database> = (0..RACERS)
+        .map(|_| {
+            let db = connect(t);
+            db.ping().unwrap();
+            db
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let at = t0() + Duration::minutes(1);
+
+    let handles: Vec<_> = racers
+        .into_iter()
+        .map(|racer| {
+            let barrier = Arc::clone(&barrier);
+            let first = first.clone();
+            thread::spawn(move || {
+                let next = successor(&first, at);
+                let store = racer.session_store();
+                barrier.wait();
+                (store.rotate(first.id, at, &next).unwrap(), next.id)
+            })
+        })
+        .collect();
+    let results: Vec<(RotateOutcome, TokenId)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+
+    let winners: Vec<TokenId> = results
+        .iter()
+        .filter(|(o, _)| *o == RotateOutcome::Rotated)
+        .map(|(_, id)| *id)
+        .collect();
+    let losers = results
+        .iter()
+        .filter(|(o, _)| *o == RotateOutcome::AlreadyUsed)
+        .count();
+    assert_eq!((winners.len(), losers), (1, RACERS - 1), "{results:?}");
+    let stored: Vec<TokenId> = results
+        .iter()
+        .filter(|(_, id)| token(&db, *id).is_some())
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(stored, winners, "exactly the winner's successor is stored");
+}
+
+fn simultaneous_startups_all_succeed_and_migrate_once(t: &TestDatabase) {
+    const PROCESSES: usize = 4;
+    let barrier = Arc::new(Barrier::new(PROCESSES));
+    let url = t.url().to_owned();
+    let handles: Vec<_> = (0..PROCESSES)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let url = url.clone();
+            thread::spawn(move || {
+                barrier.wait();
+                Database::connect(&url, &PoolOptions::default())
+            })
+        })
+        .collect();
+    for h in handles {
+        let db = h.join().unwrap().expect("every start-up succeeds");
+        assert_eq!(db.applied_migrations().unwrap().len(), 2);
+    }
+}
+
+fn ping_answers_and_backend_matches(t: &TestDatabase) {
+    let db = connect(t);
+    db.ping().unwrap();
+    assert_eq!(db.backend(), t.backend());
+    assert!(format!("{db:?}").contains("backend"));
+}
+
+fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
+    // r2d2 itself would panic on either zero; a setting must not be able to crash the server.
+    let no_connections = PoolOptions {
+        max_size: 0,
+        connection_timeout: StdDuration::from_secs(30),
+    };
+    Database::connect(t.url(), &no_connections)
+        .unwrap()
+        .ping()
+        .unwrap();
+    let no_patience = PoolOptions {
+        max_size: 4,
+        connection_timeout: StdDuration::ZERO,
+    };
+    // One millisecond is often too short to open a connection: failing is fine, panicking not.
+    match Database::connect(t.url(), &no_patience) {
+        Ok(db) => db.ping().unwrap(),
+        Err(e) => assert!(matches!(e, InfraError::Pool(_)), "{e:?}"),
+    }
+}
