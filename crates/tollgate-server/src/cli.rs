@@ -1,0 +1,153 @@
+//! The `tollgate` command line.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tollgate_application::UserAdmin;
+use tollgate_infrastructure::db::{Database, PoolOptions};
+use tollgate_infrastructure::SystemClock;
+
+use crate::wiring::open_services;
+use crate::{Application, Overrides, ServerError, Settings};
+
+/// Tollgate: a refresh-token-rotation token service.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about)]
+pub struct Cli {
+    /// Settings file (TOML); default `./tollgate.toml` when it exists.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API until SIGTERM or SIGINT.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `tollgate user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is prompted for, or read from stdin.
+    Add {
+        /// Login name.
+        name: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user and revoke all their sessions.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Login name.
+        name: String,
+    },
+    /// Set a new password and revoke all the user's sessions.
+    SetPassword {
+        /// Login name.
+        name: String,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+impl Cli {
+    /// Runs the command.
+    ///
+    /// # Errors
+    /// Whatever the command fails with.
+    pub fn run(self) -> Result<(), ServerError> {
+        let settings = Settings::load(self.config.as_deref())?;
+        match self.command {
+            Command::Serve => actix_web::rt::System::new().block_on(async move {
+                Application::build(&settings, Overrides::default())?
+                    .run_until_stopped()
+                    .await
+            }),
+            Command::Migrate => {
+                // Connecting applies pending migrations (under a lock on PostgreSQL).
+                let db = Database::connect(&settings.database_url(), &PoolOptions::default())?;
+                println!("migrations applied ({:?})", db.backend());
+                Ok(())
+            }
+            Command::User(cmd) => run_user_command(&settings, cmd),
+        }
+    }
+}
+
+fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerError> {
+    let services = open_services(settings, "http://localhost", Arc::new(SystemClock))?;
+    let admin = UserAdmin::new(services.ports);
+    match cmd {
+        UserCommand::Add {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let user = admin.add(&name, &password)?;
+            println!("created user {} ({})", user.name, user.id);
+        }
+        UserCommand::List => {
+            for user in admin.list()? {
+                let state = if user.disabled { "disabled" } else { "enabled" };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    user.id,
+                    user.name,
+                    state,
+                    user.created_at.to_rfc3339()
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            let revoked = admin.set_disabled(&name, true)?;
+            println!("disabled {name}; revoked {revoked} session(s)");
+        }
+        UserCommand::Enable { name } => {
+            admin.set_disabled(&name, false)?;
+            println!("enabled {name}");
+        }
+        UserCommand::SetPassword {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let revoked = admin.set_password(&name, &password)?;
+            println!("password changed for {name}; revoked {revoked} session(s)");
+        }
+    }
+    Ok(())
+}
+
+/// Reads a password without echoing it: from a prompt (asked twice), or the first stdin line.
+fn read_password(from_stdin: bool) -> Result<String, ServerError> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Repeat password: ")?;
+    if first != second {
+        return Err(ServerError::Input("the passwords did not match".into()));
+    }
+    Ok(first)
+}

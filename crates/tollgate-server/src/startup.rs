@@ -1,0 +1,120 @@
+//! Binding the listener and running the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+use tollgate_application::{Clock, Login, Refresh, UserAdmin};
+use tollgate_infrastructure::SystemClock;
+use tollgate_web::{AppState, WebConfig};
+
+use tollgate_domain::UserName;
+
+use crate::wiring::{open_services, Services};
+use crate::{ServerError, Settings};
+
+/// What tests (or embedders) may replace.
+#[derive(Clone, Default)]
+pub struct Overrides {
+    /// The time source; the system clock when `None`.
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Services,
+}
+
+impl Application {
+    /// Binds `server.bind`, opens every adapter and prepares the HTTP server.
+    /// Must be called inside an actix (tokio) runtime; blocks while the database and keys open.
+    ///
+    /// # Errors
+    /// [`ServerError`] when binding, the settings or an adapter fail.
+    pub fn build(settings: &Settings, overrides: Overrides) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(&settings.server.bind)?;
+        let address = listener.local_addr()?;
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let services = open_services(settings, &format!("http://{address}"), clock)?;
+        bootstrap_user(settings, &services)?;
+
+        let state = web::Data::new(AppState::new(
+            Login::new(services.ports.clone(), services.policy.clone()),
+            Refresh::new(services.ports.clone(), services.policy.clone()),
+            WebConfig {
+                max_body_bytes: settings.server.max_body_bytes,
+                ..WebConfig::default()
+            },
+        ));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                // Path only: a query string is never logged, whatever a client puts there.
+                .wrap(
+                    Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
+                        .custom_request_replace("method", |req| req.method().to_string()),
+                )
+                .configure(tollgate_web::configure(state.clone()))
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout)
+        .listen(listener)?;
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
+        Ok(Self {
+            port: address.port(),
+            server: server.run(),
+            services,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The adapters this server runs on (administration in tests and embedders).
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM or SIGINT start a graceful shutdown).
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> Result<(), ServerError> {
+        self.server.await?;
+        Ok(())
+    }
+}
+
+/// Creates the `[bootstrap]` user when configured and absent, so a fresh install is usable.
+fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), ServerError> {
+    let (Some(name), Some(password)) = (&settings.bootstrap.user, &settings.bootstrap.password)
+    else {
+        return Ok(());
+    };
+    let parsed = UserName::parse(name).map_err(tollgate_application::Error::from)?;
+    // Look first: hashing a password on every start for nothing would slow restarts.
+    if services.ports.users.find_by_name(&parsed)?.is_some() {
+        return Ok(());
+    }
+    match UserAdmin::new(services.ports.clone()).add(name, password.expose()) {
+        Ok(user) => {
+            tracing::info!(user = %user.name, "bootstrap user created");
+            Ok(())
+        }
+        // Another process sharing the database created it first.
+        Err(tollgate_application::Error::UserExists) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

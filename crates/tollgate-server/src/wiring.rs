@@ -1,0 +1,73 @@
+//! Builds every adapter from the settings and plugs them into the ports.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use tollgate_application::{Clock, Ports};
+use tollgate_domain::TokenPolicy;
+use tollgate_infrastructure::db::{Database, PoolOptions};
+use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
+use tollgate_infrastructure::{Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds};
+
+use crate::{ServerError, Settings};
+
+/// The opened adapters, ready for the use cases.
+#[derive(Clone)]
+pub struct Services {
+    /// Every port, wired.
+    pub ports: Ports,
+    /// The database (for readiness checks and administration).
+    pub database: Database,
+    /// The signing and verification keys.
+    pub keys: Arc<KeySet>,
+    /// The token rules in force.
+    pub policy: Arc<TokenPolicy>,
+}
+
+/// Opens the database (applying migrations), loads or creates the keys and builds the ports.
+/// Blocking.
+///
+/// # Errors
+/// [`ServerError`] when a setting is invalid or an adapter cannot start.
+pub fn open_services(
+    settings: &Settings,
+    default_issuer: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<Services, ServerError> {
+    let policy = Arc::new(settings.token_policy(default_issuer)?);
+    let database = Database::connect(
+        &settings.database_url(),
+        &PoolOptions {
+            max_size: settings.database.pool_size,
+            connection_timeout: StdDuration::from_secs(settings.database.connect_timeout),
+        },
+    )?;
+    let keys = Arc::new(KeySet::load_or_generate(&settings.keys_dir())?);
+    let codec = Arc::new(JwtCodec::new(
+        keys.clone(),
+        policy.issuer.clone(),
+        Duration::seconds(settings.tokens.leeway),
+    ));
+    let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
+        memory_kib: settings.password.memory_kib,
+        iterations: settings.password.iterations,
+        parallelism: settings.password.parallelism,
+    })?);
+    let ports = Ports {
+        clock,
+        ids: Arc::new(RandomIds),
+        users: Arc::new(database.user_store()),
+        sessions: Arc::new(database.session_store()),
+        signer: codec.clone(),
+        verifier: codec,
+        hasher,
+        events: Arc::new(LogSecurityEvents),
+    };
+    Ok(Services {
+        ports,
+        database,
+        keys,
+        policy,
+    })
+}
