@@ -1,0 +1,189 @@
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
+use tempfile::TempDir;
+use tollgate_application::UserAdmin;
+use tollgate_infrastructure::testing::TestDatabase;
+use tollgate_server::{Application, Overrides, Services, Settings};
+
+use crate::http::{agent, send};
+use crate::{Response, TestClock};
+
+/// Which storage backend a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What outlives one server process: the database and the data directory (keys).
+pub struct TestEnv {
+    pub backend: Backend,
+    pub db: TestDatabase,
+    pub data: TempDir,
+}
+
+impl TestEnv {
+    /// A fresh database and data directory; `None` when Postgres tests are skipped.
+    pub fn new(backend: Backend) -> Option<Arc<Self>> {
+        let db = match backend {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => TestDatabase::postgres()?,
+        };
+        Some(Arc::new(Self {
+            backend,
+            db,
+            data: tempfile::tempdir().unwrap(),
+        }))
+    }
+
+    /// Settings for a server on this environment: port 0, cheap Argon2, two workers.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings {
+            data_dir: self.data.path().to_path_buf(),
+            ..Settings::default()
+        };
+        s.database.url = self.db.url().to_owned();
+        s.server.bind = "127.0.0.1:0".into();
+        s.server.workers = 2;
+        s.server.shutdown_timeout = 1;
+        s.password.memory_kib = 8;
+        s.password.iterations = 1;
+        s.tokens.issuer = "https://tollgate.test".into();
+        s
+    }
+}
+
+/// The real server, in-process on a random port, with an adjustable clock.
+pub struct TestApp {
+    pub base_url: String,
+    pub clock: TestClock,
+    pub services: Services,
+    pub env: Arc<TestEnv>,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    agent: ureq::Agent,
+}
+
+impl TestApp {
+    /// A server on a fresh environment; `None` when Postgres tests are skipped.
+    pub fn spawn(backend: Backend) -> Option<Self> {
+        Some(Self::spawn_in(TestEnv::new(backend)?, |_| {}))
+    }
+
+    /// Like [`spawn`](Self::spawn), with settings adjusted first.
+    pub fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<Self> {
+        Some(Self::spawn_in(TestEnv::new(backend)?, tweak))
+    }
+
+    /// A server on an existing environment (e.g. to restart on the same database and keys).
+    pub fn spawn_in(env: Arc<TestEnv>, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = env.settings();
+        tweak(&mut settings);
+        let clock = TestClock::default();
+        let overrides = Overrides {
+            clock: Some(Arc::new(clock.clone())),
+        };
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match Application::build(&settings, overrides) {
+                    Ok(app) => {
+                        let _ = tx.send(Ok((app.port(), app.handle(), app.services().clone())));
+                        app.run_until_stopped().await.unwrap();
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                    }
+                }
+            });
+        });
+        let (port, handle, services) = rx.recv().unwrap().expect("server failed to start");
+        Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            clock,
+            services,
+            env,
+            handle,
+            thread: Some(thread),
+            agent: agent(),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            actix_web::rt::System::new().block_on(self.handle.stop(true));
+            thread.join().unwrap();
+        }
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.env.data.path().join("keys")
+    }
+
+    pub fn admin(&self) -> UserAdmin {
+        UserAdmin::new(self.services.ports.clone())
+    }
+
+    /// Creates a user (through the same use case as `tollgate user add`).
+    pub fn add_user(&self, name: &str, password: &str) {
+        self.admin().add(name, password).unwrap();
+    }
+
+    /// POSTs a form body to the token endpoint.
+    pub fn post_token(&self, body: &str) -> Response {
+        self.post_raw(
+            "/api/oauth2/token",
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+        )
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Response {
+        send(
+            self.agent.post(&format!("{}{path}", self.base_url)),
+            Some((content_type, body)),
+        )
+    }
+
+    /// Product-dialect login.
+    pub fn login(&self, user: &str, password: &str) -> Response {
+        self.post_token(&format!(
+            "grantType=Password&userName={}&password={}",
+            encode(user),
+            encode(password)
+        ))
+    }
+
+    /// Product-dialect refresh.
+    pub fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_token(&format!(
+            "grantType=RefreshToken&refreshToken={refresh_token}"
+        ))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,48 @@
+//! One refresh token presented by 16 concurrent requests: exactly one new pair, on every backend.
+//! Real threads against the real HTTP server and database; no retries.
+
+use std::sync::{Arc, Barrier};
+
+use tollgate_tests::{backend_tests, Backend, TestApp};
+
+const RACERS: usize = 16;
+const ROUNDS: usize = 50;
+
+fn one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.database.pool_size = 16) else {
+        return;
+    };
+    app.add_user("racer", "pw");
+    let app = Arc::new(app);
+    for round in 0..ROUNDS {
+        let refresh = app.login("racer", "pw").refresh_token();
+        let barrier = Arc::new(Barrier::new(RACERS));
+        let handles: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let (app, barrier, token) = (app.clone(), barrier.clone(), refresh.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    app.refresh(&token)
+                })
+            })
+            .collect();
+        let responses: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let winners: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
+        let losers = responses
+            .iter()
+            .filter(|r| r.status == 400 && r.error() == "invalid_grant")
+            .count();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: {:?}",
+            responses.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        assert_eq!(losers, RACERS - 1, "round {round}");
+        // The losers were reuse: the family, winner's new pair included, is revoked.
+        let after = app.refresh(&winners[0].refresh_token());
+        assert_eq!(after.error(), "invalid_grant", "round {round}");
+    }
+}
+
+backend_tests!(one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair);
