@@ -97,6 +97,24 @@ pub trait SessionStore: Send + Sync {
     /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown id is `Ok(None)`.
     fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error>;
 
+    /// The family with this id.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown id is `Ok(None)`.
+    fn find_family(&self, id: FamilyId) -> Result<Option<Family>, Error>;
+
+    /// Every family of a user, newest first (revoked ones included).
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn list_user_families(&self, user: UserId) -> Result<Vec<Family>, Error>;
+
+    /// The token that replaced `parent` in a rotation, if any.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; none is `Ok(None)`.
+    fn find_successor(&self, parent: TokenId) -> Result<Option<RefreshTokenRecord>, Error>;
+
     /// Spends `presented` and stores `successor`, as one atomic step.
     ///
     /// Marks `presented` used at `at` only if it is still unused and its family unrevoked, and

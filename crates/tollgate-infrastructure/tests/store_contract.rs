@@ -15,7 +15,7 @@ use tollgate_domain::{
     AccessTokenId, Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, User,
     UserId, UserName,
 };
-use tollgate_infrastructure::db::{Database, PoolOptions};
+use tollgate_infrastructure::db::{Backend, Database, PoolOptions};
 use tollgate_infrastructure::testing::TestDatabase;
 use tollgate_infrastructure::InfraError;
 use uuid::Uuid;
@@ -56,6 +56,10 @@ contract! {
     a_taken_token_id_is_conflict_and_stores_no_family,
     a_family_of_an_unknown_user_is_refused,
     an_unknown_token_is_none,
+    a_family_is_found_by_id_and_unknown_ones_are_none,
+    a_users_families_are_listed_newest_first_with_revoked_ones,
+    a_successor_is_found_by_its_parent,
+    a_token_can_have_only_one_successor,
     rotating_spends_the_token_and_stores_the_successor,
     rotating_a_spent_token_is_already_used_and_writes_nothing,
     rotating_in_a_revoked_family_is_family_revoked_and_writes_nothing,
@@ -144,6 +148,21 @@ fn successor(parent: &RefreshTokenRecord, at: DateTime<Utc>) -> RefreshTokenReco
         expires_at: at + Duration::hours(24),
         used_at: None,
     }
+}
+
+/// How many migrations the backend's folder holds, so adding one needs no test edit.
+fn migration_count(t: &TestDatabase) -> usize {
+    let folder = match t.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(folder);
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().join("up.sql").is_file())
+        .count()
 }
 
 fn token(db: &Database, id: TokenId) -> Option<RefreshTokenRecord> {
@@ -326,6 +345,80 @@ fn an_unknown_token_is_none(t: &TestDatabase) {
             .unwrap(),
         None
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups
+
+fn a_family_is_found_by_id_and_unknown_ones_are_none(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, _) = stored_family(&db);
+    assert_eq!(store.find_family(f.id).unwrap(), Some(f));
+    let unknown = FamilyId::from_uuid(Uuid::new_v4());
+    assert_eq!(store.find_family(unknown).unwrap(), None);
+}
+
+fn a_users_families_are_listed_newest_first_with_revoked_ones(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let owner = stored_user(&db);
+    let mut created = Vec::new();
+    for minutes in [0, 20, 10] {
+        let (mut f, first) = family(owner.id);
+        f.created_at = t0() + Duration::minutes(minutes);
+        store.create_family(&f, &first).unwrap();
+        created.push(f);
+    }
+    store
+        .revoke_family(
+            created[0].id,
+            t0() + Duration::hours(1),
+            RevokeReason::Logout,
+        )
+        .unwrap();
+    // Someone else's family stays out of the list.
+    stored_family(&db);
+
+    let listed = store.list_user_families(owner.id).unwrap();
+    let ids: Vec<FamilyId> = listed.iter().map(|f| f.id).collect();
+    assert_eq!(ids, [created[1].id, created[2].id, created[0].id]);
+    assert_eq!(listed[2].revoke_reason, Some(RevokeReason::Logout));
+    assert!(store
+        .list_user_families(UserId::from_uuid(Uuid::new_v4()))
+        .unwrap()
+        .is_empty());
+}
+
+fn a_successor_is_found_by_its_parent(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (_, first) = stored_family(&db);
+    assert_eq!(store.find_successor(first.id).unwrap(), None);
+    let at = t0() + Duration::minutes(1);
+    let next = successor(&first, at);
+    store.rotate(first.id, at, &next).unwrap();
+    assert_eq!(store.find_successor(first.id).unwrap(), Some(next.clone()));
+    assert_eq!(store.find_successor(next.id).unwrap(), None);
+}
+
+fn a_token_can_have_only_one_successor(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let (f, first) = stored_family(&db);
+    let at = t0() + Duration::minutes(1);
+    store.rotate(first.id, at, &successor(&first, at)).unwrap();
+    // Even a second token naming the same parent, inserted through another path, is refused by
+    // the database: the unique parent index backs the single-use rule.
+    let (_, mut other_first) = family(f.user_id);
+    other_first.parent_id = Some(first.id);
+    let (mut other_family, _) = family(f.user_id);
+    other_first.family_id = other_family.id;
+    other_family.user_id = f.user_id;
+    assert!(matches!(
+        store.create_family(&other_family, &other_first),
+        Err(Error::Conflict(_))
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,7 +694,7 @@ fn times_round_trip_with_microsecond_precision(t: &TestDatabase) {
 fn migrations_go_up_down_and_up_again(t: &TestDatabase) {
     let db = connect(t);
     let applied = db.applied_migrations().unwrap();
-    assert_eq!(applied.len(), 2, "{applied:?}");
+    assert_eq!(applied.len(), migration_count(t), "{applied:?}");
     assert_eq!(db.run_pending_migrations().unwrap(), Vec::<String>::new());
     let (_, first) = stored_family(&db);
 
@@ -690,7 +783,7 @@ fn simultaneous_startups_all_succeed_and_migrate_once(t: &TestDatabase) {
         .collect();
     for h in handles {
         let db = h.join().unwrap().expect("every start-up succeeds");
-        assert_eq!(db.applied_migrations().unwrap().len(), 2);
+        assert_eq!(db.applied_migrations().unwrap().len(), migration_count(t));
     }
 }
 

@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use diesel::{OptionalExtension, RunQueryDsl};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 use tollgate_application::{Error, RotateOutcome, SessionStore};
 use tollgate_domain::{Family, FamilyId, RefreshTokenRecord, RevokeReason, TokenId, UserId};
 
@@ -85,6 +85,16 @@ pub(crate) mod queries {
             ))
     }
 
+    /// The token whose parent is `parent` (served by `refresh_tokens_parent_id`).
+    #[diesel::dsl::auto_type]
+    pub(crate) fn successor_of(parent: DbUuid) -> _ {
+        let token_columns: <refresh_tokens::table as Table>::AllColumns =
+            refresh_tokens::all_columns;
+        refresh_tokens::table
+            .filter(refresh_tokens::parent_id.eq(parent))
+            .select(token_columns)
+    }
+
     /// Revokes every live family of a user.
     #[diesel::dsl::auto_type]
     pub(crate) fn revoke_user_families(user: DbUuid, at: DbTime, reason: &'static str) -> _ {
@@ -129,6 +139,38 @@ impl SessionStore for DieselSessionStore {
             return Ok(None);
         };
         Ok(Some((token.into(), Family::try_from(family)?)))
+    }
+
+    fn find_family(&self, id: FamilyId) -> Result<Option<Family>, Error> {
+        let found: Option<FamilyRow> = db_run!(self.db, |conn| {
+            Ok(token_families::table
+                .find(DbUuid(id.as_uuid()))
+                .first(conn)
+                .optional()?)
+        })?;
+        Ok(found.map(Family::try_from).transpose()?)
+    }
+
+    fn list_user_families(&self, user: UserId) -> Result<Vec<Family>, Error> {
+        let rows: Vec<FamilyRow> = db_run!(self.db, |conn| {
+            Ok(token_families::table
+                .filter(token_families::user_id.eq(DbUuid(user.as_uuid())))
+                .order((token_families::created_at.desc(), token_families::id))
+                .load(conn)?)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(Family::try_from)
+            .collect::<Result<_, _>>()?)
+    }
+
+    fn find_successor(&self, parent: TokenId) -> Result<Option<RefreshTokenRecord>, Error> {
+        let found: Option<TokenRow> = db_run!(self.db, |conn| {
+            Ok(queries::successor_of(DbUuid(parent.as_uuid()))
+                .first(conn)
+                .optional()?)
+        })?;
+        Ok(found.map(RefreshTokenRecord::from))
     }
 
     fn rotate(
