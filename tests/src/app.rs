@@ -153,6 +153,24 @@ impl TestApp {
         )
     }
 
+    /// A GET, with an optional `Authorization` header value.
+    pub fn get(&self, path: &str, authorization: Option<&str>) -> Response {
+        let mut request = self.agent.get(&format!("{}{path}", self.base_url));
+        if let Some(value) = authorization {
+            request = request.set("Authorization", value);
+        }
+        send(request, None)
+    }
+
+    /// A POST with an empty form body and an optional `Authorization` header value.
+    pub fn post_authorized(&self, path: &str, authorization: Option<&str>) -> Response {
+        let mut request = self.agent.post(&format!("{}{path}", self.base_url));
+        if let Some(value) = authorization {
+            request = request.set("Authorization", value);
+        }
+        send(request, Some(("application/x-www-form-urlencoded", b"")))
+    }
+
     /// Product-dialect login.
     pub fn login(&self, user: &str, password: &str) -> Response {
         self.post_token(&format!(

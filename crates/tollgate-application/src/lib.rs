@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 mod error;
 mod issue;
 mod login;
@@ -8,6 +9,7 @@ mod refresh;
 mod services;
 mod users;
 
+pub use access::AccessGuard;
 pub use error::{BoxError, Error};
 pub use issue::TokenPair;
 pub use login::{Login, LoginRequest};

@@ -1,4 +1,4 @@
-use tollgate_domain::{Password, RevokeReason, User, UserId, UserName};
+use tollgate_domain::{Family, Password, RevokeReason, User, UserId, UserName};
 
 use crate::{Error, Ports, SecurityEvent};
 
@@ -64,6 +64,24 @@ impl UserAdmin {
         let hash = self.ports.hasher.hash(&password)?;
         self.ports.users.set_password_hash(user.id, &hash)?;
         self.revoke_all(user.id, RevokeReason::PasswordChanged)
+    }
+
+    /// Every session (family) of a user, newest first, revoked ones included.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] for an unknown name.
+    pub fn list_sessions(&self, name: &str) -> Result<Vec<Family>, Error> {
+        let user = self.find(name)?;
+        self.ports.sessions.list_user_families(user.id)
+    }
+
+    /// Revokes every live session of a user. Returns how many were live.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] for an unknown name.
+    pub fn revoke_sessions(&self, name: &str) -> Result<u64, Error> {
+        let user = self.find(name)?;
+        self.revoke_all(user.id, RevokeReason::Admin)
     }
 
     fn find(&self, name: &str) -> Result<User, Error> {

@@ -276,3 +276,38 @@ fn listing_users_returns_what_the_store_holds() {
 
     assert_eq!(admin(m).list().unwrap(), vec![alice()]);
 }
+
+#[test]
+fn listing_sessions_returns_the_users_families() {
+    let mut m = Mocks::new();
+    expect_alice_found(&mut m);
+    let family = common::session().family;
+    let listed = vec![family.clone()];
+    m.sessions
+        .expect_list_user_families()
+        .with(eq(user_id()))
+        .times(1)
+        .returning(move |_| Ok(listed.clone()));
+    assert_eq!(admin(m).list_sessions("alice").unwrap(), vec![family]);
+}
+
+#[test]
+fn revoking_sessions_revokes_every_live_family_as_an_admin_action() {
+    let mut m = Mocks::new();
+    expect_alice_found(&mut m);
+    let mut order = Sequence::new();
+    expect_revocation(&mut m, RevokeReason::Admin, 3, &mut order);
+    assert_eq!(admin(m).revoke_sessions("alice").unwrap(), 3);
+}
+
+#[test]
+fn sessions_of_an_unknown_user_are_user_not_found() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_name().returning(|_| Ok(None));
+    m.sessions.expect_list_user_families().never();
+    forbid_changes(&mut m);
+    assert!(matches!(
+        admin(m).list_sessions("nobody"),
+        Err(Error::UserNotFound)
+    ));
+}

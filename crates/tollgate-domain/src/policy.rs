@@ -15,6 +15,9 @@ pub struct TokenPolicy {
     pub refresh_long_ttl: Duration,
     /// Absolute lifetime of a family, counted from the login; caps every refresh token's `exp`.
     pub family_max_lifetime: Duration,
+    /// Retry grace: within this long after a rotation, the immediately preceding token returns
+    /// the same successor pair instead of counting as reuse. Zero turns it off.
+    pub reuse_grace: Duration,
 }
 
 impl TokenPolicy {
@@ -38,6 +41,11 @@ impl TokenPolicy {
         }
         if !ok(self.family_max_lifetime) {
             return Err(DomainError::InvalidPolicy("family lifetime out of range"));
+        }
+        // A long grace would turn a stolen, spent token back into a working one; a minute is
+        // plenty for a client retrying a lost response.
+        if self.reuse_grace < Duration::zero() || self.reuse_grace > Duration::seconds(60) {
+            return Err(DomainError::InvalidPolicy("reuse grace must be 0 to 60 seconds"));
         }
         Ok(())
     }
@@ -80,6 +88,7 @@ mod tests {
             refresh_ttl: Duration::hours(24),
             refresh_long_ttl: Duration::days(14),
             family_max_lifetime: Duration::days(90),
+            reuse_grace: Duration::zero(),
         }
     }
 

@@ -171,6 +171,7 @@ mod tests {
             refresh_ttl: Duration::hours(24),
             refresh_long_ttl: Duration::days(14),
             family_max_lifetime: Duration::days(90),
+            reuse_grace: Duration::zero(),
         };
         let now = t0() + Duration::hours(1);
         let next_id = TokenId::from_uuid(Uuid::from_u128(7));

@@ -34,6 +34,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and revoke a user's sessions (token families).
+    #[command(subcommand)]
+    Sessions(SessionCommand),
 }
 
 /// `tollgate user …`.
@@ -69,6 +72,22 @@ pub enum UserCommand {
     },
 }
 
+/// `tollgate sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List a user's sessions, newest first, revoked ones included.
+    List {
+        /// Login name.
+        user: String,
+    },
+    /// Revoke every live session of a user (refresh tokens die now, access tokens at this
+    /// server now and elsewhere when they expire).
+    Revoke {
+        /// Login name.
+        user: String,
+    },
+}
+
 impl Cli {
     /// Runs the command.
     ///
@@ -89,6 +108,7 @@ impl Cli {
                 Ok(())
             }
             Command::User(cmd) => run_user_command(&settings, cmd),
+            Command::Sessions(cmd) => run_session_command(&settings, cmd),
         }
     }
 }
@@ -132,6 +152,39 @@ fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerE
             let password = read_password(password_stdin)?;
             let revoked = admin.set_password(&name, &password)?;
             println!("password changed for {name}; revoked {revoked} session(s)");
+        }
+    }
+    Ok(())
+}
+
+fn run_session_command(settings: &Settings, cmd: SessionCommand) -> Result<(), ServerError> {
+    let services = open_services(settings, "http://localhost", Arc::new(SystemClock))?;
+    let admin = UserAdmin::new(services.ports);
+    match cmd {
+        SessionCommand::List { user } => {
+            println!("session\tcreated\texpires\tkind\tstate");
+            for f in admin.list_sessions(&user)? {
+                let kind = if f.long_lived {
+                    "long-lived"
+                } else {
+                    "short-term"
+                };
+                let state = match (f.revoked_at, f.revoke_reason) {
+                    (Some(at), Some(reason)) => format!("revoked {} ({reason})", at.to_rfc3339()),
+                    (Some(at), None) => format!("revoked {}", at.to_rfc3339()),
+                    _ => "live".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{kind}\t{state}",
+                    f.id,
+                    f.created_at.to_rfc3339(),
+                    f.expires_at.to_rfc3339()
+                );
+            }
+        }
+        SessionCommand::Revoke { user } => {
+            let revoked = admin.revoke_sessions(&user)?;
+            println!("revoked {revoked} session(s) of {user}");
         }
     }
     Ok(())

@@ -9,7 +9,7 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings, SecretString,
+    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings, SecretString,
     ServerSettings, Settings, TokenSettings,
 };
 pub use startup::{Application, Overrides};

@@ -27,6 +27,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Argon2id cost.
     pub password: PasswordSettings,
+    /// Client authentication.
+    pub auth: AuthSettings,
     /// Optional first user, created at start when absent.
     pub bootstrap: BootstrapSettings,
 }
@@ -81,6 +83,16 @@ pub struct TokenSettings {
     pub family_max_lifetime: i64,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: i64,
+    /// Retry grace after a rotation (0 to 60; 0 = off, API.md §3).
+    pub reuse_grace: i64,
+}
+
+/// `[auth]`: client authentication (API.md §6).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Every token and revocation request must authenticate a configured client.
+    pub require_client: bool,
 }
 
 /// `[password]`: Argon2id parameters.
@@ -137,6 +149,7 @@ impl Default for Settings {
             keys: KeySettings::default(),
             tokens: TokenSettings::default(),
             password: PasswordSettings::default(),
+            auth: AuthSettings::default(),
             bootstrap: BootstrapSettings::default(),
         }
     }
@@ -180,6 +193,7 @@ impl Default for TokenSettings {
             refresh_long_ttl: 14 * 24 * 3600,
             family_max_lifetime: 90 * 24 * 3600,
             leeway: 30,
+            reuse_grace: 0,
         }
     }
 }
@@ -249,6 +263,7 @@ impl Settings {
             refresh_ttl: Duration::seconds(t.refresh_ttl),
             refresh_long_ttl: Duration::seconds(t.refresh_long_ttl),
             family_max_lifetime: Duration::seconds(t.family_max_lifetime),
+            reuse_grace: Duration::seconds(t.reuse_grace),
         };
         policy
             .validate()

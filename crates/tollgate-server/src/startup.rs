@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
-use tollgate_application::{Clock, Login, Refresh, UserAdmin};
+use tollgate_application::{Clock, UserAdmin};
 use tollgate_infrastructure::SystemClock;
 use tollgate_web::{AppState, WebConfig};
 
@@ -43,10 +43,11 @@ impl Application {
         bootstrap_user(settings, &services)?;
 
         let state = web::Data::new(AppState::new(
-            Login::new(services.ports.clone(), services.policy.clone()),
-            Refresh::new(services.ports.clone(), services.policy.clone()),
+            services.ports.clone(),
+            services.policy.clone(),
             WebConfig {
                 max_body_bytes: settings.server.max_body_bytes,
+                require_client: settings.auth.require_client,
                 ..WebConfig::default()
             },
         ));

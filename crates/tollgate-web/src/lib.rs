@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod auth;
 mod body;
 mod error;
 mod form;
@@ -7,6 +8,7 @@ mod handlers;
 mod response;
 mod state;
 
+pub use auth::{Authenticated, BearerAuth, BearerError};
 pub use error::OAuthError;
 pub use form::{Grant, TokenRequest};
 pub use response::format_expiry;
@@ -17,8 +19,16 @@ use actix_web::web;
 /// Registers Tollgate's routes, sharing `state` across workers.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(state).service(
-            web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
-        );
+        // Bearer-protected routes here also check that the token's session is still live.
+        let bearer = web::Data::new(BearerAuth::with_session_check(state.guard.clone()));
+        cfg.app_data(state)
+            .app_data(bearer)
+            .service(
+                web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
+            )
+            .service(
+                web::resource("/api/oauth2/logout").route(web::post().to(handlers::logout::logout)),
+            )
+            .service(web::resource("/api/users/me").route(web::get().to(handlers::me::me)));
     }
 }

@@ -1,4 +1,7 @@
-use tollgate_application::{Login, Refresh};
+use std::sync::Arc;
+
+use tollgate_application::{AccessGuard, Login, Ports, Refresh};
+use tollgate_domain::TokenPolicy;
 
 /// HTTP-level limits and hints.
 #[derive(Debug, Clone)]
@@ -7,6 +10,8 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// `Retry-After` seconds sent with `503` when storage is unavailable.
     pub retry_after_secs: u32,
+    /// `auth.require_client`: token and revocation requests must authenticate a client.
+    pub require_client: bool,
 }
 
 impl Default for WebConfig {
@@ -15,6 +20,7 @@ impl Default for WebConfig {
             // A refresh token is about 1 KiB; 16 KiB leaves room without inviting abuse.
             max_body_bytes: 16 * 1024,
             retry_after_secs: 5,
+            require_client: false,
         }
     }
 }
@@ -22,17 +28,23 @@ impl Default for WebConfig {
 /// What the handlers need, shared by every worker.
 #[derive(Clone)]
 pub struct AppState {
+    pub(crate) ports: Ports,
+    pub(crate) policy: Arc<TokenPolicy>,
     pub(crate) login: Login,
     pub(crate) refresh: Refresh,
+    pub(crate) guard: AccessGuard,
     pub(crate) config: WebConfig,
 }
 
 impl AppState {
-    /// Bundles the use cases and limits.
-    pub fn new(login: Login, refresh: Refresh, config: WebConfig) -> Self {
+    /// Builds every use case the routes need from one set of ports.
+    pub fn new(ports: Ports, policy: Arc<TokenPolicy>, config: WebConfig) -> Self {
         Self {
-            login,
-            refresh,
+            login: Login::new(ports.clone(), policy.clone()),
+            refresh: Refresh::new(ports.clone(), policy.clone()),
+            guard: AccessGuard::new(ports.clone()),
+            ports,
+            policy,
             config,
         }
     }

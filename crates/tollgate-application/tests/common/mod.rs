@@ -67,6 +67,7 @@ pub fn policy() -> TokenPolicy {
         refresh_ttl: Duration::hours(24),
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
+        reuse_grace: Duration::zero(),
     }
 }
 

@@ -1,0 +1,56 @@
+use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection};
+
+use crate::{Error, Ports};
+
+/// Bearer access tokens at this server: who is calling, and is their session still live.
+///
+/// Offline verification (signature and claims) is all another service can do with the JWKS;
+/// here we also refuse tokens whose session (`sid`) was revoked, so that logout, reuse
+/// detection or a password change take effect before the access token expires.
+#[derive(Clone)]
+pub struct AccessGuard {
+    ports: Ports,
+}
+
+impl AccessGuard {
+    /// Builds the use case.
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Verifies an access token and checks that its session is live. Blocking (storage).
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] when the token is refused or its session is revoked, expired or
+    /// not the subject's; storage errors as the ports return them.
+    pub fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
+        let p = &self.ports;
+        let now = p.clock.now();
+        let claims = p.verifier.verify_access(token, now)?;
+        let family = p
+            .sessions
+            .find_family(claims.sid)?
+            .ok_or(Error::InvalidToken(TokenRejection::Revoked))?;
+        if family.user_id != claims.sub {
+            return Err(Error::InvalidToken(TokenRejection::SubjectMismatch));
+        }
+        if family.is_revoked() {
+            return Err(Error::InvalidToken(TokenRejection::Revoked));
+        }
+        if now >= family.expires_at {
+            return Err(Error::InvalidToken(TokenRejection::Expired));
+        }
+        Ok(claims)
+    }
+
+    /// Ends the caller's session: revokes the `sid` family, refresh tokens included.
+    ///
+    /// # Errors
+    /// Storage errors as the ports return them.
+    pub fn logout(&self, claims: &AccessClaims) -> Result<(), Error> {
+        let p = &self.ports;
+        p.sessions
+            .revoke_family(claims.sid, p.clock.now(), RevokeReason::Logout)?;
+        Ok(())
+    }
+}
