@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
-    AccessTokenId, Family, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy, TokenRejection,
+    AccessTokenId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy,
+    TokenRejection, User,
 };
 
 use crate::issue::sign_pair;
@@ -26,7 +27,10 @@ impl Refresh {
     /// Exchanges a refresh token for a new pair. Blocking (storage).
     ///
     /// A token that was already spent, including by a concurrent request that won the race,
-    /// revokes its whole family.
+    /// revokes its whole family, except within the retry grace (`TokenPolicy::reuse_grace`,
+    /// API.md §3): the token spent last in its family, presented again at most that long after
+    /// it was spent while its successor is still unused, gets that successor's pair again, signed
+    /// anew from the stored record and so byte-identical. A retry never mints a second successor.
     ///
     /// # Errors
     /// [`Error::InvalidToken`] when the token is refused for any reason; storage errors as the
@@ -41,32 +45,134 @@ impl Refresh {
             .ok_or(Error::InvalidToken(TokenRejection::UnknownTokenId))?;
 
         match rotation::assess(&claims, &record, &family, now) {
-            Assessment::Rotate => {}
-            Assessment::Reuse => return Err(self.reuse_detected(&record, &family, now)),
-            Assessment::Reject(reason) => return Err(Error::InvalidToken(reason)),
+            Assessment::Rotate => self.rotate(&claims, &record, &family, now),
+            Assessment::Reuse => self.spent_token_presented(&record, &family, now),
+            Assessment::Reject(reason) => Err(Error::InvalidToken(reason)),
         }
+    }
 
-        let user = match p.users.find_by_id(family.user_id)? {
-            Some(user) if !user.disabled => user,
-            _ => return Err(Error::InvalidToken(TokenRejection::UserDisabled)),
-        };
-
+    /// Spends the live `record` and stores its successor; answers with the successor's pair.
+    fn rotate(
+        &self,
+        claims: &RefreshClaims,
+        record: &RefreshTokenRecord,
+        family: &Family,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, Error> {
+        let p = &self.ports;
+        let user = self.owner(family)?;
         let successor = rotation::successor(
-            &record,
-            &family,
+            record,
+            family,
             &self.policy,
             now,
             TokenId::from_uuid(p.ids.new_uuid()),
             AccessTokenId::from_uuid(p.ids.new_uuid()),
         );
         // Sign first, so that once the token is spent nothing can fail before we answer.
-        let pair = sign_pair(p.signer.as_ref(), &self.policy, &user, &family, &successor)?;
+        let pair = sign_pair(p.signer.as_ref(), &self.policy, &user, family, &successor)?;
         match p.sessions.rotate(record.id, now, &successor)? {
             RotateOutcome::Rotated => Ok(pair),
-            // Someone spent it between our read and our write: that is reuse too.
-            RotateOutcome::AlreadyUsed => Err(self.reuse_detected(&record, &family, now)),
+            // `pair` is dropped unsent: its successor was never stored, so it was never minted.
+            RotateOutcome::AlreadyUsed => self.lost_rotation_race(claims, record, family, now),
             RotateOutcome::FamilyRevoked => Err(Error::InvalidToken(TokenRejection::Revoked)),
             RotateOutcome::NotFound => Err(Error::InvalidToken(TokenRejection::UnknownTokenId)),
+        }
+    }
+
+    /// Someone spent `record` between our read and our write.
+    ///
+    /// Without a grace that is reuse, as it always was. With one, the request is judged as if it
+    /// had arrived a moment later and found the token spent: a client retrying while its first
+    /// request is still in flight is the very case the grace exists for, and its outcome should
+    /// not hinge on which of the two requests reached the database first. So the token is read
+    /// again (the winner's `used_at` and successor are committed by now, in one transaction) and
+    /// goes down the spent-token path: the winner's pair is re-sent or the family is revoked.
+    /// Nothing is minted either way.
+    fn lost_rotation_race(
+        &self,
+        claims: &RefreshClaims,
+        record: &RefreshTokenRecord,
+        family: &Family,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, Error> {
+        if !self.grace_enabled() {
+            return Err(self.reuse_detected(record, family, now));
+        }
+        let Some((record, family)) = self.ports.sessions.find_token(record.id)? else {
+            return Err(Error::InvalidToken(TokenRejection::UnknownTokenId));
+        };
+        match rotation::assess(claims, &record, &family, now) {
+            Assessment::Reuse => self.spent_token_presented(&record, &family, now),
+            Assessment::Reject(reason) => Err(Error::InvalidToken(reason)),
+            // The store has just reported the token spent; reading it unused contradicts that,
+            // and the safe reading of a contradiction about a spent token is reuse.
+            Assessment::Rotate => Err(self.reuse_detected(&record, &family, now)),
+        }
+    }
+
+    /// A spent token came back: a retry inside the grace, or reuse.
+    ///
+    /// Linearizable against the successor's own use and against revocations without a
+    /// transaction, because every fact read here only moves one way: `used_at` and `revoked_at`
+    /// are set once and never cleared, and a successor is stored in the same transaction that
+    /// spends its parent. `record` and `family` were read together at some instant t1, the
+    /// successor later. If the successor is still unused then, it was stored and unused at t1
+    /// too, so every condition of the grace held at t1 and the answer is the one a request
+    /// served entirely at t1 would get; the successor's use, if it comes, is an ordinary
+    /// rotation ordered after it. If the successor is spent when read, its use came first and
+    /// this is reuse: the revocation kills the grandchild as well.
+    fn spent_token_presented(
+        &self,
+        record: &RefreshTokenRecord,
+        family: &Family,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, Error> {
+        match self.grace_successor(record, family, now)? {
+            Some(successor) => {
+                // No write and no security event: inside the grace this is a client retrying a
+                // lost answer (API.md §3). A thief this quick gets the pair too, the accepted
+                // price of turning the grace on; whichever of the two holders then uses the
+                // successor second still trips reuse and revokes the family.
+                let user = self.owner(family)?;
+                sign_pair(
+                    self.ports.signer.as_ref(),
+                    &self.policy,
+                    &user,
+                    family,
+                    &successor,
+                )
+            }
+            None => Err(self.reuse_detected(record, family, now)),
+        }
+    }
+
+    /// The successor whose pair a retry of the spent `record` gets, if the grace applies.
+    fn grace_successor(
+        &self,
+        record: &RefreshTokenRecord,
+        family: &Family,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RefreshTokenRecord>, Error> {
+        let grace = self.policy.reuse_grace;
+        // Checked first so that, with the grace off or the window passed, reuse costs no read.
+        if !rotation::within_grace(record, grace, now) {
+            return Ok(None);
+        }
+        let successor = self.ports.sessions.find_successor(record.id)?;
+        Ok(successor.filter(|s| rotation::grace_applies(record, s, family, grace, now)))
+    }
+
+    /// Whether `tokens.reuse_grace` is on at all.
+    fn grace_enabled(&self) -> bool {
+        self.policy.reuse_grace > chrono::Duration::zero()
+    }
+
+    /// The family's owner, if it may still be issued tokens.
+    fn owner(&self, family: &Family) -> Result<User, Error> {
+        match self.ports.users.find_by_id(family.user_id)? {
+            Some(user) if !user.disabled => Ok(user),
+            _ => Err(Error::InvalidToken(TokenRejection::UserDisabled)),
         }
     }
 

@@ -71,6 +71,12 @@ fn expect_rotatable(m: &mut Mocks, s: &Session) {
     expect_owner(m, Some(alice()));
 }
 
+/// The successor's issue instant: [`now`] truncated to whole microseconds, the precision stores
+/// keep, so that re-signing the stored record gives the same pair (the retry grace).
+fn issued() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(now().timestamp_micros()).unwrap()
+}
+
 /// The record that must replace the presented one: issued now, in the same family, child of the
 /// presented token, with the generator's first two ids.
 fn successor(s: &Session, expires_at: DateTime<Utc>) -> RefreshTokenRecord {
@@ -79,7 +85,7 @@ fn successor(s: &Session, expires_at: DateTime<Utc>) -> RefreshTokenRecord {
         family_id: s.family.id,
         parent_id: Some(s.record.id),
         access_token_id: AccessTokenId::from_uuid(new_id(1)),
-        issued_at: now(),
+        issued_at: issued(),
         expires_at,
         used_at: None,
     }
@@ -152,7 +158,7 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
         .in_sequence(&mut order)
         .return_once(move |_| Ok(Some(found)));
     expect_owner(&mut m, Some(alice()));
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     // JWT times are the issue instant truncated to whole seconds.
     let iat = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
     m.expect_signing(
@@ -194,7 +200,7 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
         format!("access:{}", next.access_token_id)
     );
     assert_eq!(pair.refresh_token, format!("refresh:{}", next.id));
-    assert_eq!(pair.access_expires_at, now() + Duration::minutes(15));
+    assert_eq!(pair.access_expires_at, issued() + Duration::minutes(15));
     assert_eq!(pair.refresh_expires_at, next.expires_at);
     assert_eq!(pair.expires_in, 900);
 }
@@ -204,7 +210,7 @@ fn the_successor_pair_is_signed_before_the_presented_token_is_spent() {
     let s = session();
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     expect_signing_of(&mut m, &s, &next);
     let signatures = Arc::clone(&m.signatures);
     m.sessions
@@ -346,7 +352,7 @@ fn losing_the_rotation_race_is_treated_as_reuse_and_revokes_the_family() {
     let s = session();
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     expect_signing_of(&mut m, &s, &next);
     expect_rotate(&mut m, next, Ok(RotateOutcome::AlreadyUsed));
     expect_reuse_revocation(&mut m, Ok(true));
@@ -360,7 +366,7 @@ fn a_family_revoked_during_the_rotation_is_rejected_without_another_revocation()
     let s = session();
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     expect_signing_of(&mut m, &s, &next);
     expect_rotate(&mut m, next, Ok(RotateOutcome::FamilyRevoked));
     m.sessions.expect_revoke_family().never();
@@ -377,7 +383,7 @@ fn a_token_that_vanishes_during_the_rotation_is_rejected_as_unknown() {
     let s = session();
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     expect_signing_of(&mut m, &s, &next);
     expect_rotate(&mut m, next, Ok(RotateOutcome::NotFound));
     m.sessions.expect_revoke_family().never();
@@ -481,7 +487,7 @@ fn the_successor_never_outlives_its_family() {
     let pair = refresh(m).execute(TOKEN).unwrap();
 
     assert_eq!(pair.refresh_expires_at, family_end);
-    assert_eq!(pair.access_expires_at, now() + Duration::minutes(15));
+    assert_eq!(pair.access_expires_at, issued() + Duration::minutes(15));
 }
 
 #[test]
@@ -491,7 +497,7 @@ fn a_long_lived_family_keeps_issuing_long_lived_tokens() {
     s.claims.short_term = false;
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::days(14));
+    let next = successor(&s, issued() + Duration::days(14));
     let mut refresh_claims = refresh_claims_for(&s.family, &next);
     refresh_claims.short_term = false;
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
@@ -499,7 +505,7 @@ fn a_long_lived_family_keeps_issuing_long_lived_tokens() {
 
     let pair = refresh(m).execute(TOKEN).unwrap();
 
-    assert_eq!(pair.refresh_expires_at, now() + Duration::days(14));
+    assert_eq!(pair.refresh_expires_at, issued() + Duration::days(14));
 }
 
 #[test]
@@ -509,7 +515,7 @@ fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
     s.claims.short_term = false;
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     let mut refresh_claims = refresh_claims_for(&s.family, &next);
     refresh_claims.short_term = true;
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
@@ -517,7 +523,7 @@ fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
 
     let pair = refresh(m).execute(TOKEN).unwrap();
 
-    assert_eq!(pair.refresh_expires_at, now() + Duration::hours(24));
+    assert_eq!(pair.refresh_expires_at, issued() + Duration::hours(24));
 }
 
 #[test]
@@ -566,7 +572,7 @@ fn a_storage_outage_during_the_rotation_propagates_as_unavailable() {
     let s = session();
     let mut m = Mocks::new();
     expect_rotatable(&mut m, &s);
-    let next = successor(&s, now() + Duration::hours(24));
+    let next = successor(&s, issued() + Duration::hours(24));
     expect_signing_of(&mut m, &s, &next);
     expect_rotate(&mut m, next, Err(unavailable()));
     m.sessions.expect_revoke_family().never();
