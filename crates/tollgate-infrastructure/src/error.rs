@@ -4,7 +4,8 @@ use tollgate_application::Error as AppError;
 /// Failures of the adapters themselves (start-up, keys, storage plumbing).
 ///
 /// Port methods return [`tollgate_application::Error`]; the conversion below decides which
-/// failures are "storage unavailable" (retryable, HTTP 503) and which are unexpected.
+/// failures are "storage unavailable" (retryable, HTTP 503) and which are unexpected. The
+/// storage variants exist only when a backend feature (`sqlite`, `postgres`) is on.
 #[derive(Debug, Error)]
 pub enum InfraError {
     /// A file could not be read or written.
@@ -25,27 +26,37 @@ pub enum InfraError {
     /// Password hashing failed or its parameters are invalid.
     #[error("password hashing error: {0}")]
     PasswordHash(String),
+    /// A JWKS document is unusable (see `jwt::JwksVerifier::from_jwks_json`).
+    #[error("invalid JWKS: {0}")]
+    Jwks(String),
     /// The database URL names a backend this build does not have, or is malformed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("unsupported database URL: {0}")]
     UnsupportedDatabase(String),
     /// A connection could not be had from the pool (timeout, refused).
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("database connection unavailable")]
     Pool(#[from] r2d2::Error),
     /// Opening a connection failed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("database connection failed")]
     Connection(#[from] diesel::ConnectionError),
     /// A query failed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("database error")]
     Database(#[from] diesel::result::Error),
     /// Applying migrations failed.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("migration failed: {0}")]
     Migration(String),
     /// A stored value could not be turned back into a domain value.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
 }
 
 impl From<InfraError> for AppError {
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     fn from(e: InfraError) -> Self {
         use diesel::result::{DatabaseErrorKind as K, Error as D};
         match e {
@@ -63,9 +74,16 @@ impl From<InfraError> for AppError {
             other => AppError::Unexpected(Box::new(other)),
         }
     }
+
+    /// Without storage nothing here is a transient outage.
+    #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+    fn from(e: InfraError) -> Self {
+        AppError::Unexpected(Box::new(e))
+    }
 }
 
 /// Messages of errors that mean "the database is there but cannot serve us right now".
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn is_transient_message(message: &str) -> bool {
     const TRANSIENT: [&str; 6] = [
         "database is locked",

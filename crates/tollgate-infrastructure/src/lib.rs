@@ -1,18 +1,20 @@
 #![doc = include_str!("../README.md")]
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!(
-    "tollgate-infrastructure needs at least one storage backend: enable `sqlite` and/or `postgres`"
-);
-
 mod clock;
+// Storage is optional so that a service verifying tokens with `jwt::JwksVerifier` builds
+// neither diesel nor a database client library.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod db;
 mod error;
 mod events;
 mod ids;
 pub mod jwt;
 mod password;
-#[cfg(feature = "test-support")]
+mod secrets;
+#[cfg(all(
+    feature = "test-support",
+    any(feature = "sqlite", feature = "postgres")
+))]
 pub mod testing;
 
 pub use clock::SystemClock;
@@ -20,3 +22,4 @@ pub use error::InfraError;
 pub use events::LogSecurityEvents;
 pub use ids::RandomIds;
 pub use password::{Argon2Hasher, Argon2Params};
+pub use secrets::Sha256Secrets;

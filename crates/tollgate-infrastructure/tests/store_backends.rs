@@ -1,6 +1,7 @@
 //! Checks that differ per backend or concern the plumbing around the stores: SQLite pragmas,
 //! PostgreSQL column types and query plans, and refused or unreachable database URLs. The
 //! store behaviour itself is in `store_contract.rs`.
+#![cfg(any(feature = "sqlite", feature = "postgres"))]
 
 use std::time::Duration;
 

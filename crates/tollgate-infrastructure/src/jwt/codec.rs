@@ -7,31 +7,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use openssl::hash::MessageDigest;
+use openssl::pkey::{PKeyRef, Public};
 use openssl::rsa::Padding;
-use openssl::sign::{Signer, Verifier};
-use serde::de::{Deserializer, IgnoredAny};
-use serde::Deserialize;
+use openssl::sign::Signer;
 use tollgate_application::{Error as AppError, TokenSigner, TokenVerifier};
-use tollgate_domain::{AccessClaims, RefreshClaims, TokenRejection};
+use tollgate_domain::{AccessClaims, RefreshClaims, TokenPolicy};
 
-use super::claims_wire::{self, Expected, ACCESS_AUDIENCE, REFRESH_AUDIENCE};
-use super::KeySet;
+use super::claims_wire;
+use super::verify::{Rules, MAX_TOKEN_BYTES, SIGNING_ALGORITHM};
+use super::{key_trust_window, KeyInfo, KeySet};
 use crate::InfraError;
-
-/// The one algorithm we sign with, and so the only one we accept. Kept a list so that adding an
-/// algorithm later is a deliberate, visible change.
-const ALLOWED_ALGORITHMS: &[&str] = &["RS512"];
-const SIGNING_ALGORITHM: &str = "RS512";
 
 /// Signs and verifies Tollgate's JWTs with the keys of a [`KeySet`].
 ///
-/// Implements [`TokenSigner`] and [`TokenVerifier`]. Signing uses the set's newest key, parsed
-/// once at load; verification accepts any key of the set. Reads no clock: verification uses
-/// the instant it is given.
+/// Implements [`TokenSigner`] and [`TokenVerifier`], and
+/// [`PublicKeys`](tollgate_application::PublicKeys) (the JWKS). Signing uses the set's signing
+/// key, parsed once at load; verification accepts the keys of the set that are still trusted at
+/// the instant given (see [`JwtCodec::with_trust_window`]), and the JWKS lists exactly those.
+/// Reads no clock.
 pub struct JwtCodec {
     keys: Arc<KeySet>,
-    issuer: String,
-    leeway: Duration,
+    rules: Rules,
+    /// How long a key keeps verifying after it stopped signing; `None`: as long as it is in the
+    /// set.
+    trust_window: Option<Duration>,
     /// `base64url(header) "."`: the same for every token of the signing key, so made once.
     signing_prefix: String,
 }
@@ -39,10 +38,13 @@ pub struct JwtCodec {
 impl JwtCodec {
     /// The longest token looked at; ours are well under 1 KiB. Bounds the work an attacker can
     /// cause before the signature is checked.
-    pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+    pub const MAX_TOKEN_BYTES: usize = MAX_TOKEN_BYTES;
 
     /// A codec issuing tokens with `iss = issuer` and accepting only that issuer, with `leeway`
     /// of clock skew on `exp` and `nbf` (a negative leeway counts as zero).
+    ///
+    /// Every key of the set verifies, however long ago it stopped signing; the server uses
+    /// [`JwtCodec::for_policy`], which bounds that.
     pub fn new(keys: Arc<KeySet>, issuer: impl Into<String>, leeway: Duration) -> Self {
         // The kid is 40 hex digits, so formatting needs no JSON escaping; the bytes are exactly
         // those of API.md §2.
@@ -54,10 +56,25 @@ impl JwtCodec {
         signing_prefix.push('.');
         Self {
             keys,
-            issuer: issuer.into(),
-            leeway: leeway.max(Duration::zero()),
+            rules: Rules::new(issuer.into(), leeway),
+            trust_window: None,
             signing_prefix,
         }
+    }
+
+    /// The codec for `policy`: its issuer, `leeway`, and a key trust window of
+    /// [`key_trust_window`]`(policy, leeway)`.
+    pub fn for_policy(keys: Arc<KeySet>, policy: &TokenPolicy, leeway: Duration) -> Self {
+        Self::new(keys, policy.issuer.clone(), leeway)
+            .with_trust_window(key_trust_window(policy, leeway))
+    }
+
+    /// Keys that stopped signing verify (and are published) only until `window` after that
+    /// instant (see [`KeyInfo::trusted_until`]). The set's signing key always verifies.
+    #[must_use]
+    pub fn with_trust_window(mut self, window: Duration) -> Self {
+        self.trust_window = Some(window.max(Duration::zero()));
+        self
     }
 
     /// The key set this codec signs and verifies with.
@@ -82,92 +99,27 @@ impl JwtCodec {
         Ok(token)
     }
 
-    /// Checks everything but the claims, in RFC 8725 order, and returns the payload bytes.
-    fn verified_payload(&self, token: &str) -> Result<Vec<u8>, TokenRejection> {
-        use TokenRejection::{Algorithm, Malformed, Signature, UnknownKey};
-
-        if token.len() > Self::MAX_TOKEN_BYTES {
-            return Err(Malformed);
-        }
-        let mut segments = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return Err(Malformed);
-        };
-        // `header "." payload`, as sent: the signature covers these bytes, not a re-encoding.
-        let signing_input = token
-            .get(..header.len() + 1 + payload.len())
-            .ok_or(Malformed)?;
-        let base64url = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
-        if !(base64url(header) && base64url(payload) && base64url(signature)) {
-            return Err(Malformed);
-        }
-
-        let header: Header = URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(Malformed)?;
-        if !ALLOWED_ALGORITHMS.contains(&header.alg.as_str()) {
-            return Err(Algorithm);
-        }
-        // We understand no extension, so any `crit` must be refused (RFC 7515 §4.1.11).
-        if header.crit.0 {
-            return Err(Malformed);
-        }
-        if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
-            return Err(Malformed);
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.find(kid))
-            .ok_or(UnknownKey)?;
-
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Malformed)?;
-        if signature.len() != key.public_key().size() {
-            return Err(Signature);
-        }
-        let mut verifier = Verifier::new(MessageDigest::sha512(), key.public_key())
-            .and_then(|mut v| v.set_rsa_padding(Padding::PKCS1).map(|()| v))
-            .map_err(|e| {
-                // Not the token's fault, but we cannot vouch for it either; leave a trace.
-                tracing::error!(error = %e, "cannot set up signature verification");
-                Signature
-            })?;
-        // A signature OpenSSL cannot even process (say, not below the modulus) is simply bad;
-        // attackers choose these bytes, so no error log for them.
-        let verified = verifier
-            .verify_oneshot(&signature, signing_input.as_bytes())
-            .unwrap_or(false);
-        if !verified {
-            return Err(Signature);
-        }
-        URL_SAFE_NO_PAD.decode(payload).map_err(|_| Malformed)
+    /// Whether `key` verifies at `now`.
+    pub(super) fn trusts(&self, key: &KeyInfo, now: DateTime<Utc>) -> bool {
+        self.trust_window
+            .is_none_or(|window| key.is_trusted_at(now, window))
     }
 
-    fn expected(&self, audience: &'static str, now: DateTime<Utc>) -> Expected<'_> {
-        Expected {
-            audience,
-            issuer: &self.issuer,
-            now,
-            leeway: self.leeway,
-        }
+    /// The trusted key with this `kid`, for the verification rules.
+    fn trusted_key(&self, kid: &str, now: DateTime<Utc>) -> Option<&PKeyRef<Public>> {
+        self.keys
+            .find(kid)
+            .filter(|key| self.trusts(key, now))
+            .map(KeyInfo::public_key)
     }
 }
 
 impl fmt::Debug for JwtCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtCodec")
-            .field("issuer", &self.issuer)
-            .field("leeway", &self.leeway)
+            .field("issuer", &self.rules.issuer)
+            .field("leeway", &self.rules.leeway)
+            .field("trust_window", &self.trust_window)
             .field("signing_kid", &self.keys.signing_kid())
             .finish_non_exhaustive()
     }
@@ -187,40 +139,12 @@ impl TokenSigner for JwtCodec {
 
 impl TokenVerifier for JwtCodec {
     fn verify_refresh(&self, token: &str, now: DateTime<Utc>) -> Result<RefreshClaims, AppError> {
-        let payload = self
-            .verified_payload(token)
-            .map_err(AppError::InvalidToken)?;
-        claims_wire::refresh_claims(&payload, &self.expected(REFRESH_AUDIENCE, now))
-            .map_err(AppError::InvalidToken)
+        self.rules
+            .refresh(token, now, |kid| self.trusted_key(kid, now))
     }
 
     fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AppError> {
-        let payload = self
-            .verified_payload(token)
-            .map_err(AppError::InvalidToken)?;
-        claims_wire::access_claims(&payload, &self.expected(ACCESS_AUDIENCE, now))
-            .map_err(AppError::InvalidToken)
-    }
-}
-
-/// The JOSE header members we look at. Unknown members are ignored (RFC 7515 §4), except
-/// `crit`; a duplicated member fails to parse.
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    #[serde(default)]
-    crit: Present,
-}
-
-/// Whether a member is present at all, whatever its value (even `null`).
-#[derive(Default)]
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d)?;
-        Ok(Present(true))
+        self.rules
+            .access(token, now, |kid| self.trusted_key(kid, now))
     }
 }

@@ -5,11 +5,13 @@
 //! ```text
 //! 20261130T101500.123456Z-1A2B3C4D.key.pem   PKCS#8 private key, mode 0600
 //! 20261130T101500.123456Z-1A2B3C4D.crt.pem   self-signed X.509 certificate
+//!
+//! 20261130T101500.123456Z-1A2B3C4D.retired   retirement marker (see `lifecycle`), optional
 //! ```
 //!
-//! The UTC creation stamp makes the names sort by age, so the newest pair (the signing key) is
-//! also the last one `ls` shows; the 8 hex digits are the start of the key's `kid`. Files of any
-//! other name are ignored.
+//! The UTC creation stamp makes the names sort by age; the 8 hex digits are the start of the
+//! key's `kid`. The newest pair without a retirement marker signs. Files of any other name are
+//! ignored.
 
 use std::fmt;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -17,6 +19,8 @@ use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
 use openssl::bn::{BigNum, MsbOption};
@@ -28,20 +32,23 @@ use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectKeyIdentifier}
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 use tollgate_application::Clock as _;
 
+use super::lifecycle::{read_retirement, retirement_marker};
 use crate::{InfraError, SystemClock};
 
 const KEY_SUFFIX: &str = ".key.pem";
 const CERT_SUFFIX: &str = ".crt.pem";
-const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
+pub(super) const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
 /// Size of generated keys; API.md §2 asks for at least 2048 bits.
 const RSA_BITS: u32 = 2048;
-const MIN_RSA_BITS: u32 = 2048;
+/// The smallest RSA modulus we sign or verify with, here and in a JWKS.
+pub(super) const MIN_RSA_BITS: u32 = 2048;
 /// Validity written into generated certificates. Nothing checks it yet: when a key stops
 /// signing and verifying is the business of key rotation, not of the certificate.
 const CERT_VALIDITY_DAYS: i64 = 3650;
 const CERT_COMMON_NAME: &str = "Tollgate token signing key";
 
-/// The public half of one key: what verifying and publishing (JWKS) need.
+/// The public half of one key: what verifying and publishing (JWKS) need, and where the key
+/// stands in its set's rotation.
 #[derive(Clone)]
 pub struct KeyInfo {
     kid: String,
@@ -50,6 +57,16 @@ pub struct KeyInfo {
     not_after: DateTime<Utc>,
     certificate_der: Vec<u8>,
     public_key: PKey<Public>,
+    /// The JWK `n` and `e`: base64url of the minimal big-endian bytes, made once at load so
+    /// publishing cannot fail later.
+    jwk_n: String,
+    jwk_e: String,
+    /// The file name without its suffix (`<stamp>-<kid8>`), shared by the pair's files.
+    stem: String,
+    /// From the key's retirement marker.
+    retired_at: Option<DateTime<Utc>>,
+    /// Set by the key set: `None` for the signing key.
+    signing_ended_at: Option<DateTime<Utc>>,
 }
 
 impl KeyInfo {
@@ -58,13 +75,30 @@ impl KeyInfo {
         let thumbprint: [u8; 20] = digest[..]
             .try_into()
             .map_err(|_| InfraError::Key("SHA-1 digest is not 20 bytes".into()))?;
+        let kid = upper_hex(&thumbprint);
+        let public_key = cert.public_key()?;
+        let rsa = public_key
+            .rsa()
+            .map_err(|_| InfraError::Key("certificate key is not RSA".into()))?;
+        // `BigNum::to_vec` is already minimal (no leading zero bytes), as RFC 7518 §6.3.1 asks.
+        let jwk_n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
+        let jwk_e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
         Ok(Self {
-            kid: upper_hex(&thumbprint),
+            stem: format!(
+                "{}-{}",
+                created_at.format(STAMP_FORMAT),
+                kid.get(..8).unwrap_or(&kid)
+            ),
+            kid,
             thumbprint,
             created_at,
             not_after: asn1_to_utc(cert.not_after())?,
             certificate_der: cert.to_der()?,
-            public_key: cert.public_key()?,
+            public_key,
+            jwk_n,
+            jwk_e,
+            retired_at: None,
+            signing_ended_at: None,
         })
     }
 
@@ -97,6 +131,33 @@ impl KeyInfo {
     pub fn public_key(&self) -> &PKeyRef<Public> {
         &self.public_key
     }
+
+    /// The JWK `n` member: base64url of the modulus, big-endian, without leading zero bytes.
+    pub fn jwk_n(&self) -> &str {
+        &self.jwk_n
+    }
+
+    /// The JWK `e` member: base64url of the public exponent (`AQAB` for 65537).
+    pub fn jwk_e(&self) -> &str {
+        &self.jwk_e
+    }
+
+    /// When the key was retired (`tollgate keys retire`), if it was.
+    pub fn retired_at(&self) -> Option<DateTime<Utc>> {
+        self.retired_at
+    }
+
+    /// When the key stopped signing, as far as the key directory tells: its retirement, or the
+    /// creation of the first newer key that is not retired, whichever came first. `None` for the
+    /// signing key of its set.
+    pub fn signing_ended_at(&self) -> Option<DateTime<Utc>> {
+        self.signing_ended_at
+    }
+
+    /// The `<stamp>-<kid8>` file name stem of the pair.
+    pub(super) fn stem(&self) -> &str {
+        &self.stem
+    }
 }
 
 impl fmt::Debug for KeyInfo {
@@ -105,24 +166,30 @@ impl fmt::Debug for KeyInfo {
             .field("kid", &self.kid)
             .field("created_at", &self.created_at)
             .field("not_after", &self.not_after)
+            .field("retired_at", &self.retired_at)
+            .field("signing_ended_at", &self.signing_ended_at)
             .finish_non_exhaustive()
     }
 }
 
-/// Every key in the key directory: the newest signs, all verify.
+/// Every key in the key directory: the newest key that is not retired signs; the others may
+/// still verify, for as long as [`JwtCodec`](super::JwtCodec)'s trust window says.
 ///
-/// Immutable once loaded; rotation loads a new set (the codec holds it in an `Arc`).
+/// Immutable once loaded: a running server keeps signing with the key it loaded until it is
+/// restarted, so the set's signing key never stops verifying in this process.
 pub struct KeySet {
-    /// Older keys, oldest first; they only verify.
-    older: Vec<KeyInfo>,
-    signing: KeyInfo,
-    /// Parsed once at load so signing never touches PEM again. Only the newest key's private half
-    /// is kept in memory.
+    /// Every key, oldest first.
+    keys: Vec<KeyInfo>,
+    /// Index of the signing key in `keys`.
+    signing: usize,
+    /// Parsed once at load so signing never touches PEM again. Only the signing key's private
+    /// half is kept in memory.
     signing_key: PKey<Private>,
 }
 
 impl KeySet {
-    /// Loads every key pair in `dir`; when there is none, generates one first.
+    /// Loads every key pair in `dir`; when none of them can sign (there is none, or every one is
+    /// retired), generates one first.
     ///
     /// Creates `dir` (mode 0700) when it does not exist.
     ///
@@ -130,21 +197,25 @@ impl KeySet {
     /// As [`KeySet::load`] and [`KeySet::generate`].
     pub fn load_or_generate(dir: &Path) -> Result<KeySet, InfraError> {
         ensure_dir(dir)?;
-        if key_files(dir)?.is_empty() {
+        let can_sign = key_files(dir)?
+            .iter()
+            .any(|f| !retirement_marker(dir, &f.stem).exists());
+        if !can_sign {
             let info = Self::generate(dir)?;
             tracing::info!(kid = info.kid(), dir = %dir.display(), "generated a token signing key");
         }
         Self::load(dir)
     }
 
-    /// Loads every key pair in `dir`; the newest (by the stamp in its file name) signs.
+    /// Loads every key pair in `dir`, with their retirement markers; the newest pair (by the
+    /// stamp in its file name) that is not retired signs.
     ///
     /// # Errors
     /// - [`InfraError::Io`] when `dir` or a file cannot be read;
     /// - [`InfraError::Key`] when `dir` is writable by group or others, holds no key pair, a
     ///   private key file is accessible by group or others, a file does not parse, a key is not
-    ///   RSA of at least 2048 bits, a certificate does not match its key or its file name, or
-    ///   two pairs hold the same key;
+    ///   RSA of at least 2048 bits, a certificate does not match its key or its file name, two
+    ///   pairs hold the same key, a retirement marker does not parse, or every key is retired;
     /// - [`InfraError::Crypto`] when OpenSSL fails otherwise.
     pub fn load(dir: &Path) -> Result<KeySet, InfraError> {
         check_dir(dir)?;
@@ -161,16 +232,23 @@ impl KeySet {
             }
             keys.push(pair);
         }
+        if keys.is_empty() {
+            return Err(InfraError::Key(format!(
+                "{}: no key pair (*{KEY_SUFFIX} with its *{CERT_SUFFIX})",
+                dir.display()
+            )));
+        }
         Self::from_pairs(keys).ok_or_else(|| {
             InfraError::Key(format!(
-                "{}: no key pair (*{KEY_SUFFIX} with its *{CERT_SUFFIX})",
+                "{}: every key is retired; run `tollgate keys generate`",
                 dir.display()
             ))
         })
     }
 
     /// Generates a key pair and stores it in `dir` (created with mode 0700 when missing); it
-    /// becomes the signing key at the next load. Stamped with the system time.
+    /// becomes the signing key at the next load (running servers keep their key until they
+    /// restart). Stamped with the system time.
     ///
     /// # Errors
     /// As [`KeySet::generate_at`].
@@ -190,17 +268,23 @@ impl KeySet {
         store_pair(dir, now, &key, &cert)
     }
 
-    /// The `kid` of the signing (newest) key.
+    /// The signing key: the newest one that is not retired.
+    pub fn signing(&self) -> &KeyInfo {
+        // `from_pairs` only makes sets whose index points into `keys`.
+        &self.keys[self.signing]
+    }
+
+    /// The `kid` of the signing key.
     pub fn signing_kid(&self) -> &str {
-        &self.signing.kid
+        &self.signing().kid
     }
 
-    /// Every key, oldest first; the last one signs.
-    pub fn keys(&self) -> impl Iterator<Item = &KeyInfo> {
-        self.older.iter().chain(std::iter::once(&self.signing))
+    /// Every key, oldest first, whether or not it still verifies.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &KeyInfo> {
+        self.keys.iter()
     }
 
-    /// The key with this `kid`, if it is ours.
+    /// The key with this `kid`, if it is in the set (still trusted or not).
     pub fn find(&self, kid: &str) -> Option<&KeyInfo> {
         self.keys().find(|k| k.kid == kid)
     }
@@ -210,50 +294,81 @@ impl KeySet {
         &self.signing_key
     }
 
-    /// Builds a set from pairs sorted oldest first; `None` when there is none.
-    fn from_pairs(mut pairs: Vec<(KeyInfo, PKey<Private>)>) -> Option<KeySet> {
-        let (signing, signing_key) = pairs.pop()?;
+    /// Builds a set from pairs sorted oldest first (each with its retirement read), deciding the
+    /// signing key and when every other key stopped signing; `None` when none can sign.
+    fn from_pairs(pairs: Vec<(KeyInfo, PKey<Private>)>) -> Option<KeySet> {
+        let signing = pairs.iter().rposition(|(k, _)| k.retired_at.is_none())?;
+        let mut keys = Vec::with_capacity(pairs.len());
+        let mut signing_key = None;
+        for (i, (info, key)) in pairs.into_iter().enumerate() {
+            if i == signing {
+                signing_key = Some(key);
+            }
+            keys.push(info);
+        }
+        // A key stopped signing when it was retired or when the first newer key that is not
+        // retired appeared, whichever came first. Newer keys that were retired since may have
+        // signed meanwhile, but after their retirement this key was the newest usable one again,
+        // so only a newer key that is still usable ends its signing for good.
+        for i in 0..keys.len() {
+            if i == signing {
+                continue;
+            }
+            let superseded_at = keys[i + 1..]
+                .iter()
+                .find(|k| k.retired_at.is_none())
+                .map(|k| k.created_at);
+            keys[i].signing_ended_at = match (keys[i].retired_at, superseded_at) {
+                (Some(r), Some(s)) => Some(r.min(s)),
+                (r, s) => r.or(s),
+            };
+        }
         Some(KeySet {
-            older: pairs.into_iter().map(|(info, _)| info).collect(),
+            keys,
             signing,
-            signing_key,
+            signing_key: signing_key?,
         })
     }
 
-    /// A set held in memory only (tests share one generated key this way).
+    /// A set held in memory only (tests share one generated key this way); each pair may carry
+    /// a retirement instant.
     #[cfg(test)]
-    pub(crate) fn in_memory(
-        pairs: &[(DateTime<Utc>, PKey<Private>, X509)],
-    ) -> Result<KeySet, InfraError> {
+    pub(crate) fn in_memory(pairs: &[MemoryPair]) -> Result<KeySet, InfraError> {
         let infos = pairs
             .iter()
-            .map(|(created, key, cert)| {
-                Ok((KeyInfo::from_certificate(*created, cert)?, key.clone()))
+            .map(|(created, key, cert, retired_at)| {
+                let mut info = KeyInfo::from_certificate(*created, cert)?;
+                info.retired_at = *retired_at;
+                Ok((info, key.clone()))
             })
             .collect::<Result<Vec<_>, InfraError>>()?;
-        Self::from_pairs(infos).ok_or_else(|| InfraError::Key("no key".into()))
+        Self::from_pairs(infos).ok_or_else(|| InfraError::Key("no usable key".into()))
     }
 }
+
+/// A pair for [`KeySet::in_memory`]: created at, private key, certificate, retired at.
+#[cfg(test)]
+pub(crate) type MemoryPair = (DateTime<Utc>, PKey<Private>, X509, Option<DateTime<Utc>>);
 
 impl fmt::Debug for KeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeySet")
-            .field("signing_kid", &self.signing.kid)
+            .field("signing_kid", &self.signing_kid())
             .field("keys", &self.keys().map(KeyInfo::kid).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
 /// A private key file found in the directory, by name.
-struct KeyFile {
+pub(super) struct KeyFile {
     created_at: DateTime<Utc>,
     /// The name without [`KEY_SUFFIX`].
-    stem: String,
+    pub(super) stem: String,
     kid8: String,
 }
 
 /// The key files of `dir`, oldest first.
-fn key_files(dir: &Path) -> Result<Vec<KeyFile>, InfraError> {
+pub(super) fn key_files(dir: &Path) -> Result<Vec<KeyFile>, InfraError> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
@@ -323,7 +438,10 @@ fn load_pair(dir: &Path, file: &KeyFile) -> Result<(KeyInfo, PKey<Private>), Inf
             "certificate is not for its private key".into(),
         ));
     }
-    let info = KeyInfo::from_certificate(file.created_at, &cert)?;
+    let mut info = KeyInfo::from_certificate(file.created_at, &cert)?;
+    // The name as found, not as we would format it, so a marker always sits next to its pair.
+    info.stem.clone_from(&file.stem);
+    info.retired_at = read_retirement(dir, &file.stem)?;
     if !info.kid.starts_with(&file.kid8) {
         return Err(bad(
             &cert_path,
@@ -376,11 +494,7 @@ pub(crate) fn store_pair(
     cert: &X509,
 ) -> Result<KeyInfo, InfraError> {
     let info = KeyInfo::from_certificate(created_at, cert)?;
-    let stem = format!(
-        "{}-{}",
-        created_at.format(STAMP_FORMAT),
-        info.kid.get(..8).unwrap_or(&info.kid)
-    );
+    let stem = info.stem.clone();
     let cert_pem = cert.to_pem()?;
     let key_pem = key.private_key_to_pem_pkcs8()?;
     let files = [
@@ -405,7 +519,7 @@ pub(crate) fn store_pair(
     Ok(info)
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
+pub(super) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -427,7 +541,7 @@ fn ensure_dir(dir: &Path) -> Result<(), InfraError> {
     check_dir(dir)
 }
 
-fn check_dir(dir: &Path) -> Result<(), InfraError> {
+pub(super) fn check_dir(dir: &Path) -> Result<(), InfraError> {
     let meta = fs::metadata(dir).map_err(io(dir))?;
     if !meta.is_dir() {
         return Err(InfraError::Key(format!(
@@ -449,7 +563,7 @@ fn check_dir(dir: &Path) -> Result<(), InfraError> {
     Ok(())
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InfraError {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InfraError {
     let path: PathBuf = path.to_owned();
     move |source| InfraError::Io {
         path: path.display().to_string(),

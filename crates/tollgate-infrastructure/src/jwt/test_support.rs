@@ -54,7 +54,7 @@ pub(super) fn shared_keys() -> Arc<KeySet> {
     static SET: OnceLock<Arc<KeySet>> = OnceLock::new();
     SET.get_or_init(|| {
         let p = ours();
-        Arc::new(KeySet::in_memory(&[(t0(), p.key.clone(), p.cert.clone())]).unwrap())
+        Arc::new(KeySet::in_memory(&[(t0(), p.key.clone(), p.cert.clone(), None)]).unwrap())
     })
     .clone()
 }

@@ -1,0 +1,36 @@
+//! The port behind the JWKS endpoint: the public keys other services verify our tokens with.
+
+use chrono::{DateTime, Utc};
+#[cfg(any(test, feature = "mock"))]
+use mockall::automock;
+
+/// One published verification key, a JSON Web Key (RFC 7517) with every member already
+/// encoded, so the web layer only serializes it. Never holds private members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicJwk {
+    /// Key type: `RSA`.
+    pub kty: String,
+    /// Intended use, the JWK `use` member: `sig`.
+    pub key_use: String,
+    /// The algorithm tokens signed with this key use: `RS512`.
+    pub alg: String,
+    /// The key id tokens name in their header.
+    pub kid: String,
+    /// RSA modulus: base64url, big-endian, without leading zero bytes (RFC 7518 §6.3.1.1).
+    pub n: String,
+    /// RSA public exponent, encoded like `n`.
+    pub e: String,
+    /// base64url SHA-1 thumbprint of the key's DER certificate.
+    pub x5t: String,
+}
+
+/// The keys a verifier needs to check our tokens offline.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait PublicKeys: Send + Sync {
+    /// Every key that can still verify a live token at `now`: the signing key and each older key
+    /// whose tokens may not have expired yet; never a key whose tokens all have.
+    ///
+    /// Infallible: adapters prepare the encoded keys when they load them, so answering needs no
+    /// I/O.
+    fn jwks(&self, now: DateTime<Utc>) -> Vec<PublicJwk>;
+}

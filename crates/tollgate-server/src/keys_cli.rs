@@ -1,0 +1,248 @@
+//! `tollgate keys …`: signing-key rotation on the key directory.
+//!
+//! Servers load the key directory once, at start: a key generated or retired here changes what
+//! a server signs with only when it restarts. Restart every server sharing the directory right
+//! after `generate` or `retire`: a key's trust window is counted from the command, and until
+//! they restart, servers still on the old set neither sign with nor accept the new key.
+
+use std::io::Write;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use clap::Subcommand;
+use tollgate_application::Clock as _;
+use tollgate_infrastructure::jwt::{key_trust_window, KeyInfo, KeySet, KeyStatus};
+use tollgate_infrastructure::SystemClock;
+
+use crate::{ServerError, Settings};
+
+/// `tollgate keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a key pair; servers sign with it from their next restart.
+    Generate,
+    /// List the keys: kid, creation, status (signing, verifying, retired, expired) and until
+    /// when each is trusted and published in the JWKS.
+    List,
+    /// Retire a key: it stops signing at the next restart and stays trusted and published until
+    /// every token it can have signed has expired. Refused for the only key that can sign.
+    Retire {
+        /// The key's kid, or its first 8 or more hex digits.
+        kid: String,
+    },
+}
+
+/// Runs a `keys` command at the system time, printing to stdout.
+///
+/// # Errors
+/// As [`run_keys_command_at`].
+pub(crate) fn run_keys_command(settings: &Settings, cmd: KeysCommand) -> Result<(), ServerError> {
+    run_keys_command_at(
+        settings,
+        cmd,
+        SystemClock.now(),
+        &mut std::io::stdout().lock(),
+    )
+}
+
+/// Runs a `keys` command as of `now`, writing its report to `out`.
+///
+/// # Errors
+/// [`ServerError::Config`] when the token settings are invalid, [`ServerError::Infra`] when the
+/// key directory cannot be read or written or refuses the change, [`ServerError::Io`] when
+/// writing the report fails.
+pub(crate) fn run_keys_command_at(
+    settings: &Settings,
+    cmd: KeysCommand,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> Result<(), ServerError> {
+    let dir = settings.keys_dir();
+    // The window follows the token lifetimes; the issuer plays no part in it.
+    let policy = settings.token_policy("http://localhost")?;
+    let window = key_trust_window(&policy, Duration::seconds(settings.tokens.leeway));
+    match cmd {
+        KeysCommand::Generate => {
+            let key = KeySet::generate_at(&dir, now)?;
+            let set = KeySet::load(&dir)?;
+            writeln!(out, "generated key {} in {}", key.kid(), dir.display())?;
+            if set.signing_kid() == key.kid() {
+                writeln!(
+                    out,
+                    "servers sign with it once restarted; restart every server using this directory now"
+                )?;
+            }
+        }
+        KeysCommand::List => {
+            let set = KeySet::load(&dir)?;
+            writeln!(
+                out,
+                "{:<40}  {:<20}  {:<9}  PUBLISHED AND TRUSTED",
+                "KID", "CREATED", "STATUS"
+            )?;
+            for key in set.keys() {
+                let (status, until) = describe(key, now, window);
+                writeln!(
+                    out,
+                    "{:<40}  {:<20}  {status:<9}  {until}",
+                    key.kid(),
+                    stamp(key.created_at())
+                )?;
+            }
+        }
+        KeysCommand::Retire { kid } => {
+            let retirement = KeySet::retire_at(&dir, &kid, now)?;
+            let key = retirement.key;
+            let retired_at = key.retired_at().unwrap_or(now);
+            if retirement.already_retired {
+                writeln!(
+                    out,
+                    "{} was already retired at {}",
+                    key.kid(),
+                    stamp(retired_at)
+                )?;
+            } else {
+                writeln!(out, "retired {} at {}", key.kid(), stamp(retired_at))?;
+            }
+            let (_, until) = describe(&key, now, window);
+            writeln!(
+                out,
+                "published and trusted {until}; restart every server using this directory now"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The status word and the "published and trusted" column of a key.
+fn describe(key: &KeyInfo, now: DateTime<Utc>, window: Duration) -> (&'static str, String) {
+    match key.status(now, window) {
+        KeyStatus::Signing => ("signing", "while it signs".to_owned()),
+        KeyStatus::Verifying { until } => ("verifying", format!("until {}", stamp(until))),
+        KeyStatus::Retired { until } => ("retired", format!("until {}", stamp(until))),
+        KeyStatus::Expired { since } => (
+            "expired",
+            format!(
+                "no longer, since {}; its files may be deleted",
+                stamp(since)
+            ),
+        ),
+    }
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn settings(data: &std::path::Path) -> Settings {
+        Settings {
+            data_dir: data.to_path_buf(),
+            ..Settings::default()
+        }
+    }
+
+    fn run(settings: &Settings, cmd: KeysCommand, now: DateTime<Utc>) -> String {
+        let mut out = Vec::new();
+        run_keys_command_at(settings, cmd, now, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn kid_in(output: &str) -> String {
+        output
+            .split_whitespace()
+            .find(|w| w.len() == 40)
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Lines of `keys list` after the header, as (kid, status, rest).
+    fn listing(settings: &Settings, now: DateTime<Utc>) -> Vec<(String, String, String)> {
+        run(settings, KeysCommand::List, now)
+            .lines()
+            .skip(1)
+            .map(|line| {
+                let mut words = line.split_whitespace();
+                let kid = words.next().unwrap().to_owned();
+                let _created = words.next();
+                let status = words.next().unwrap().to_owned();
+                (kid, status, words.collect::<Vec<_>>().join(" "))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generate_list_and_retire_walk_a_key_through_its_life() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = settings(data.path());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+        let first = kid_in(&run(&settings, KeysCommand::Generate, t0));
+        let later = t0 + Duration::days(1);
+        let second_output = run(&settings, KeysCommand::Generate, later);
+        assert!(second_output.contains("restart"), "{second_output}");
+        let second = kid_in(&second_output);
+
+        // Default lifetimes: the longest token lives 14 days; leeway 30 s.
+        let first_until = "until 2026-12-15T10:00:30Z";
+        assert_eq!(
+            listing(&settings, later),
+            [
+                (first.clone(), "verifying".into(), first_until.into()),
+                (second.clone(), "signing".into(), "while it signs".into()),
+            ]
+        );
+
+        // The newest key cannot go while it is the only one left to sign.
+        let retire_at = later + Duration::hours(1);
+        let output = run(
+            &settings,
+            KeysCommand::Retire {
+                kid: first[..8].to_owned(),
+            },
+            retire_at,
+        );
+        assert!(output.contains(&format!("retired {first}")), "{output}");
+        let mut out = Vec::new();
+        let refused = run_keys_command_at(
+            &settings,
+            KeysCommand::Retire {
+                kid: second.clone(),
+            },
+            retire_at,
+            &mut out,
+        );
+        assert!(matches!(refused, Err(ServerError::Infra(_))), "{refused:?}");
+
+        // Retiring a superseded key does not stretch its window.
+        assert_eq!(listing(&settings, retire_at)[0].1, "retired");
+        assert_eq!(listing(&settings, retire_at)[0].2, first_until);
+        let again = run(
+            &settings,
+            KeysCommand::Retire { kid: first.clone() },
+            retire_at + Duration::hours(1),
+        );
+        assert!(again.contains("already retired"), "{again}");
+
+        let after = t0 + Duration::days(20);
+        let rows = listing(&settings, after);
+        assert_eq!(rows[0].1, "expired");
+        assert!(rows[0].2.contains("may be deleted"), "{}", rows[0].2);
+        assert_eq!(rows[1].1, "signing");
+    }
+
+    #[test]
+    fn list_on_a_missing_directory_is_an_error() {
+        let data = tempfile::tempdir().unwrap();
+        let mut out = Vec::new();
+        let result = run_keys_command_at(
+            &settings(data.path()),
+            KeysCommand::List,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            &mut out,
+        );
+        assert!(matches!(result, Err(ServerError::Infra(_))), "{result:?}");
+    }
+}

@@ -1,0 +1,126 @@
+//! `GET /.well-known/oauth-authorization-server`: authorization server metadata (RFC 8414).
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::AppState;
+
+/// The metadata changes only with the configuration, that is with a restart.
+const CACHE_CONTROL: &str = "public, max-age=300";
+/// Client authentication at the token and revocation endpoints (API.md §6).
+const CLIENT_SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
+/// The members we publish, in RFC 8414 §2 order. `scopes_supported` is left out: Tollgate has
+/// no scopes.
+#[derive(Debug, Serialize)]
+struct Metadata {
+    issuer: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    response_types_supported: [&'static str; 0],
+    grant_types_supported: [&'static str; 2],
+    token_endpoint_auth_methods_supported: Vec<&'static str>,
+    revocation_endpoint: String,
+    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    introspection_endpoint: String,
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+}
+
+/// The metadata of a server whose tokens say `iss = issuer`.
+fn metadata(issuer: &str, require_client: bool) -> Metadata {
+    // The issuer is an identifier compared byte for byte, so it is published exactly as
+    // configured; only the endpoint URLs drop a trailing slash so they never hold `//`.
+    let base = issuer.trim_end_matches('/');
+    let endpoint = |path: &str| format!("{base}{path}");
+    // Without `auth.require_client`, public clients may call these endpoints with no secret.
+    let mut optional_client = CLIENT_SECRET_METHODS.to_vec();
+    if !require_client {
+        optional_client.push("none");
+    }
+    Metadata {
+        issuer: issuer.to_owned(),
+        token_endpoint: endpoint("/api/oauth2/token"),
+        jwks_uri: endpoint("/.well-known/jwks.json"),
+        response_types_supported: [],
+        grant_types_supported: ["password", "refresh_token"],
+        token_endpoint_auth_methods_supported: optional_client.clone(),
+        revocation_endpoint: endpoint("/api/oauth2/revoke"),
+        revocation_endpoint_auth_methods_supported: optional_client,
+        introspection_endpoint: endpoint("/api/oauth2/introspect"),
+        // Introspection always needs a configured client.
+        introspection_endpoint_auth_methods_supported: CLIENT_SECRET_METHODS.to_vec(),
+    }
+}
+
+/// The server's metadata, from the policy's issuer and the client settings.
+pub(crate) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ))
+        .json(metadata(&state.policy.issuer, state.config.require_client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn as_json(m: &Metadata) -> Value {
+        serde_json::to_value(m).unwrap()
+    }
+
+    #[test]
+    fn endpoints_hang_off_the_issuer_without_a_double_slash() {
+        for issuer in ["https://auth.example", "https://auth.example/"] {
+            let m = as_json(&metadata(issuer, false));
+            assert_eq!(m["issuer"], issuer);
+            assert_eq!(m["token_endpoint"], "https://auth.example/api/oauth2/token");
+            assert_eq!(m["jwks_uri"], "https://auth.example/.well-known/jwks.json");
+            assert_eq!(
+                m["revocation_endpoint"],
+                "https://auth.example/api/oauth2/revoke"
+            );
+            assert_eq!(
+                m["introspection_endpoint"],
+                "https://auth.example/api/oauth2/introspect"
+            );
+        }
+        let m = as_json(&metadata("https://auth.example/tenant/", false));
+        assert_eq!(
+            m["token_endpoint"],
+            "https://auth.example/tenant/api/oauth2/token"
+        );
+    }
+
+    #[test]
+    fn grants_and_response_types_are_fixed_and_scopes_absent() {
+        let m = as_json(&metadata("https://auth.example", true));
+        assert_eq!(
+            m["grant_types_supported"],
+            json!(["password", "refresh_token"])
+        );
+        assert_eq!(m["response_types_supported"], json!([]));
+        assert!(m.get("scopes_supported").is_none());
+    }
+
+    #[test]
+    fn none_is_offered_only_when_clients_are_optional() {
+        let open = as_json(&metadata("https://auth.example", false));
+        let closed = as_json(&metadata("https://auth.example", true));
+        let secrets = json!(["client_secret_basic", "client_secret_post"]);
+        let or_none = json!(["client_secret_basic", "client_secret_post", "none"]);
+        assert_eq!(open["token_endpoint_auth_methods_supported"], or_none);
+        assert_eq!(open["revocation_endpoint_auth_methods_supported"], or_none);
+        assert_eq!(closed["token_endpoint_auth_methods_supported"], secrets);
+        assert_eq!(
+            closed["revocation_endpoint_auth_methods_supported"],
+            secrets
+        );
+        for m in [open, closed] {
+            assert_eq!(m["introspection_endpoint_auth_methods_supported"], secrets);
+        }
+    }
+}
