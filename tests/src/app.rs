@@ -6,6 +6,7 @@ use actix_web::dev::ServerHandle;
 use tempfile::TempDir;
 use tollgate_application::UserAdmin;
 use tollgate_infrastructure::testing::TestDatabase;
+use tollgate_server::cli::{run_client_command, ClientCommand};
 use tollgate_server::{Application, Overrides, Services, Settings};
 
 use crate::http::{agent, send};
@@ -169,6 +170,38 @@ impl TestApp {
             request = request.set("Authorization", value);
         }
         send(request, Some(("application/x-www-form-urlencoded", b"")))
+    }
+
+    /// POSTs a form body to `path`, with HTTP Basic client credentials (RFC 6749 §2.3.1: each
+    /// part form-urlencoded, then base64).
+    pub fn post_with_basic(&self, path: &str, id: &str, secret: &str, body: &str) -> Response {
+        use base64::Engine as _;
+        let pair = format!("{}:{}", encode(id), encode(secret));
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        );
+        send(
+            self.agent
+                .post(&format!("{}{path}", self.base_url))
+                .set("Authorization", &value),
+            Some(("application/x-www-form-urlencoded", body.as_bytes())),
+        )
+    }
+
+    /// Creates a client through the code of `tollgate client add <id> --grants <grants>` and
+    /// returns what it printed: the secret.
+    pub fn add_client(&self, id: &str, grants: &str) -> String {
+        let mut out = Vec::new();
+        let cmd = ClientCommand::Add {
+            id: id.to_owned(),
+            grants: grants.to_owned(),
+        };
+        run_client_command(&self.env.settings(), cmd, &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .trim_end_matches('\n')
+            .to_owned()
     }
 
     /// Product-dialect login.

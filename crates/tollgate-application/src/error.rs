@@ -10,6 +10,13 @@ pub enum Error {
     /// Login refused: unknown user, wrong password or disabled user (deliberately indistinct).
     #[error("invalid user name or password")]
     InvalidCredentials,
+    /// Client authentication failed: unknown client, wrong secret, no credentials where they
+    /// are required, or a configured client that did not authenticate (deliberately indistinct).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// The authenticated client may not use the requested grant.
+    #[error("the client is not allowed to use this grant")]
+    UnauthorizedClient,
     /// A presented token was refused; the reason is for logs only.
     #[error("token rejected: {0}")]
     InvalidToken(TokenRejection),

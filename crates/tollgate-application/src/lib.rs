@@ -1,19 +1,27 @@
 #![doc = include_str!("../README.md")]
 
 mod access;
+mod clients;
 mod error;
+mod introspection;
 mod issue;
 mod login;
 mod ports;
+mod public_keys;
 mod refresh;
+mod revocation;
 mod services;
 mod users;
 
 pub use access::AccessGuard;
+pub use clients::{ClientAdmin, ClientAuthenticator, ClientCredentials, NewClient};
 pub use error::{BoxError, Error};
+pub use introspection::{Introspected, Introspection};
 pub use issue::TokenPair;
 pub use login::{Login, LoginRequest};
 pub use ports::*;
+pub use public_keys::*;
 pub use refresh::Refresh;
+pub use revocation::{Revocation, TokenTypeHint};
 pub use services::Ports;
 pub use users::UserAdmin;

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 #[cfg(any(test, feature = "mock"))]
 use mockall::automock;
 use tollgate_domain::{
-    AccessClaims, Family, FamilyId, Password, PasswordHash, RefreshClaims, RefreshTokenRecord,
-    RevokeReason, TokenId, User, UserId, UserName,
+    AccessClaims, Client, ClientId, ClientSecret, Family, FamilyId, Password, PasswordHash,
+    RefreshClaims, RefreshTokenRecord, RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
 };
 use uuid::Uuid;
 
@@ -27,6 +27,9 @@ pub trait Clock: Send + Sync {
 pub trait IdGenerator: Send + Sync {
     /// A fresh random (v4) UUID; never repeats.
     fn new_uuid(&self) -> Uuid;
+
+    /// 256 fresh bits from a cryptographically secure source, for client secrets.
+    fn secret_bytes(&self) -> [u8; 32];
 }
 
 /// User accounts.
@@ -154,6 +157,47 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64, Error>;
 }
 
+/// Configured OAuth clients (API.md §6).
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when a client with this id exists already.
+    fn create(&self, client: &Client) -> Result<(), Error>;
+
+    /// The client with this exact id.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown id is `Ok(None)`.
+    fn find(&self, id: &ClientId) -> Result<Option<Client>, Error>;
+
+    /// Every client, ordered by id (byte order).
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn list(&self) -> Result<Vec<Client>, Error>;
+
+    /// Deletes a client. Returns whether it existed.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown id is `Ok(false)`.
+    fn remove(&self, id: &ClientId) -> Result<bool, Error>;
+}
+
+/// Client-secret digests (SHA-256) and their comparison.
+///
+/// A fast hash is right here: secrets are 256 random bits, so there is nothing to guess, and a
+/// slow hash would put Argon2 on every authenticated request.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait SecretHasher: Send + Sync {
+    /// The digest stored in place of `secret`.
+    fn digest(&self, secret: &ClientSecret) -> SecretDigest;
+
+    /// Whether `presented` digests to `stored`; the digests are compared in constant time.
+    fn matches(&self, presented: &ClientSecret, stored: &SecretDigest) -> bool;
+}
+
 /// Turns claims into signed JWTs.
 #[cfg_attr(any(test, feature = "mock"), automock)]
 pub trait TokenSigner: Send + Sync {
@@ -225,6 +269,12 @@ pub enum SecurityEvent {
         family_id: FamilyId,
         /// The token that came back.
         token_id: TokenId,
+    },
+    /// A client failed to authenticate (unknown id, wrong secret, or a configured client that
+    /// sent no secret).
+    ClientAuthenticationFailed {
+        /// The id that was tried, when it was well-formed.
+        client_id: Option<ClientId>,
     },
     /// A user's families were revoked by an administrative action.
     SessionsRevoked {

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use crate::{
-    Clock, IdGenerator, PasswordHasher, SecurityEvents, SessionStore, TokenSigner, TokenVerifier,
-    UserStore,
+    ClientStore, Clock, IdGenerator, PasswordHasher, PublicKeys, SecretHasher, SecurityEvents,
+    SessionStore, TokenSigner, TokenVerifier, UserStore,
 };
 
 /// One adapter for every port; the use cases take what they need from it.
@@ -20,8 +20,14 @@ pub struct Ports {
     pub signer: Arc<dyn TokenSigner>,
     /// JWT verification.
     pub verifier: Arc<dyn TokenVerifier>,
+    /// The published verification keys (JWKS).
+    pub public_keys: Arc<dyn PublicKeys>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Security event sink.
     pub events: Arc<dyn SecurityEvents>,
+    /// Configured OAuth clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Client-secret digests.
+    pub secrets: Arc<dyn SecretHasher>,
 }

@@ -15,4 +15,13 @@ pub enum DomainError {
     /// A stored revocation reason was not one this version knows.
     #[error("unknown revocation reason")]
     UnknownRevokeReason,
+    /// A client id was empty, too long or held anything but visible ASCII.
+    #[error("client id must be 1 to {max} visible ASCII characters", max = crate::ClientId::MAX_CHARS)]
+    InvalidClientId,
+    /// A client secret was empty or longer than the limit.
+    #[error("client secret must be 1 to {max} bytes", max = crate::ClientSecret::MAX_BYTES)]
+    InvalidClientSecret,
+    /// A grant name was not one this version knows.
+    #[error("unknown grant type (known: password, refresh_token)")]
+    UnknownGrantType,
 }

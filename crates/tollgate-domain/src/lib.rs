@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod claims;
+mod client;
 mod error;
 mod ids;
 mod policy;
@@ -9,6 +10,7 @@ mod session;
 mod user;
 
 pub use claims::{AccessClaims, RefreshClaims};
+pub use client::{Client, ClientId, ClientSecret, GrantType, SecretDigest};
 pub use error::DomainError;
 pub use ids::{AccessTokenId, FamilyId, TokenId, UserId};
 pub use policy::{whole_seconds, TokenPolicy};

@@ -45,7 +45,9 @@ impl TokenPolicy {
         // A long grace would turn a stolen, spent token back into a working one; a minute is
         // plenty for a client retrying a lost response.
         if self.reuse_grace < Duration::zero() || self.reuse_grace > Duration::seconds(60) {
-            return Err(DomainError::InvalidPolicy("reuse grace must be 0 to 60 seconds"));
+            return Err(DomainError::InvalidPolicy(
+                "reuse grace must be 0 to 60 seconds",
+            ));
         }
         Ok(())
     }

@@ -21,6 +21,11 @@ impl SecurityEvents for LogSecurityEvents {
                 %user_id, %family_id, %token_id,
                 "refresh token reuse detected; family revoked"
             ),
+            SecurityEvent::ClientAuthenticationFailed { client_id } => tracing::warn!(
+                target: "tollgate::security",
+                client_id = client_id.as_ref().map(|c| c.as_str()).unwrap_or("<none or invalid>"),
+                "client authentication failed"
+            ),
             SecurityEvent::SessionsRevoked {
                 user_id,
                 reason,

@@ -9,6 +9,9 @@ use tollgate_application::UserAdmin;
 use tollgate_infrastructure::db::{Database, PoolOptions};
 use tollgate_infrastructure::SystemClock;
 
+pub use crate::client_cli::{run_client_command, ClientCommand};
+use crate::keys_cli::run_keys_command;
+pub use crate::keys_cli::KeysCommand;
 use crate::wiring::open_services;
 use crate::{Application, Overrides, ServerError, Settings};
 
@@ -34,9 +37,15 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Rotate the token signing keys (servers pick changes up when restarted).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Inspect and revoke a user's sessions (token families).
     #[command(subcommand)]
     Sessions(SessionCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
 }
 
 /// `tollgate user …`.
@@ -108,6 +117,8 @@ impl Cli {
                 Ok(())
             }
             Command::User(cmd) => run_user_command(&settings, cmd),
+            Command::Client(cmd) => run_client_command(&settings, cmd, &mut std::io::stdout()),
+            Command::Keys(cmd) => run_keys_command(&settings, cmd),
             Command::Sessions(cmd) => run_session_command(&settings, cmd),
         }
     }

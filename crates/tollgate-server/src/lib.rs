@@ -1,7 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+// The server keeps users and sessions, so it needs storage; the infrastructure crate alone does
+// not (a service verifying tokens with the JWKS builds it without any backend).
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "tollgate-server needs at least one storage backend: enable `sqlite` and/or `postgres`"
+);
+
 pub mod cli;
+mod client_cli;
 mod error;
+mod keys_cli;
 mod settings;
 mod startup;
 pub mod telemetry;

@@ -8,7 +8,9 @@ use tollgate_application::{Clock, Ports};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::{Database, PoolOptions};
 use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
-use tollgate_infrastructure::{Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds};
+use tollgate_infrastructure::{
+    Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets,
+};
 
 use crate::{ServerError, Settings};
 
@@ -44,9 +46,10 @@ pub fn open_services(
         },
     )?;
     let keys = Arc::new(KeySet::load_or_generate(&settings.keys_dir())?);
-    let codec = Arc::new(JwtCodec::new(
+    // The JWKS and verification share one codec, so a key is published exactly while it verifies.
+    let codec = Arc::new(JwtCodec::for_policy(
         keys.clone(),
-        policy.issuer.clone(),
+        &policy,
         Duration::seconds(settings.tokens.leeway),
     ));
     let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
@@ -60,9 +63,12 @@ pub fn open_services(
         users: Arc::new(database.user_store()),
         sessions: Arc::new(database.session_store()),
         signer: codec.clone(),
-        verifier: codec,
+        verifier: codec.clone(),
+        public_keys: codec,
         hasher,
         events: Arc::new(LogSecurityEvents),
+        clients: Arc::new(database.client_store()),
+        secrets: Arc::new(Sha256Secrets),
     };
     Ok(Services {
         ports,

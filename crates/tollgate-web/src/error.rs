@@ -17,6 +17,12 @@ pub enum OAuthError {
     /// The grant type is not one we support.
     #[error("the grant type is not supported")]
     UnsupportedGrantType,
+    /// Client authentication failed (API.md §6): `401` with a Basic challenge.
+    #[error("{0}")]
+    InvalidClient(&'static str),
+    /// The authenticated client may not use the requested grant.
+    #[error("the client is not allowed to use this grant type")]
+    UnauthorizedClient,
     /// Credentials or refresh token refused. One description for every cause on purpose.
     #[error("{0}")]
     InvalidGrant(&'static str),
@@ -43,6 +49,8 @@ impl OAuthError {
         match self {
             Self::InvalidRequest(_) | Self::BodyTooLarge => "invalid_request",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidClient(_) => "invalid_client",
+            Self::UnauthorizedClient => "unauthorized_client",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
             Self::ServerError => "server_error",
@@ -53,6 +61,8 @@ impl OAuthError {
     pub fn from_app(e: AppError, retry_after_secs: u32) -> Self {
         match e {
             AppError::InvalidCredentials => Self::InvalidGrant("invalid user name or password"),
+            AppError::InvalidClient => Self::InvalidClient("client authentication failed"),
+            AppError::UnauthorizedClient => Self::UnauthorizedClient,
             AppError::InvalidToken(reason) => {
                 tracing::info!(%reason, "refresh token rejected");
                 Self::InvalidGrant("the refresh token is invalid, expired or revoked")
@@ -73,6 +83,7 @@ impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             Self::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -86,6 +97,13 @@ impl ResponseError for OAuthError {
             .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
         if let Self::TemporarilyUnavailable { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::InvalidClient(_) = self {
+            // RFC 6749 §5.2: a 401 names the scheme the client may authenticate with.
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tollgate\""),
+            ));
         }
         response.json(ErrorBody {
             error: self.code(),
@@ -123,6 +141,8 @@ mod tests {
             OAuthError::BodyTooLarge,
             OAuthError::UnsupportedGrantType,
             OAuthError::InvalidGrant("x"),
+            OAuthError::InvalidClient("client authentication failed"),
+            OAuthError::UnauthorizedClient,
             OAuthError::TemporarilyUnavailable {
                 retry_after_secs: 1,
             },
@@ -132,5 +152,21 @@ mod tests {
             let d = e.to_string();
             assert!(d.is_ascii() && !d.contains('"') && !d.contains('\\'), "{d}");
         }
+    }
+
+    #[test]
+    fn client_failures_are_401_with_a_basic_challenge_and_no_store() {
+        let r = OAuthError::from_app(AppError::InvalidClient, 5).error_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Basic realm=\"tollgate\""
+        );
+        assert_eq!(r.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+        let r = OAuthError::from_app(AppError::UnauthorizedClient, 5);
+        assert_eq!(
+            (r.code(), r.status_code()),
+            ("unauthorized_client", StatusCode::BAD_REQUEST)
+        );
     }
 }

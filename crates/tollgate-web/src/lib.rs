@@ -2,9 +2,11 @@
 
 mod auth;
 mod body;
+mod client_auth;
 mod error;
 mod form;
 mod handlers;
+mod operation_form;
 mod response;
 mod state;
 
@@ -29,6 +31,20 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .service(
                 web::resource("/api/oauth2/logout").route(web::post().to(handlers::logout::logout)),
             )
-            .service(web::resource("/api/users/me").route(web::get().to(handlers::me::me)));
+            .service(
+                web::resource("/api/oauth2/revoke").route(web::post().to(handlers::revoke::revoke)),
+            )
+            .service(
+                web::resource("/api/oauth2/introspect")
+                    .route(web::post().to(handlers::introspect::introspect)),
+            )
+            .service(web::resource("/api/users/me").route(web::get().to(handlers::me::me)))
+            .service(
+                web::resource("/.well-known/jwks.json").route(web::get().to(handlers::jwks::jwks)),
+            )
+            .service(
+                web::resource("/.well-known/oauth-authorization-server")
+                    .route(web::get().to(handlers::discovery::discovery)),
+            );
     }
 }

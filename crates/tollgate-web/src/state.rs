@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use tollgate_application::{AccessGuard, Login, Ports, Refresh};
+use tollgate_application::{
+    AccessGuard, ClientAuthenticator, Introspection, Login, Ports, Refresh, Revocation,
+};
 use tollgate_domain::TokenPolicy;
 
 /// HTTP-level limits and hints.
@@ -33,6 +35,9 @@ pub struct AppState {
     pub(crate) login: Login,
     pub(crate) refresh: Refresh,
     pub(crate) guard: AccessGuard,
+    pub(crate) clients: ClientAuthenticator,
+    pub(crate) revocation: Revocation,
+    pub(crate) introspection: Introspection,
     pub(crate) config: WebConfig,
 }
 
@@ -43,6 +48,9 @@ impl AppState {
             login: Login::new(ports.clone(), policy.clone()),
             refresh: Refresh::new(ports.clone(), policy.clone()),
             guard: AccessGuard::new(ports.clone()),
+            clients: ClientAuthenticator::new(ports.clone()),
+            revocation: Revocation::new(ports.clone()),
+            introspection: Introspection::new(ports.clone()),
             ports,
             policy,
             config,

@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tollgate_application::{
-    Error, MockClock, MockIdGenerator, MockPasswordHasher, MockSecurityEvents, MockSessionStore,
-    MockTokenSigner, MockTokenVerifier, MockUserStore, Ports,
+    Error, MockClientStore, MockClock, MockIdGenerator, MockPasswordHasher, MockPublicKeys,
+    MockSecretHasher, MockSecurityEvents, MockSessionStore, MockTokenSigner, MockTokenVerifier,
+    MockUserStore, Ports,
 };
 use tollgate_domain::{
     whole_seconds, AccessClaims, AccessTokenId, Family, FamilyId, PasswordHash, RefreshClaims,
@@ -184,8 +185,11 @@ pub struct Mocks {
     pub sessions: MockSessionStore,
     pub signer: MockTokenSigner,
     pub verifier: MockTokenVerifier,
+    pub public_keys: MockPublicKeys,
     pub hasher: MockPasswordHasher,
     pub events: MockSecurityEvents,
+    pub clients: MockClientStore,
+    pub secrets: MockSecretHasher,
     /// How many tokens the signer mock has signed; lets a store expectation check that signing
     /// happened before it.
     pub signatures: Arc<AtomicUsize>,
@@ -209,8 +213,11 @@ impl Mocks {
             sessions: MockSessionStore::new(),
             signer: MockTokenSigner::new(),
             verifier: MockTokenVerifier::new(),
+            public_keys: MockPublicKeys::new(),
             hasher: MockPasswordHasher::new(),
             events: MockSecurityEvents::new(),
+            clients: MockClientStore::new(),
+            secrets: MockSecretHasher::new(),
             signatures: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -266,8 +273,11 @@ impl Mocks {
             sessions: Arc::new(self.sessions),
             signer: Arc::new(self.signer),
             verifier: Arc::new(self.verifier),
+            public_keys: Arc::new(self.public_keys),
             hasher: Arc::new(self.hasher),
             events: Arc::new(self.events),
+            clients: Arc::new(self.clients),
+            secrets: Arc::new(self.secrets),
         }
     }
 }

@@ -5,7 +5,7 @@ use diesel::RunQueryDsl;
 use super::migrations::{self, Step};
 use super::pool::{self, Pool, PoolOptions};
 use super::url::{self, Target};
-use super::{DieselSessionStore, DieselUserStore};
+use super::{DieselClientStore, DieselSessionStore, DieselUserStore};
 use crate::InfraError;
 
 /// The storage backends this crate knows.
@@ -80,6 +80,11 @@ impl Database {
     /// The session (token family) store on this database.
     pub fn session_store(&self) -> DieselSessionStore {
         DieselSessionStore::new(self.clone())
+    }
+
+    /// The OAuth client store on this database.
+    pub fn client_store(&self) -> DieselClientStore {
+        DieselClientStore::new(self.clone())
     }
 
     /// Applies every pending embedded migration (as [`Database::connect`] does); returns the

@@ -10,6 +10,7 @@ use crate::InfraError;
 
 #[macro_use]
 mod macros;
+mod client_store;
 mod database;
 mod migrations;
 mod pool;
@@ -20,6 +21,7 @@ pub(crate) mod types;
 mod url;
 mod user_store;
 
+pub use client_store::DieselClientStore;
 pub use database::{Backend, Database};
 pub use pool::PoolOptions;
 pub use session_store::DieselSessionStore;

@@ -5,11 +5,11 @@
 
 use diesel::{Insertable, Queryable};
 use tollgate_domain::{
-    AccessTokenId, Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, User,
-    UserId, UserName,
+    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, PasswordHash, RefreshTokenRecord,
+    RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
 };
 
-use super::schema::{refresh_tokens, token_families, users};
+use super::schema::{clients, refresh_tokens, token_families, users};
 use super::types::{DbTime, DbUuid};
 use crate::InfraError;
 
@@ -138,5 +138,46 @@ impl From<TokenRow> for RefreshTokenRecord {
             expires_at: r.expires_at.0,
             used_at: r.used_at.map(|t| t.0),
         }
+    }
+}
+
+/// A `clients` row.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = clients)]
+pub(crate) struct ClientRow {
+    id: String,
+    secret_digest: Vec<u8>,
+    allowed_grants: String,
+    created_at: DbTime,
+}
+
+impl From<&Client> for ClientRow {
+    fn from(c: &Client) -> Self {
+        Self {
+            id: c.id.as_str().to_owned(),
+            secret_digest: c.secret_digest.as_bytes().to_vec(),
+            allowed_grants: GrantType::format_set(&c.allowed_grants),
+            created_at: c.created_at.into(),
+        }
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = InfraError;
+
+    fn try_from(r: ClientRow) -> Result<Self, InfraError> {
+        let corrupt =
+            |what: &dyn std::fmt::Display| InfraError::Corrupt(format!("client {}: {what}", r.id));
+        let digest: [u8; 32] = r
+            .secret_digest
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt(&"secret digest is not 32 bytes"))?;
+        Ok(Self {
+            id: ClientId::parse(&r.id).map_err(|e| corrupt(&e))?,
+            secret_digest: SecretDigest::from_bytes(digest),
+            allowed_grants: GrantType::parse_set(&r.allowed_grants).map_err(|e| corrupt(&e))?,
+            created_at: r.created_at.0,
+        })
     }
 }

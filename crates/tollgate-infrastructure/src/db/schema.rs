@@ -45,6 +45,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{Binary, Text};
+    use crate::db::types::sql::Instant;
+
+    clients (id) {
+        id -> Text,
+        secret_digest -> Binary,
+        allowed_grants -> Text,
+        created_at -> Instant,
+    }
+}
+
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(users, token_families, refresh_tokens);

@@ -2,8 +2,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_application::LoginRequest;
+use tollgate_domain::GrantType;
 
 use crate::body::read_form;
+use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
 use crate::response::token_response;
 use crate::{AppState, OAuthError};
@@ -16,19 +18,32 @@ pub(crate) async fn token(
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_form(&req, payload, state.config.max_body_bytes).await?;
     let request = parse_token_request(&body)?;
+    let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
     let retry_after = state.config.retry_after_secs;
     // Hashing and storage block: run them on the blocking pool, never on the executor.
-    let outcome = web::block(move || match request.grant {
-        Grant::Password {
-            user_name,
-            password,
-            long_lived,
-        } => state.login.execute(&LoginRequest {
-            user_name,
-            password,
-            long_lived,
-        }),
-        Grant::RefreshToken { refresh_token } => state.refresh.execute(&refresh_token),
+    let outcome = web::block(move || {
+        // The client is settled first, so a refused client costs no password hashing and
+        // spends no refresh token.
+        let client = state
+            .clients
+            .identify(&credentials, state.config.require_client)?;
+        let grant_type = match &request.grant {
+            Grant::Password { .. } => GrantType::Password,
+            Grant::RefreshToken { .. } => GrantType::RefreshToken,
+        };
+        state.clients.authorize_grant(client.as_ref(), grant_type)?;
+        match request.grant {
+            Grant::Password {
+                user_name,
+                password,
+                long_lived,
+            } => state.login.execute(&LoginRequest {
+                user_name,
+                password,
+                long_lived,
+            }),
+            Grant::RefreshToken { refresh_token } => state.refresh.execute(&refresh_token),
+        }
     })
     .await
     .map_err(|e| {

@@ -1,0 +1,211 @@
+//! Token revocation (RFC 7009) against mocked ports: refresh tokens revoke their family, access
+//! tokens their `sid` family, and anything else is silently ignored.
+
+// Fixture helpers are not #[test] fns, but may panic like them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use mockall::predicate::eq;
+use mockall::Sequence;
+use tollgate_application::{Error, Revocation, TokenTypeHint};
+use tollgate_domain::{AccessClaims, FamilyId, RevokeReason, TokenRejection, UserId};
+use uuid::Uuid;
+
+use common::{access_claims_for, family_id, now, session, unavailable, Mocks, TOKEN};
+
+fn access_claims() -> AccessClaims {
+    let s = session();
+    access_claims_for(&s.family, &s.record)
+}
+
+fn revoke(m: Mocks, hint: Option<TokenTypeHint>) -> Result<(), Error> {
+    Revocation::new(m.ports()).execute(TOKEN, hint)
+}
+
+/// The verifier takes [`TOKEN`] for a refresh token of Alice's session.
+fn refresh_verifies(m: &mut Mocks) {
+    let claims = session().claims;
+    m.verifier
+        .expect_verify_refresh()
+        .with(eq(TOKEN), eq(now()))
+        .times(1)
+        .returning(move |_, _| Ok(claims.clone()));
+}
+
+/// The verifier takes [`TOKEN`] for an access token of Alice's session.
+fn access_verifies(m: &mut Mocks, claims: AccessClaims) {
+    m.verifier
+        .expect_verify_access()
+        .with(eq(TOKEN), eq(now()))
+        .times(1)
+        .returning(move |_, _| Ok(claims.clone()));
+}
+
+fn refresh_refused(m: &mut Mocks, times: usize) {
+    m.verifier
+        .expect_verify_refresh()
+        .times(times)
+        .returning(|_, _| Err(Error::InvalidToken(TokenRejection::Audience)));
+}
+
+fn access_refused(m: &mut Mocks, times: usize) {
+    m.verifier
+        .expect_verify_access()
+        .times(times)
+        .returning(|_, _| Err(Error::InvalidToken(TokenRejection::Audience)));
+}
+
+/// The store finds the presented refresh token in Alice's live family.
+fn token_found(m: &mut Mocks) {
+    let s = session();
+    m.sessions
+        .expect_find_token()
+        .with(eq(s.record.id))
+        .times(1)
+        .returning(move |_| Ok(Some((s.record.clone(), s.family.clone()))));
+}
+
+fn family_found(m: &mut Mocks) {
+    let family = session().family;
+    m.sessions
+        .expect_find_family()
+        .with(eq(family_id()))
+        .times(1)
+        .returning(move |_| Ok(Some(family.clone())));
+}
+
+/// Exactly one revocation of Alice's family, for RFC 7009 revocation, at the clock's instant.
+fn expect_revocation(m: &mut Mocks) {
+    m.sessions
+        .expect_revoke_family()
+        .with(eq(family_id()), eq(now()), eq(RevokeReason::Revoked))
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+}
+
+#[test]
+fn a_refresh_token_revokes_its_family() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found(&mut m);
+    expect_revocation(&mut m);
+    access_refused(&mut m, 0);
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn a_spent_refresh_token_still_revokes_its_family() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    let mut s = session();
+    s.record.used_at = Some(now());
+    m.sessions
+        .expect_find_token()
+        .returning(move |_| Ok(Some((s.record.clone(), s.family.clone()))));
+    expect_revocation(&mut m);
+    revoke(m, Some(TokenTypeHint::RefreshToken)).unwrap();
+}
+
+#[test]
+fn an_access_token_revokes_its_sid_family() {
+    let mut m = Mocks::new();
+    refresh_refused(&mut m, 1);
+    access_verifies(&mut m, access_claims());
+    family_found(&mut m);
+    expect_revocation(&mut m);
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn the_hint_decides_which_kind_is_tried_first() {
+    let mut m = Mocks::new();
+    let mut order = Sequence::new();
+    m.verifier
+        .expect_verify_access()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Err(Error::InvalidToken(TokenRejection::Audience)));
+    m.verifier
+        .expect_verify_refresh()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(session().claims));
+    token_found(&mut m);
+    expect_revocation(&mut m);
+    // A wrong hint still finds the token.
+    revoke(m, Some(TokenTypeHint::AccessToken)).unwrap();
+}
+
+#[test]
+fn a_recognised_access_token_is_not_tried_as_a_refresh_token() {
+    let mut m = Mocks::new();
+    access_verifies(&mut m, access_claims());
+    family_found(&mut m);
+    expect_revocation(&mut m);
+    refresh_refused(&mut m, 0);
+    revoke(m, Some(TokenTypeHint::AccessToken)).unwrap();
+}
+
+#[test]
+fn a_token_that_does_not_verify_is_ignored_without_touching_the_store() {
+    let mut m = Mocks::new();
+    refresh_refused(&mut m, 1);
+    access_refused(&mut m, 1);
+    m.sessions.expect_find_token().never();
+    m.sessions.expect_find_family().never();
+    m.forbid_session_writes();
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn an_unknown_refresh_token_is_ignored() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    m.sessions
+        .expect_find_token()
+        .times(1)
+        .returning(|_| Ok(None));
+    m.forbid_session_writes();
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn an_access_token_of_an_unknown_session_is_ignored() {
+    let mut m = Mocks::new();
+    refresh_refused(&mut m, 1);
+    let mut claims = access_claims();
+    claims.sid = FamilyId::from_uuid(Uuid::from_u128(99));
+    access_verifies(&mut m, claims);
+    m.sessions
+        .expect_find_family()
+        .times(1)
+        .returning(|_| Ok(None));
+    m.forbid_session_writes();
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn a_token_whose_subject_does_not_own_the_family_revokes_nothing() {
+    let mut m = Mocks::new();
+    refresh_refused(&mut m, 1);
+    let mut claims = access_claims();
+    claims.sub = UserId::from_uuid(Uuid::from_u128(77));
+    access_verifies(&mut m, claims);
+    family_found(&mut m);
+    m.forbid_session_writes();
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn a_storage_outage_is_reported_not_swallowed() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found(&mut m);
+    m.sessions
+        .expect_revoke_family()
+        .times(1)
+        .returning(|_, _, _| Err(unavailable()));
+    let result = revoke(m, None);
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}

@@ -1,0 +1,90 @@
+//! `tollgate client …`: OAuth clients (API.md §6).
+
+use std::io::Write;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use tollgate_application::ClientAdmin;
+use tollgate_domain::{Client, GrantType};
+use tollgate_infrastructure::SystemClock;
+
+use crate::wiring::open_services;
+use crate::{ServerError, Settings};
+
+/// `tollgate client …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a client. Its secret (256 random bits, 43 base64url characters) is printed once,
+    /// alone on stdout, and never stored or shown again.
+    Add {
+        /// Client id: 1 to 128 visible ASCII characters.
+        id: String,
+        /// Grants the client may use, comma-separated; empty (`--grants ''`) for a client that
+        /// may only introspect and revoke.
+        #[arg(long, value_name = "LIST", default_value = "password,refresh_token")]
+        grants: String,
+    },
+    /// List clients: id, grants, creation time (never secrets or digests).
+    List,
+    /// Delete a client; its secret stops working at once.
+    Remove {
+        /// Client id.
+        id: String,
+    },
+}
+
+/// Runs a client command against the database of `settings`, writing its results to `out`
+/// (stdout for the binary). Notes for the operator go to stderr, so that `out` holds only what
+/// a script wants: the secret of `add`, the table of `list`.
+///
+/// # Errors
+/// [`ServerError`] when the settings, the database or the command fail; removing an unknown
+/// client is [`ServerError::Input`].
+pub fn run_client_command(
+    settings: &Settings,
+    cmd: ClientCommand,
+    out: &mut dyn Write,
+) -> Result<(), ServerError> {
+    let services = open_services(settings, "http://localhost", Arc::new(SystemClock))?;
+    let admin = ClientAdmin::new(services.ports);
+    match cmd {
+        ClientCommand::Add { id, grants } => {
+            let grants =
+                GrantType::parse_set(&grants).map_err(tollgate_application::Error::from)?;
+            let created = admin.add(&id, grants)?;
+            eprintln!(
+                "created client {} (grants: {}); its secret follows and is shown only this once",
+                created.client.id,
+                grants_column(&created.client)
+            );
+            writeln!(out, "{}", created.secret.expose())?;
+        }
+        ClientCommand::List => {
+            writeln!(out, "client\tgrants\tcreated")?;
+            for client in admin.list()? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    client.id,
+                    grants_column(&client),
+                    client.created_at.to_rfc3339()
+                )?;
+            }
+        }
+        ClientCommand::Remove { id } => {
+            if !admin.remove(&id)? {
+                return Err(ServerError::Input(format!("no client with id {id}")));
+            }
+            writeln!(out, "removed client {id}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Grants as the operator typed them (comma-separated), or `-` for none.
+fn grants_column(client: &Client) -> String {
+    if client.allowed_grants.is_empty() {
+        return "-".to_owned();
+    }
+    GrantType::format_set(&client.allowed_grants).replace(' ', ",")
+}
