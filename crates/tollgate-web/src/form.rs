@@ -1,14 +1,15 @@
 //! The token request form: both dialects, matched strictly (API.md §1).
 
 use std::borrow::Cow;
+use std::fmt;
 
 use percent_encoding::percent_decode;
 use tollgate_domain::Password;
 
 use crate::OAuthError;
 
-/// The grant a token request asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The grant a token request asks for. `Debug` never shows the password or the token.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Grant {
     /// `grantType=Password` / `grant_type=password`.
     Password {
@@ -26,8 +27,8 @@ pub enum Grant {
     },
 }
 
-/// A parsed token request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed token request. `Debug` never shows the client secret, password or token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenRequest {
     /// What is asked for.
     pub grant: Grant,
@@ -35,6 +36,40 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     /// `client_secret`, when sent.
     pub client_secret: Option<String>,
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Password {
+                user_name,
+                long_lived,
+                ..
+            } => f
+                .debug_struct("Password")
+                .field("user_name", user_name)
+                .field("password", &"[redacted]")
+                .field("long_lived", long_lived)
+                .finish(),
+            Self::RefreshToken { .. } => f
+                .debug_struct("RefreshToken")
+                .field("refresh_token", &"[redacted]")
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant", &self.grant)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,7 +115,7 @@ impl Param {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component, insisting on UTF-8.
-fn decode(raw: &[u8]) -> Result<String, OAuthError> {
+pub(crate) fn decode(raw: &[u8]) -> Result<String, OAuthError> {
     let plus_as_space: Cow<'_, [u8]> = if raw.contains(&b'+') {
         Cow::Owned(
             raw.iter()
@@ -95,15 +130,16 @@ fn decode(raw: &[u8]) -> Result<String, OAuthError> {
         .map_err(|_| OAuthError::InvalidRequest("the form body is not valid UTF-8"))
 }
 
-/// Parses a token request body.
-///
-/// Empty values count as absent; a parameter given twice, or under both spellings, is
-/// `invalid_request`; unknown parameters are ignored.
-///
-/// # Errors
-/// `invalid_request` or `unsupported_grant_type` as API.md §1 lays out.
-pub(crate) fn parse_token_request(body: &[u8]) -> Result<TokenRequest, OAuthError> {
-    let mut values: [Option<String>; PARAMS] = Default::default();
+/// Splits a form body into the values of the parameters `lookup` knows (by lower-cased name),
+/// each in the slot `index` gives it: empty values count as absent, unknown names are ignored,
+/// and a parameter given twice (under any spelling) is `repeated(param)`.
+pub(crate) fn collect_params<P: Copy, const N: usize>(
+    body: &[u8],
+    lookup: impl Fn(&str) -> Option<P>,
+    index: impl Fn(P) -> usize,
+    repeated: impl Fn(P) -> OAuthError,
+) -> Result<[Option<String>; N], OAuthError> {
+    let mut values: [Option<String>; N] = std::array::from_fn(|_| None);
     for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let (name, value) = match pair.iter().position(|&b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),
@@ -113,15 +149,30 @@ pub(crate) fn parse_token_request(body: &[u8]) -> Result<TokenRequest, OAuthErro
         if value.is_empty() {
             continue;
         }
-        let Some(param) = Param::from_lowercase(&decode(name)?.to_ascii_lowercase()) else {
+        let Some(param) = lookup(&decode(name)?.to_ascii_lowercase()) else {
             continue;
         };
-        let slot = &mut values[param as usize];
+        let Some(slot) = values.get_mut(index(param)) else {
+            continue;
+        };
         if slot.is_some() {
-            return Err(param.repeated());
+            return Err(repeated(param));
         }
         *slot = Some(value);
     }
+    Ok(values)
+}
+
+/// Parses a token request body.
+///
+/// Empty values count as absent; a parameter given twice, or under both spellings, is
+/// `invalid_request`; unknown parameters are ignored.
+///
+/// # Errors
+/// `invalid_request` or `unsupported_grant_type` as API.md §1 lays out.
+pub(crate) fn parse_token_request(body: &[u8]) -> Result<TokenRequest, OAuthError> {
+    let mut values: [Option<String>; PARAMS] =
+        collect_params(body, Param::from_lowercase, |p| p as usize, Param::repeated)?;
     let mut take = |p: Param| values[p as usize].take();
 
     let grant = match take(Param::GrantType)
@@ -176,6 +227,18 @@ mod tests {
 
     fn code(body: &str) -> &'static str {
         parse(body).unwrap_err().code()
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets_or_tokens() {
+        let login =
+            parse("grantType=Password&userName=a&password=hunter2&client_secret=s3cr3t").unwrap();
+        let refresh = parse("grantType=RefreshToken&refreshToken=eyJ.secret.sig").unwrap();
+        let shown = format!("{login:?} {refresh:?}");
+        for secret in ["hunter2", "s3cr3t", "eyJ.secret.sig"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("user_name: \"a\""));
     }
 
     #[test]
