@@ -1,7 +1,6 @@
 //! The JWKS, the authorization server metadata and signing-key rotation, end to end.
 
 use std::path::Path;
-use std::time::Duration as StdDuration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -16,7 +15,7 @@ use serde_json::{json, Value};
 use tollgate_application::{Clock as _, Error as AppError, TokenVerifier as _};
 use tollgate_domain::TokenRejection;
 use tollgate_infrastructure::jwt::{JwksVerifier, KeySet};
-use tollgate_tests::{backend_tests, forge, Backend, Response, TestApp};
+use tollgate_tests::{backend_tests, forge, Backend, TestApp};
 
 const USER: &str = "administrator";
 const PASSWORD: &str = "Password1";
@@ -44,37 +43,9 @@ fn kid_of(token: &str) -> String {
         .to_owned()
 }
 
-/// GETs a path, whatever the status.
-fn get(app: &TestApp, path: &str) -> Response {
-    let result = ureq::AgentBuilder::new()
-        .timeout(StdDuration::from_secs(30))
-        .build()
-        .get(&format!("{}{path}", app.base_url))
-        .call();
-    let response = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("GET {path} failed: {e}"),
-    };
-    let status = response.status();
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| {
-            response
-                .header(&n)
-                .map(|v| (n.to_ascii_lowercase(), v.to_owned()))
-        })
-        .collect();
-    Response {
-        status,
-        headers,
-        text: response.into_string().unwrap(),
-    }
-}
-
 /// The served JWKS, checked for the headers every answer must have.
 fn jwks(app: &TestApp) -> Value {
-    let r = get(app, "/.well-known/jwks.json");
+    let r = app.get("/.well-known/jwks.json", None);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
     assert!(r
@@ -323,7 +294,7 @@ fn the_jwks_has_no_private_members() {
 fn a_verifier_built_from_the_served_jwks_verifies_the_servers_tokens() {
     let app = app(Backend::Sqlite).unwrap();
     let (access, refresh) = login(&app);
-    let served = get(&app, "/.well-known/jwks.json").text;
+    let served = app.get("/.well-known/jwks.json", None).text;
     let verifier = JwksVerifier::from_jwks_json(&served, ISSUER, Duration::seconds(30)).unwrap();
     let now = app.clock.now();
 
@@ -363,7 +334,7 @@ fn a_verifier_built_from_the_served_jwks_verifies_the_servers_tokens() {
 // --- Discovery ---
 
 fn metadata(app: &TestApp) -> Value {
-    let r = get(app, "/.well-known/oauth-authorization-server");
+    let r = app.get("/.well-known/oauth-authorization-server", None);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("public, max-age=300"));
     assert!(r

@@ -5,13 +5,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use thiserror::Error;
 use tollgate_application::{AccessGuard, Clock, Error as AppError, TokenVerifier};
 use tollgate_domain::AccessClaims;
+
+use crate::response::no_store;
 
 type Check = dyn Fn(&str) -> Result<AccessClaims, AppError> + Send + Sync;
 
@@ -107,7 +109,7 @@ impl ResponseError for BearerError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        no_store(&mut response);
         let code = match self {
             Self::Missing { realm } => {
                 response.insert_header((

@@ -5,6 +5,8 @@ use serde::Serialize;
 use thiserror::Error;
 use tollgate_application::Error as AppError;
 
+use crate::response::no_store;
+
 /// An OAuth 2.0 error response (RFC 6749 §5.2). `Display` is the `error_description`.
 #[derive(Debug, Error)]
 pub enum OAuthError {
@@ -92,9 +94,7 @@ impl ResponseError for OAuthError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        response
-            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        no_store(&mut response);
         if let Self::TemporarilyUnavailable { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }

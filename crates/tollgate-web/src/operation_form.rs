@@ -3,10 +3,28 @@
 
 use std::fmt;
 
-use tollgate_application::TokenTypeHint;
+use actix_web::web::Payload;
+use actix_web::HttpRequest;
+use tollgate_application::{ClientCredentials, TokenTypeHint};
 
+use crate::body::read_form;
+use crate::client_auth::client_credentials;
 use crate::form::collect_params;
 use crate::OAuthError;
+
+/// Reads a revocation or introspection request: the form (at most `limit` bytes), then the
+/// client's credentials from HTTP Basic or the body. Returns the token, the hint and the
+/// credentials.
+pub(crate) async fn read_token_operation(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+) -> Result<(String, Option<TokenTypeHint>, ClientCredentials), OAuthError> {
+    let body = read_form(req, payload, limit).await?;
+    let request = parse_token_operation(&body)?;
+    let credentials = client_credentials(req, request.client_id, request.client_secret)?;
+    Ok((request.token, request.hint, credentials))
+}
 
 /// A parsed revocation or introspection request. `Debug` never shows the token or secret.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, HttpResponseBuilder};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tollgate_application::TokenPair;
@@ -24,19 +24,23 @@ struct TokenBody<'a> {
     expires_in: i64,
 }
 
-/// The `200` answer of the token endpoint, with the no-store headers.
-pub(crate) fn token_response(pair: &TokenPair) -> HttpResponse {
-    HttpResponse::Ok()
+/// Marks an answer as never to be cached (RFC 6749 §5.1): tokens, secrets and token metadata.
+pub(crate) fn no_store(builder: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
+    builder
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
-        .json(TokenBody {
-            access_token: &pair.access_token,
-            refresh_token: &pair.refresh_token,
-            access_token_expires_at: format_expiry(pair.access_expires_at),
-            refresh_token_expires_at: format_expiry(pair.refresh_expires_at),
-            token_type: "Bearer",
-            expires_in: pair.expires_in,
-        })
+}
+
+/// The `200` answer of the token endpoint, with the no-store headers.
+pub(crate) fn token_response(pair: &TokenPair) -> HttpResponse {
+    no_store(&mut HttpResponse::Ok()).json(TokenBody {
+        access_token: &pair.access_token,
+        refresh_token: &pair.refresh_token,
+        access_token_expires_at: format_expiry(pair.access_expires_at),
+        refresh_token_expires_at: format_expiry(pair.refresh_expires_at),
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+    })
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
 //! `POST /api/oauth2/introspect`: token introspection (RFC 7662) for configured clients.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use tollgate_application::Introspected;
 
-use crate::body::read_form;
-use crate::client_auth::client_credentials;
-use crate::operation_form::parse_token_operation;
+use crate::handlers::run_blocking;
+use crate::operation_form::read_token_operation;
+use crate::response::no_store;
 use crate::{AppState, OAuthError};
 
 /// The RFC 7662 §2.2 answer. An inactive token is `{"active":false}` and nothing else, so that
@@ -81,23 +80,14 @@ pub(crate) async fn introspect(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let body = read_form(&req, payload, state.config.max_body_bytes).await?;
-    let request = parse_token_operation(&body)?;
-    let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let (token, hint, credentials) =
+        read_token_operation(&req, payload, state.config.max_body_bytes).await?;
     let retry_after = state.config.retry_after_secs;
-    let found = web::block(move || {
+    let found = run_blocking("introspection", retry_after, move || {
         // Introspection answers questions about other people's tokens: always a known client.
         state.clients.identify(&credentials, true)?;
-        state.introspection.execute(&request.token, request.hint)
+        state.introspection.execute(&token, hint)
     })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "introspection task failed");
-        OAuthError::ServerError
-    })?
-    .map_err(|e| OAuthError::from_app(e, retry_after))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
-        .json(IntrospectionBody::from_result(&found)))
+    .await?;
+    Ok(no_store(&mut HttpResponse::Ok()).json(IntrospectionBody::from_result(&found)))
 }

@@ -3,6 +3,8 @@
 use actix_web::{web, HttpResponse};
 
 use crate::auth::Authenticated;
+use crate::handlers::run_blocking;
+use crate::response::no_store;
 use crate::{AppState, OAuthError};
 
 /// Revokes the `sid` family of the bearer access token; `204`.
@@ -10,16 +12,10 @@ pub(crate) async fn logout(
     caller: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let retry_after = state.config.retry_after_secs;
     let guard = state.guard.clone();
-    web::block(move || guard.logout(&caller.0))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "logout task failed");
-            OAuthError::ServerError
-        })?
-        .map_err(|e| OAuthError::from_app(e, retry_after))?;
-    Ok(HttpResponse::NoContent()
-        .insert_header(("Cache-Control", "no-store"))
-        .finish())
+    run_blocking("logout", state.config.retry_after_secs, move || {
+        guard.logout(&caller.0)
+    })
+    .await?;
+    Ok(no_store(&mut HttpResponse::NoContent()).finish())
 }

@@ -4,6 +4,7 @@ use actix_web::HttpResponse;
 use serde::Serialize;
 
 use crate::auth::Authenticated;
+use crate::response::no_store;
 
 #[derive(Serialize)]
 struct Me<'a> {
@@ -14,10 +15,8 @@ struct Me<'a> {
 
 /// `{"id": …, "userName": …}` of the caller.
 pub(crate) async fn me(caller: Authenticated) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(Me {
-            id: caller.0.sub.to_string(),
-            user_name: &caller.0.unique_name,
-        })
+    no_store(&mut HttpResponse::Ok()).json(Me {
+        id: caller.0.sub.to_string(),
+        user_name: &caller.0.unique_name,
+    })
 }

@@ -7,6 +7,7 @@ use tollgate_domain::GrantType;
 use crate::body::read_form;
 use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
+use crate::handlers::run_blocking;
 use crate::response::token_response;
 use crate::{AppState, OAuthError};
 
@@ -20,8 +21,7 @@ pub(crate) async fn token(
     let request = parse_token_request(&body)?;
     let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
     let retry_after = state.config.retry_after_secs;
-    // Hashing and storage block: run them on the blocking pool, never on the executor.
-    let outcome = web::block(move || {
+    let pair = run_blocking("token", retry_after, move || {
         // The client is settled first, so a refused client costs no password hashing and
         // spends no refresh token.
         let client = state
@@ -45,13 +45,6 @@ pub(crate) async fn token(
             Grant::RefreshToken { refresh_token } => state.refresh.execute(&refresh_token),
         }
     })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "token handler's blocking task failed");
-        OAuthError::ServerError
-    })?;
-    match outcome {
-        Ok(pair) => Ok(token_response(&pair)),
-        Err(e) => Err(OAuthError::from_app(e, retry_after)),
-    }
+    .await?;
+    Ok(token_response(&pair))
 }
