@@ -138,7 +138,23 @@ fn revoking_a_users_sessions_kills_their_tokens(backend: Backend) {
     assert_eq!(app.refresh(&a.refresh_token()).error(), "invalid_grant");
 }
 
+fn deleting_a_user_ends_every_token_they_hold(backend: Backend) {
+    let Some(app) = app(backend) else { return };
+    let login = app.login(USER, PASSWORD);
+    assert_eq!(app.admin().delete(USER).unwrap(), 1);
+    assert_eq!(app.refresh(&login.refresh_token()).error(), "invalid_grant");
+    assert_invalid_token(
+        &app.get("/api/users/me", Some(&bearer(&login.access_token()))),
+        "deleted user",
+    );
+    assert_eq!(app.login(USER, PASSWORD).error(), "invalid_grant");
+    // The name is free again, and the new user's tokens are their own.
+    app.add_user(USER, "another-password");
+    assert_eq!(app.refresh(&login.refresh_token()).error(), "invalid_grant");
+}
+
 backend_tests!(
+    deleting_a_user_ends_every_token_they_hold,
     me_answers_with_the_callers_id_and_name,
     no_credentials_get_a_bare_challenge,
     refused_tokens_are_invalid_token,

@@ -70,6 +70,13 @@ pub trait UserStore: Send + Sync {
     /// # Errors
     /// [`Error::UserNotFound`] when no user has this id.
     fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<(), Error>;
+
+    /// Deletes a user; their families and refresh-token records go with them (the storage
+    /// cascades), so every token they held becomes unknown.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] when no user has this id.
+    fn delete(&self, id: UserId) -> Result<(), Error>;
 }
 
 /// What [`SessionStore::rotate`] found when it tried to spend a token.

@@ -66,6 +66,19 @@ impl UserAdmin {
         self.revoke_all(user.id, RevokeReason::PasswordChanged)
     }
 
+    /// Deletes a user: their sessions are revoked (and reported), then the user and every
+    /// session record are removed. Returns how many sessions were live.
+    ///
+    /// # Errors
+    /// [`Error::UserNotFound`] for an unknown name.
+    pub fn delete(&self, name: &str) -> Result<u64, Error> {
+        let user = self.find(name)?;
+        // Revoke first: should the delete fail, the user's tokens are dead all the same.
+        let revoked = self.revoke_all(user.id, RevokeReason::UserDeleted)?;
+        self.ports.users.delete(user.id)?;
+        Ok(revoked)
+    }
+
     /// Every session (family) of a user, newest first, revoked ones included.
     ///
     /// # Errors

@@ -311,3 +311,30 @@ fn sessions_of_an_unknown_user_are_user_not_found() {
         Err(Error::UserNotFound)
     ));
 }
+
+#[test]
+fn deleting_a_user_revokes_their_sessions_then_deletes_them() {
+    let mut m = Mocks::new();
+    expect_alice_found(&mut m);
+    let mut order = Sequence::new();
+    expect_revocation(&mut m, RevokeReason::UserDeleted, 2, &mut order);
+    m.users
+        .expect_delete()
+        .with(eq(user_id()))
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(()));
+    assert_eq!(admin(m).delete("alice").unwrap(), 2);
+}
+
+#[test]
+fn deleting_an_unknown_user_changes_nothing() {
+    let mut m = Mocks::new();
+    m.users.expect_find_by_name().returning(|_| Ok(None));
+    m.users.expect_delete().never();
+    forbid_changes(&mut m);
+    assert!(matches!(
+        admin(m).delete("nobody"),
+        Err(Error::UserNotFound)
+    ));
+}

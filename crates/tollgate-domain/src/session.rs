@@ -65,6 +65,8 @@ pub enum RevokeReason {
     PasswordChanged,
     /// An administrator revoked the user's sessions.
     Admin,
+    /// An administrator deleted the user.
+    UserDeleted,
 }
 
 impl RevokeReason {
@@ -77,6 +79,7 @@ impl RevokeReason {
             Self::UserDisabled => "user_disabled",
             Self::PasswordChanged => "password_changed",
             Self::Admin => "admin",
+            Self::UserDeleted => "user_deleted",
         }
     }
 }
@@ -98,6 +101,7 @@ impl FromStr for RevokeReason {
             "user_disabled" => Self::UserDisabled,
             "password_changed" => Self::PasswordChanged,
             "admin" => Self::Admin,
+            "user_deleted" => Self::UserDeleted,
             _ => return Err(DomainError::UnknownRevokeReason),
         })
     }

@@ -53,6 +53,7 @@ contract! {
     unknown_users_are_none,
     disabling_and_changing_the_password_hash_are_stored,
     updating_an_unknown_user_is_user_not_found,
+    deleting_a_user_removes_their_sessions_and_tokens,
     a_family_is_found_through_its_first_token,
     a_taken_family_id_is_conflict_and_stores_nothing,
     a_taken_token_id_is_conflict_and_stores_no_family,
@@ -354,6 +355,26 @@ fn an_unknown_token_is_none(t: &TestDatabase) {
             .unwrap(),
         None
     );
+}
+
+fn deleting_a_user_removes_their_sessions_and_tokens(t: &TestDatabase) {
+    let db = connect(t);
+    let (users, sessions) = (db.user_store(), db.session_store());
+    let (f, first) = stored_family(&db);
+    let at = t0() + Duration::minutes(1);
+    let next = successor(&first, at);
+    sessions.rotate(first.id, at, &next).unwrap();
+    let (other, other_first) = stored_family(&db);
+
+    users.delete(f.user_id).unwrap();
+
+    assert_eq!(users.find_by_id(f.user_id).unwrap(), None);
+    assert_eq!(sessions.find_family(f.id).unwrap(), None);
+    assert_eq!(sessions.find_token(first.id).unwrap(), None);
+    assert_eq!(sessions.find_token(next.id).unwrap(), None);
+    // Someone else's session is untouched.
+    assert_eq!(family_of(&db, other_first.id), other);
+    assert!(matches!(users.delete(f.user_id), Err(Error::UserNotFound)));
 }
 
 // ---------------------------------------------------------------------------------------------

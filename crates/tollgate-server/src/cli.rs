@@ -71,6 +71,11 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Delete a user and every session of theirs.
+    Delete {
+        /// Login name.
+        name: String,
+    },
     /// Set a new password and revoke all the user's sessions.
     SetPassword {
         /// Login name.
@@ -155,6 +160,10 @@ fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerE
         UserCommand::Enable { name } => {
             admin.set_disabled(&name, false)?;
             println!("enabled {name}");
+        }
+        UserCommand::Delete { name } => {
+            let revoked = admin.delete(&name)?;
+            println!("deleted {name}; ended {revoked} live session(s)");
         }
         UserCommand::SetPassword {
             name,

@@ -75,6 +75,10 @@ fn users_are_added_listed_disabled_and_refused_twice() {
     assert!(disabled.status.success(), "{}", stderr(&disabled));
     assert!(stdout(&tollgate(d, &["user", "list"], None)).contains("\talice\tdisabled\t"));
 
+    let deleted = tollgate(d, &["user", "delete", "alice"], None);
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert!(!stdout(&tollgate(d, &["user", "list"], None)).contains("alice"));
+
     let unknown = tollgate(d, &["user", "disable", "nobody"], None);
     assert!(!unknown.status.success());
     assert!(stderr(&unknown).contains("no such user"));

@@ -87,4 +87,13 @@ impl UserStore for DieselUserStore {
         })?;
         one_user_updated(updated)
     }
+
+    fn delete(&self, id: UserId) -> Result<(), Error> {
+        // `ON DELETE CASCADE` on token_families and refresh_tokens removes the sessions with
+        // the user, in the same statement.
+        let deleted = db_run!(self.db, |conn| {
+            Ok(diesel::delete(users::table.find(DbUuid(id.as_uuid()))).execute(conn)?)
+        })?;
+        one_user_updated(deleted)
+    }
 }
