@@ -2,17 +2,15 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tollgate_application::UserAdmin;
 use tollgate_infrastructure::db::{Database, PoolOptions};
-use tollgate_infrastructure::SystemClock;
 
 pub use crate::client_cli::{run_client_command, ClientCommand};
 use crate::keys_cli::run_keys_command;
 pub use crate::keys_cli::KeysCommand;
-use crate::wiring::open_services;
+use crate::wiring::open_command_services;
 use crate::{Application, Overrides, ServerError, Settings};
 
 /// Tollgate: a refresh-token-rotation token service.
@@ -130,7 +128,7 @@ impl Cli {
 }
 
 fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerError> {
-    let services = open_services(settings, "http://localhost", Arc::new(SystemClock))?;
+    let services = open_command_services(settings)?;
     let admin = UserAdmin::new(services.ports);
     match cmd {
         UserCommand::Add {
@@ -178,7 +176,7 @@ fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerE
 }
 
 fn run_session_command(settings: &Settings, cmd: SessionCommand) -> Result<(), ServerError> {
-    let services = open_services(settings, "http://localhost", Arc::new(SystemClock))?;
+    let services = open_command_services(settings)?;
     let admin = UserAdmin::new(services.ports);
     match cmd {
         SessionCommand::List { user } => {

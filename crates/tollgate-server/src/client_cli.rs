@@ -1,14 +1,12 @@
 //! `tollgate client …`: OAuth clients (API.md §6).
 
 use std::io::Write;
-use std::sync::Arc;
 
 use clap::Subcommand;
 use tollgate_application::ClientAdmin;
 use tollgate_domain::{Client, GrantType};
-use tollgate_infrastructure::SystemClock;
 
-use crate::wiring::open_services;
+use crate::wiring::open_command_services;
 use crate::{ServerError, Settings};
 
 /// `tollgate client …`.
@@ -45,7 +43,7 @@ pub fn run_client_command(
     cmd: ClientCommand,
     out: &mut dyn Write,
 ) -> Result<(), ServerError> {
-    let services = open_services(settings, "http://localhost", Arc::new(SystemClock))?;
+    let services = open_command_services(settings)?;
     let admin = ClientAdmin::new(services.ports);
     match cmd {
         ClientCommand::Add { id, grants } => {

@@ -13,6 +13,7 @@ use tollgate_application::Clock as _;
 use tollgate_infrastructure::jwt::{key_trust_window, KeyInfo, KeySet, KeyStatus};
 use tollgate_infrastructure::SystemClock;
 
+use crate::wiring::COMMAND_LINE_ISSUER;
 use crate::{ServerError, Settings};
 
 /// `tollgate keys …`.
@@ -58,8 +59,8 @@ pub(crate) fn run_keys_command_at(
 ) -> Result<(), ServerError> {
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
-    let policy = settings.token_policy("http://localhost")?;
-    let window = key_trust_window(&policy, Duration::seconds(settings.tokens.leeway));
+    let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
+    let window = key_trust_window(&policy, settings.leeway());
     match cmd {
         KeysCommand::Generate => {
             let key = KeySet::generate_at(&dir, now)?;

@@ -247,6 +247,11 @@ impl Settings {
         self.data_dir.join(&self.keys.dir)
     }
 
+    /// `tokens.leeway` as a duration: the clock skew tolerated on `exp` and `nbf`.
+    pub fn leeway(&self) -> Duration {
+        Duration::seconds(self.tokens.leeway)
+    }
+
     /// The token rules, with `default_issuer` when `tokens.issuer` is empty.
     ///
     /// # Errors

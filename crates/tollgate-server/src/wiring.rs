@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
 use tollgate_application::{Clock, Ports};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::{Database, PoolOptions};
 use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
 use tollgate_infrastructure::{
-    Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets,
+    Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets, SystemClock,
 };
 
 use crate::{ServerError, Settings};
@@ -25,6 +24,19 @@ pub struct Services {
     pub keys: Arc<KeySet>,
     /// The token rules in force.
     pub policy: Arc<TokenPolicy>,
+}
+
+/// The issuer the administration commands build their policy with. They sign no token, so it is
+/// never seen; the lifetimes, which they do use (key trust windows), come from the settings.
+pub(crate) const COMMAND_LINE_ISSUER: &str = "http://localhost";
+
+/// The services of an administration command (`tollgate user …`, `client …`, `sessions …`):
+/// the system clock and [`COMMAND_LINE_ISSUER`]. Blocking.
+///
+/// # Errors
+/// As [`open_services`].
+pub(crate) fn open_command_services(settings: &Settings) -> Result<Services, ServerError> {
+    open_services(settings, COMMAND_LINE_ISSUER, Arc::new(SystemClock))
 }
 
 /// Opens the database (applying migrations), loads or creates the keys and builds the ports.
@@ -50,7 +62,7 @@ pub fn open_services(
     let codec = Arc::new(JwtCodec::for_policy(
         keys.clone(),
         &policy,
-        Duration::seconds(settings.tokens.leeway),
+        settings.leeway(),
     ));
     let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
         memory_kib: settings.password.memory_kib,
