@@ -130,7 +130,7 @@ impl TestApp {
     }
 
     pub fn admin(&self) -> UserAdmin {
-        UserAdmin::new(self.services.ports.clone())
+        UserAdmin::new(self.services.ports.user_admin())
     }
 
     /// Creates a user (through the same use case as `tollgate user add`).

@@ -1,6 +1,21 @@
 use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection};
 
-use crate::{Error, Ports};
+use std::sync::Arc;
+
+use crate::{Clock, Error, SessionStore, TokenVerifier};
+
+/// The ports of the use cases that check a presented token against its session and nothing
+/// else: [`AccessGuard`], [`Revocation`](crate::Revocation) and
+/// [`Introspection`](crate::Introspection).
+#[derive(Clone)]
+pub struct TokenCheckPorts {
+    /// Time source (expiry checks, revocation instants).
+    pub clock: Arc<dyn Clock>,
+    /// Verifies the presented JWT.
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// Finds (and for logout and revocation, revokes) the token's family.
+    pub sessions: Arc<dyn SessionStore>,
+}
 
 /// Bearer access tokens at this server: who is calling, and is their session still live.
 ///
@@ -9,12 +24,12 @@ use crate::{Error, Ports};
 /// detection or a password change take effect before the access token expires.
 #[derive(Clone)]
 pub struct AccessGuard {
-    ports: Ports,
+    ports: TokenCheckPorts,
 }
 
 impl AccessGuard {
     /// Builds the use case.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: TokenCheckPorts) -> Self {
         Self { ports }
     }
 

@@ -5,7 +5,33 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use tollgate_domain::{Client, ClientId, ClientSecret, GrantType};
 
-use crate::{Error, Ports, SecurityEvent};
+use std::sync::Arc;
+
+use crate::{ClientStore, Clock, Error, IdGenerator, SecretHasher, SecurityEvent, SecurityEvents};
+
+/// The ports [`ClientAdmin`] uses, and only those.
+#[derive(Clone)]
+pub struct ClientAdminPorts {
+    /// Time source (creation instants).
+    pub clock: Arc<dyn Clock>,
+    /// Random bytes for new secrets.
+    pub ids: Arc<dyn IdGenerator>,
+    /// The configured clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Digests new secrets.
+    pub secrets: Arc<dyn SecretHasher>,
+}
+
+/// The ports [`ClientAuthenticator`] uses, and only those.
+#[derive(Clone)]
+pub struct ClientAuthenticatorPorts {
+    /// The configured clients.
+    pub clients: Arc<dyn ClientStore>,
+    /// Compares presented secrets with stored digests.
+    pub secrets: Arc<dyn SecretHasher>,
+    /// Hears about failed client authentications.
+    pub events: Arc<dyn SecurityEvents>,
+}
 
 /// A client as just created, with its secret: the only time the secret exists outside the
 /// caller's hands. `Debug` never shows the secret.
@@ -20,12 +46,12 @@ pub struct NewClient {
 /// Client administration: what the `tollgate client …` commands do.
 #[derive(Clone)]
 pub struct ClientAdmin {
-    ports: Ports,
+    ports: ClientAdminPorts,
 }
 
 impl ClientAdmin {
     /// Builds the use case.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: ClientAdminPorts) -> Self {
         Self { ports }
     }
 
@@ -88,12 +114,12 @@ impl fmt::Debug for ClientCredentials {
 /// Client authentication (API.md §6): who the calling client is, if anyone, and what it may do.
 #[derive(Clone)]
 pub struct ClientAuthenticator {
-    ports: Ports,
+    ports: ClientAuthenticatorPorts,
 }
 
 impl ClientAuthenticator {
     /// Builds the use case.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: ClientAuthenticatorPorts) -> Self {
         Self { ports }
     }
 

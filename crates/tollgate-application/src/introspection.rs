@@ -1,7 +1,7 @@
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{AccessClaims, RefreshClaims};
 
-use crate::{AccessGuard, Error, Ports, TokenTypeHint};
+use crate::{AccessGuard, Error, TokenCheckPorts, TokenTypeHint};
 
 /// What introspection found out about a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum Introspected {
 /// Token introspection (RFC 7662): whether a token is active right now, and its claims.
 #[derive(Clone)]
 pub struct Introspection {
-    ports: Ports,
+    ports: TokenCheckPorts,
     /// The same rule as the bearer-protected endpoints, so that introspection and this server's
     /// own checks never disagree about an access token.
     access: AccessGuard,
@@ -25,7 +25,7 @@ pub struct Introspection {
 
 impl Introspection {
     /// Builds the use case.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: TokenCheckPorts) -> Self {
         Self {
             access: AccessGuard::new(ports.clone()),
             ports,

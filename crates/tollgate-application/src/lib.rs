@@ -13,15 +13,18 @@ mod revocation;
 mod services;
 mod users;
 
-pub use access::AccessGuard;
-pub use clients::{ClientAdmin, ClientAuthenticator, ClientCredentials, NewClient};
+pub use access::{AccessGuard, TokenCheckPorts};
+pub use clients::{
+    ClientAdmin, ClientAdminPorts, ClientAuthenticator, ClientAuthenticatorPorts,
+    ClientCredentials, NewClient,
+};
 pub use error::{BoxError, Error};
 pub use introspection::{Introspected, Introspection};
 pub use issue::TokenPair;
-pub use login::{Login, LoginRequest};
+pub use login::{Login, LoginPorts, LoginRequest};
 pub use ports::*;
 pub use public_keys::*;
-pub use refresh::Refresh;
+pub use refresh::{Refresh, RefreshPorts};
 pub use revocation::{Revocation, TokenTypeHint};
 pub use services::Ports;
-pub use users::UserAdmin;
+pub use users::{UserAdmin, UserAdminPorts};

@@ -5,7 +5,10 @@ use tollgate_domain::{
 };
 
 use crate::issue::sign_pair;
-use crate::{Error, Ports, SecurityEvent, TokenPair};
+use crate::{
+    Clock, Error, IdGenerator, PasswordHasher, SecurityEvent, SecurityEvents, SessionStore,
+    TokenPair, TokenSigner, UserStore,
+};
 
 /// What a client sends to log in.
 #[derive(Debug, Clone)]
@@ -18,16 +21,35 @@ pub struct LoginRequest {
     pub long_lived: bool,
 }
 
+/// The ports [`Login`] uses, and only those.
+#[derive(Clone)]
+pub struct LoginPorts {
+    /// Time source (issue instants, family end).
+    pub clock: Arc<dyn Clock>,
+    /// Ids of the new family, refresh token and access token.
+    pub ids: Arc<dyn IdGenerator>,
+    /// Looks the user up by name (a host may bring its own).
+    pub users: Arc<dyn UserStore>,
+    /// Stores the new family with its first token.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Signs the pair.
+    pub signer: Arc<dyn TokenSigner>,
+    /// Checks the password.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Hears about failed logins.
+    pub events: Arc<dyn SecurityEvents>,
+}
+
 /// The password grant: checks credentials and starts a new family.
 #[derive(Clone)]
 pub struct Login {
-    ports: Ports,
+    ports: LoginPorts,
     policy: Arc<TokenPolicy>,
 }
 
 impl Login {
     /// Builds the use case.
-    pub fn new(ports: Ports, policy: Arc<TokenPolicy>) -> Self {
+    pub fn new(ports: LoginPorts, policy: Arc<TokenPolicy>) -> Self {
         Self { ports, policy }
     }
 

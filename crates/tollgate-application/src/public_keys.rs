@@ -34,3 +34,30 @@ pub trait PublicKeys: Send + Sync {
     /// I/O.
     fn jwks(&self, now: DateTime<Utc>) -> Vec<PublicJwk>;
 }
+
+/// The ports [`PublishedKeys`] uses, and only those.
+#[derive(Clone)]
+pub struct PublishedKeysPorts {
+    /// The keys that verify tokens.
+    pub public_keys: std::sync::Arc<dyn PublicKeys>,
+    /// Time source: a key leaves the set when its trust window ends.
+    pub clock: std::sync::Arc<dyn crate::Clock>,
+}
+
+/// The JWKS use case: every key that can still verify a live token, right now.
+#[derive(Clone)]
+pub struct PublishedKeys {
+    ports: PublishedKeysPorts,
+}
+
+impl PublishedKeys {
+    /// Builds the use case.
+    pub fn new(ports: PublishedKeysPorts) -> Self {
+        Self { ports }
+    }
+
+    /// The keys to publish now. Answered from memory: no blocking work.
+    pub fn current(&self) -> Vec<PublicJwk> {
+        self.ports.public_keys.jwks(self.ports.clock.now())
+    }
+}

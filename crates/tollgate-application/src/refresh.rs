@@ -9,18 +9,40 @@ use tollgate_domain::{
 };
 
 use crate::issue::sign_pair;
-use crate::{Error, Ports, RotateOutcome, SecurityEvent, TokenPair};
+use crate::{
+    Clock, Error, IdGenerator, RotateOutcome, SecurityEvent, SecurityEvents, SessionStore,
+    TokenPair, TokenSigner, TokenVerifier, UserStore,
+};
+
+/// The ports [`Refresh`] uses, and only those.
+#[derive(Clone)]
+pub struct RefreshPorts {
+    /// Time source (expiry checks, `used_at`, the successor's instants).
+    pub clock: Arc<dyn Clock>,
+    /// Ids of the successor refresh and access tokens.
+    pub ids: Arc<dyn IdGenerator>,
+    /// The family's owner, who must still exist and be enabled (a host may bring its own).
+    pub users: Arc<dyn UserStore>,
+    /// Token records and families: lookup, rotation, revocation on reuse.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Signs the successor pair.
+    pub signer: Arc<dyn TokenSigner>,
+    /// Verifies the presented refresh token.
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// Hears about reuse.
+    pub events: Arc<dyn SecurityEvents>,
+}
 
 /// The refresh grant: spends a refresh token and issues its successor pair.
 #[derive(Clone)]
 pub struct Refresh {
-    ports: Ports,
+    ports: RefreshPorts,
     policy: Arc<TokenPolicy>,
 }
 
 impl Refresh {
     /// Builds the use case.
-    pub fn new(ports: Ports, policy: Arc<TokenPolicy>) -> Self {
+    pub fn new(ports: RefreshPorts, policy: Arc<TokenPolicy>) -> Self {
         Self { ports, policy }
     }
 

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use tollgate_domain::RevokeReason;
 
-use crate::{Error, Ports};
+use crate::{Error, TokenCheckPorts};
 
 /// RFC 7009 / RFC 7662 `token_type_hint`: which kind of token the caller believes it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,12 +27,12 @@ impl TokenTypeHint {
 /// family.
 #[derive(Clone)]
 pub struct Revocation {
-    ports: Ports,
+    ports: TokenCheckPorts,
 }
 
 impl Revocation {
     /// Builds the use case.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: TokenCheckPorts) -> Self {
         Self { ports }
     }
 

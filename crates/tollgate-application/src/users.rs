@@ -1,16 +1,38 @@
 use tollgate_domain::{Family, Password, RevokeReason, User, UserId, UserName};
 
-use crate::{Error, Ports, SecurityEvent};
+use std::sync::Arc;
+
+use crate::{
+    Clock, Error, IdGenerator, PasswordHasher, SecurityEvent, SecurityEvents, SessionStore,
+    UserStore,
+};
+
+/// The ports [`UserAdmin`] uses, and only those.
+#[derive(Clone)]
+pub struct UserAdminPorts {
+    /// Time source (creation and revocation instants).
+    pub clock: Arc<dyn Clock>,
+    /// Ids of new users.
+    pub ids: Arc<dyn IdGenerator>,
+    /// The accounts administered.
+    pub users: Arc<dyn UserStore>,
+    /// The users' families, listed and revoked.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Hashes new passwords.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Hears about administrative revocations.
+    pub events: Arc<dyn SecurityEvents>,
+}
 
 /// User administration: what the `tollgate user …` commands do.
 #[derive(Clone)]
 pub struct UserAdmin {
-    ports: Ports,
+    ports: UserAdminPorts,
 }
 
 impl UserAdmin {
     /// Builds the use case.
-    pub fn new(ports: Ports) -> Self {
+    pub fn new(ports: UserAdminPorts) -> Self {
         Self { ports }
     }
 

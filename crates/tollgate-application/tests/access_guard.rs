@@ -29,7 +29,7 @@ fn expect_verified(m: &mut Mocks, claims: AccessClaims) {
 }
 
 fn authenticate(m: Mocks) -> Result<AccessClaims, Error> {
-    AccessGuard::new(m.ports()).authenticate(ACCESS)
+    AccessGuard::new(m.ports().token_check()).authenticate(ACCESS)
 }
 
 #[test]
@@ -137,5 +137,7 @@ fn logout_revokes_exactly_the_callers_session() {
         .times(1)
         .returning(|_, _, _| Ok(true));
     m.sessions.expect_revoke_user_families().never();
-    AccessGuard::new(m.ports()).logout(&c).unwrap();
+    AccessGuard::new(m.ports().token_check())
+        .logout(&c)
+        .unwrap();
 }

@@ -108,7 +108,7 @@ fn adding_a_client_stores_only_the_digest_of_a_fresh_256_bit_secret() {
         .times(1)
         .returning(|_| Ok(()));
 
-    let created = ClientAdmin::new(m.ports())
+    let created = ClientAdmin::new(m.ports().client_admin())
         .add(ID, BTreeSet::from([GrantType::RefreshToken]))
         .unwrap();
 
@@ -132,7 +132,7 @@ fn a_taken_client_id_is_conflict() {
         .expect_create()
         .times(1)
         .returning(|_| Err(Error::Conflict("a client with this id exists")));
-    let result = ClientAdmin::new(m.ports()).add(ID, both_grants());
+    let result = ClientAdmin::new(m.ports().client_admin()).add(ID, both_grants());
     assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
 }
 
@@ -142,7 +142,7 @@ fn a_malformed_client_id_is_refused_before_anything_happens() {
     m.ids.expect_secret_bytes().never();
     m.clients.expect_create().never();
     m.clients.expect_remove().never();
-    let admin = ClientAdmin::new(m.ports());
+    let admin = ClientAdmin::new(m.ports().client_admin());
     assert!(matches!(
         admin.add("has space", both_grants()),
         Err(Error::Invalid(DomainError::InvalidClientId))
@@ -168,7 +168,7 @@ fn clients_are_listed_and_removed_through_the_store() {
             let mut first = true;
             move |_| Ok(std::mem::replace(&mut first, false))
         });
-    let admin = ClientAdmin::new(m.ports());
+    let admin = ClientAdmin::new(m.ports().client_admin());
     assert_eq!(admin.list().unwrap(), vec![client()]);
     assert!(admin.remove(ID).unwrap());
     assert!(
@@ -186,7 +186,7 @@ fn the_right_secret_authenticates_the_client() {
     expect_lookup(&mut m, Some(client()), 1);
     honest_hasher(&mut m);
     m.forbid_events();
-    let got = ClientAuthenticator::new(m.ports())
+    let got = ClientAuthenticator::new(m.ports().client_authenticator())
         .authenticate(ID, SECRET)
         .unwrap();
     assert_eq!(got, client());
@@ -198,7 +198,8 @@ fn a_wrong_secret_is_invalid_client_and_reported() {
     expect_lookup(&mut m, Some(client()), 1);
     honest_hasher(&mut m);
     expect_failure_event(&mut m, Some(id()));
-    let result = ClientAuthenticator::new(m.ports()).authenticate(ID, "a-wrong-secret");
+    let result = ClientAuthenticator::new(m.ports().client_authenticator())
+        .authenticate(ID, "a-wrong-secret");
     assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
@@ -208,7 +209,8 @@ fn an_unknown_client_is_invalid_client_and_reported() {
     expect_lookup(&mut m, None, 1);
     m.secrets.expect_matches().never();
     expect_failure_event(&mut m, Some(id()));
-    let result = ClientAuthenticator::new(m.ports()).authenticate(ID, SECRET);
+    let result =
+        ClientAuthenticator::new(m.ports().client_authenticator()).authenticate(ID, SECRET);
     assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
@@ -217,7 +219,7 @@ fn a_malformed_id_or_secret_never_reaches_the_store() {
     let mut m = Mocks::new();
     m.clients.expect_find().never();
     m.events.expect_record().times(2).return_const(());
-    let auth = ClientAuthenticator::new(m.ports());
+    let auth = ClientAuthenticator::new(m.ports().client_authenticator());
     let too_long = "s".repeat(513);
     assert!(matches!(
         auth.authenticate("bad id", SECRET),
@@ -237,7 +239,8 @@ fn a_storage_outage_is_not_an_authentication_failure() {
         .times(1)
         .returning(|_| Err(unavailable()));
     m.forbid_events();
-    let result = ClientAuthenticator::new(m.ports()).authenticate(ID, SECRET);
+    let result =
+        ClientAuthenticator::new(m.ports().client_authenticator()).authenticate(ID, SECRET);
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
 }
 
@@ -249,7 +252,7 @@ fn no_credentials_are_anonymous_unless_a_client_is_required() {
     let mut m = Mocks::new();
     m.clients.expect_find().never();
     m.forbid_events();
-    let auth = ClientAuthenticator::new(m.ports());
+    let auth = ClientAuthenticator::new(m.ports().client_authenticator());
     assert_eq!(auth.identify(&creds(None, None), false).unwrap(), None);
     assert!(matches!(
         auth.identify(&creds(None, None), true),
@@ -262,7 +265,7 @@ fn an_unknown_client_id_without_a_secret_is_ignored_when_clients_are_optional() 
     let mut m = Mocks::new();
     expect_lookup(&mut m, None, 1);
     m.forbid_events();
-    let auth = ClientAuthenticator::new(m.ports());
+    let auth = ClientAuthenticator::new(m.ports().client_authenticator());
     assert_eq!(auth.identify(&creds(Some(ID), None), false).unwrap(), None);
 }
 
@@ -271,7 +274,7 @@ fn a_malformed_client_id_without_a_secret_is_ignored_too() {
     let mut m = Mocks::new();
     m.clients.expect_find().never();
     m.forbid_events();
-    let auth = ClientAuthenticator::new(m.ports());
+    let auth = ClientAuthenticator::new(m.ports().client_authenticator());
     assert_eq!(
         auth.identify(&creds(Some("a public client"), None), false)
             .unwrap(),
@@ -284,7 +287,8 @@ fn a_configured_client_id_without_a_secret_must_authenticate() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, Some(client()), 1);
     expect_failure_event(&mut m, Some(id()));
-    let result = ClientAuthenticator::new(m.ports()).identify(&creds(Some(ID), None), false);
+    let result = ClientAuthenticator::new(m.ports().client_authenticator())
+        .identify(&creds(Some(ID), None), false);
     assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
@@ -293,7 +297,8 @@ fn any_client_id_without_a_secret_is_refused_when_a_client_is_required() {
     let mut m = Mocks::new();
     m.clients.expect_find().never();
     expect_failure_event(&mut m, Some(id()));
-    let result = ClientAuthenticator::new(m.ports()).identify(&creds(Some(ID), None), true);
+    let result = ClientAuthenticator::new(m.ports().client_authenticator())
+        .identify(&creds(Some(ID), None), true);
     assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
@@ -302,7 +307,8 @@ fn a_secret_without_a_client_id_is_refused() {
     let mut m = Mocks::new();
     m.clients.expect_find().never();
     expect_failure_event(&mut m, None);
-    let result = ClientAuthenticator::new(m.ports()).identify(&creds(None, Some(SECRET)), false);
+    let result = ClientAuthenticator::new(m.ports().client_authenticator())
+        .identify(&creds(None, Some(SECRET)), false);
     assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
@@ -322,8 +328,8 @@ fn any_client_secret_must_authenticate_even_when_clients_are_optional() {
         } else {
             expect_failure_event(&mut m, Some(id()));
         }
-        let result =
-            ClientAuthenticator::new(m.ports()).identify(&creds(Some(ID), Some(secret)), required);
+        let result = ClientAuthenticator::new(m.ports().client_authenticator())
+            .identify(&creds(Some(ID), Some(secret)), required);
         if ok {
             assert_eq!(result.unwrap(), Some(client()));
         } else {
@@ -338,7 +344,7 @@ fn any_client_secret_must_authenticate_even_when_clients_are_optional() {
 #[test]
 fn a_client_may_use_only_its_allowed_grants_and_anonymous_callers_any() {
     let m = Mocks::new();
-    let auth = ClientAuthenticator::new(m.ports());
+    let auth = ClientAuthenticator::new(m.ports().client_authenticator());
     let refresh_only = Client {
         allowed_grants: BTreeSet::from([GrantType::RefreshToken]),
         ..client()

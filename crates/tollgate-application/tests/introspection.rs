@@ -23,7 +23,7 @@ fn introspect(mut m: Mocks, hint: Option<TokenTypeHint>) -> Result<Introspected,
     m.forbid_session_writes();
     m.forbid_signing();
     m.forbid_events();
-    Introspection::new(m.ports()).execute(TOKEN, hint)
+    Introspection::new(m.ports().token_check()).execute(TOKEN, hint)
 }
 
 fn refresh_verifies(m: &mut Mocks) {

@@ -23,7 +23,7 @@ use common::{
 };
 
 fn login(mocks: Mocks) -> Login {
-    Login::new(mocks.ports(), Arc::new(policy()))
+    Login::new(mocks.ports().login(), Arc::new(policy()))
 }
 
 fn request(user_name: &str, password: &str, long_lived: bool) -> LoginRequest {

@@ -23,7 +23,7 @@ use common::{
 };
 
 fn refresh(mocks: Mocks) -> Refresh {
-    Refresh::new(mocks.ports(), Arc::new(policy()))
+    Refresh::new(mocks.ports().refresh(), Arc::new(policy()))
 }
 
 /// The verifier accepts [`TOKEN`], checked at the clock's instant, and yields `s.claims`.

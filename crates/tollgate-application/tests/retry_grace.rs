@@ -31,7 +31,7 @@ fn with_grace(grace: Duration) -> TokenPolicy {
 }
 
 fn refresh(mocks: Mocks, policy: TokenPolicy) -> Refresh {
-    Refresh::new(mocks.ports(), Arc::new(policy))
+    Refresh::new(mocks.ports().refresh(), Arc::new(policy))
 }
 
 /// When the presented token was rotated: a few seconds ago, at a whole microsecond as stored.

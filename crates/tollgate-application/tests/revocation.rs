@@ -20,7 +20,7 @@ fn access_claims() -> AccessClaims {
 }
 
 fn revoke(m: Mocks, hint: Option<TokenTypeHint>) -> Result<(), Error> {
-    Revocation::new(m.ports()).execute(TOKEN, hint)
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint)
 }
 
 /// The verifier takes [`TOKEN`] for a refresh token of Alice's session.

@@ -16,7 +16,7 @@ use common::{alice, alice_name, new_id, now, unavailable, user_id, Mocks, ALICE_
 const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new$new";
 
 fn admin(mocks: Mocks) -> UserAdmin {
-    UserAdmin::new(mocks.ports())
+    UserAdmin::new(mocks.ports().user_admin())
 }
 
 /// The user store finds Alice by name once.

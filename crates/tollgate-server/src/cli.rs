@@ -129,7 +129,7 @@ impl Cli {
 
 fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerError> {
     let services = open_command_services(settings)?;
-    let admin = UserAdmin::new(services.ports);
+    let admin = UserAdmin::new(services.ports.user_admin());
     match cmd {
         UserCommand::Add {
             name,
@@ -177,7 +177,7 @@ fn run_user_command(settings: &Settings, cmd: UserCommand) -> Result<(), ServerE
 
 fn run_session_command(settings: &Settings, cmd: SessionCommand) -> Result<(), ServerError> {
     let services = open_command_services(settings)?;
-    let admin = UserAdmin::new(services.ports);
+    let admin = UserAdmin::new(services.ports.user_admin());
     match cmd {
         SessionCommand::List { user } => {
             println!("session\tcreated\texpires\tkind\tstate");

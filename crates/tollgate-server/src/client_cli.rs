@@ -44,7 +44,7 @@ pub fn run_client_command(
     out: &mut dyn Write,
 ) -> Result<(), ServerError> {
     let services = open_command_services(settings)?;
-    let admin = ClientAdmin::new(services.ports);
+    let admin = ClientAdmin::new(services.ports.client_admin());
     match cmd {
         ClientCommand::Add { id, grants } => {
             let grants =

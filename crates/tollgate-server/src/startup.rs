@@ -109,7 +109,7 @@ fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), Server
     if services.ports.users.find_by_name(&parsed)?.is_some() {
         return Ok(());
     }
-    match UserAdmin::new(services.ports.clone()).add(name, password.expose()) {
+    match UserAdmin::new(services.ports.user_admin()).add(name, password.expose()) {
         Ok(user) => {
             tracing::info!(user = %user.name, "bootstrap user created");
             Ok(())

@@ -1,9 +1,12 @@
 use std::sync::Arc;
 
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, Introspection, Login, Ports, Refresh, Revocation,
+    AccessGuard, ClientAuthenticator, Introspection, Login, Ports, PublishedKeys, Refresh,
+    Revocation,
 };
 use tollgate_domain::TokenPolicy;
+
+use crate::TokenService;
 
 /// HTTP-level limits and hints.
 #[derive(Debug, Clone)]
@@ -27,33 +30,34 @@ impl Default for WebConfig {
     }
 }
 
-/// What the handlers need, shared by every worker.
+/// Every route of Tollgate's own server, built from one set of ports: a [`TokenService`] with
+/// all its use cases. A host that runs only some use cases uses [`TokenService::builder`].
 #[derive(Clone)]
 pub struct AppState {
-    pub(crate) ports: Ports,
-    pub(crate) policy: Arc<TokenPolicy>,
-    pub(crate) login: Login,
-    pub(crate) refresh: Refresh,
-    pub(crate) guard: AccessGuard,
-    pub(crate) clients: ClientAuthenticator,
-    pub(crate) revocation: Revocation,
-    pub(crate) introspection: Introspection,
-    pub(crate) config: WebConfig,
+    service: TokenService,
 }
 
 impl AppState {
-    /// Builds every use case the routes need from one set of ports.
+    /// Builds every use case the routes need from one set of ports; the metadata's endpoints
+    /// hang off the policy's issuer.
     pub fn new(ports: Ports, policy: Arc<TokenPolicy>, config: WebConfig) -> Self {
-        Self {
-            login: Login::new(ports.clone(), policy.clone()),
-            refresh: Refresh::new(ports.clone(), policy.clone()),
-            guard: AccessGuard::new(ports.clone()),
-            clients: ClientAuthenticator::new(ports.clone()),
-            revocation: Revocation::new(ports.clone()),
-            introspection: Introspection::new(ports.clone()),
-            ports,
-            policy,
-            config,
-        }
+        let service = TokenService::builder(
+            Login::new(ports.login(), policy.clone()),
+            Refresh::new(ports.refresh(), policy.clone()),
+        )
+        .config(config)
+        .clients(ClientAuthenticator::new(ports.client_authenticator()))
+        .logout(AccessGuard::new(ports.token_check()))
+        .revocation(Revocation::new(ports.token_check()))
+        .introspection(Introspection::new(ports.token_check()))
+        .jwks(PublishedKeys::new(ports.published_keys()))
+        .metadata(&policy.issuer, &policy.issuer)
+        .build();
+        Self { service }
+    }
+
+    /// The service behind the state.
+    pub fn service(&self) -> &TokenService {
+        &self.service
     }
 }

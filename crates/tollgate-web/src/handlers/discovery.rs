@@ -4,69 +4,134 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
-use crate::AppState;
-
 /// The metadata changes only with the configuration, that is with a restart.
 const CACHE_CONTROL: &str = "public, max-age=300";
 /// Client authentication at the token and revocation endpoints (API.md §6).
 const CLIENT_SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 /// The members we publish, in RFC 8414 §2 order. `scopes_supported` is left out: Tollgate has
-/// no scopes.
+/// no scopes. Endpoints a host did not mount are left out too.
 #[derive(Debug, Serialize)]
-struct Metadata {
+pub(crate) struct Metadata {
     issuer: String,
     token_endpoint: String,
-    jwks_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<String>,
     response_types_supported: [&'static str; 0],
     grant_types_supported: [&'static str; 2],
     token_endpoint_auth_methods_supported: Vec<&'static str>,
-    revocation_endpoint: String,
-    revocation_endpoint_auth_methods_supported: Vec<&'static str>,
-    introspection_endpoint: String,
-    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation_endpoint_auth_methods_supported: Option<Vec<&'static str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspection_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    introspection_endpoint_auth_methods_supported: Option<Vec<&'static str>>,
 }
 
-/// The metadata of a server whose tokens say `iss = issuer`.
-fn metadata(issuer: &str, require_client: bool) -> Metadata {
-    // The issuer is an identifier compared byte for byte, so it is published exactly as
-    // configured; only the endpoint URLs drop a trailing slash so they never hold `//`.
-    let base = issuer.trim_end_matches('/');
-    let endpoint = |path: &str| format!("{base}{path}");
-    // Without `auth.require_client`, public clients may call these endpoints with no secret.
-    let mut optional_client = CLIENT_SECRET_METHODS.to_vec();
-    if !require_client {
-        optional_client.push("none");
-    }
-    Metadata {
-        issuer: issuer.to_owned(),
-        token_endpoint: endpoint("/api/oauth2/token"),
-        jwks_uri: endpoint("/.well-known/jwks.json"),
-        response_types_supported: [],
-        grant_types_supported: ["password", "refresh_token"],
-        token_endpoint_auth_methods_supported: optional_client.clone(),
-        revocation_endpoint: endpoint("/api/oauth2/revoke"),
-        revocation_endpoint_auth_methods_supported: optional_client,
-        introspection_endpoint: endpoint("/api/oauth2/introspect"),
-        // Introspection always needs a configured client.
-        introspection_endpoint_auth_methods_supported: CLIENT_SECRET_METHODS.to_vec(),
+/// Which optional endpoints a service mounts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mounted {
+    pub(crate) jwks: bool,
+    pub(crate) revocation: bool,
+    pub(crate) introspection: bool,
+}
+
+impl Metadata {
+    /// The metadata of a server whose tokens say `iss = issuer`, with its endpoints under
+    /// `endpoint_base`.
+    pub(crate) fn new(
+        issuer: &str,
+        endpoint_base: &str,
+        require_client: bool,
+        mounted: Mounted,
+    ) -> Self {
+        // The issuer is an identifier compared byte for byte, so it is published exactly as
+        // configured; only the endpoint URLs drop a trailing slash so they never hold `//`.
+        let base = endpoint_base.trim_end_matches('/');
+        let endpoint = |path: &str| format!("{base}{path}");
+        // Without `auth.require_client`, public clients may call these endpoints with no secret.
+        let mut optional_client = CLIENT_SECRET_METHODS.to_vec();
+        if !require_client {
+            optional_client.push("none");
+        }
+        Self {
+            issuer: issuer.to_owned(),
+            token_endpoint: endpoint("/api/oauth2/token"),
+            jwks_uri: mounted.jwks.then(|| endpoint("/.well-known/jwks.json")),
+            response_types_supported: [],
+            grant_types_supported: ["password", "refresh_token"],
+            token_endpoint_auth_methods_supported: optional_client.clone(),
+            revocation_endpoint: mounted.revocation.then(|| endpoint("/api/oauth2/revoke")),
+            revocation_endpoint_auth_methods_supported: mounted
+                .revocation
+                .then_some(optional_client),
+            introspection_endpoint: mounted
+                .introspection
+                .then(|| endpoint("/api/oauth2/introspect")),
+            // Introspection always needs a configured client.
+            introspection_endpoint_auth_methods_supported: mounted
+                .introspection
+                .then(|| CLIENT_SECRET_METHODS.to_vec()),
+        }
     }
 }
 
-/// The server's metadata, from the policy's issuer and the client settings.
-pub(crate) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+/// The server's metadata, computed once when the service was built.
+pub(crate) async fn discovery(metadata: web::Data<Metadata>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((
             header::CACHE_CONTROL,
             HeaderValue::from_static(CACHE_CONTROL),
         ))
-        .json(metadata(&state.policy.issuer, state.config.require_client))
+        .json(&**metadata)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    const EVERYTHING: Mounted = Mounted {
+        jwks: true,
+        revocation: true,
+        introspection: true,
+    };
+
+    /// Tollgate's own server: every endpoint, under the issuer.
+    fn metadata(issuer: &str, require_client: bool) -> Metadata {
+        Metadata::new(issuer, issuer, require_client, EVERYTHING)
+    }
+
+    #[test]
+    fn a_host_lists_only_what_it_mounts_under_its_own_base() {
+        let only_grants = Mounted {
+            jwks: false,
+            revocation: false,
+            introspection: false,
+        };
+        let m = as_json(&Metadata::new(
+            "https://host.example",
+            "https://host.example/auth/",
+            false,
+            only_grants,
+        ));
+        assert_eq!(m["issuer"], "https://host.example");
+        assert_eq!(
+            m["token_endpoint"],
+            "https://host.example/auth/api/oauth2/token"
+        );
+        for absent in [
+            "jwks_uri",
+            "revocation_endpoint",
+            "revocation_endpoint_auth_methods_supported",
+            "introspection_endpoint",
+            "introspection_endpoint_auth_methods_supported",
+        ] {
+            assert!(m.get(absent).is_none(), "{absent}");
+        }
+    }
 
     fn as_json(m: &Metadata) -> Value {
         serde_json::to_value(m).unwrap()

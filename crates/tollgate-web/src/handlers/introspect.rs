@@ -2,12 +2,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use tollgate_application::Introspected;
+use tollgate_application::{Introspected, Introspection};
 
 use crate::handlers::run_blocking;
 use crate::operation_form::read_token_operation;
 use crate::response::no_store;
-use crate::{AppState, OAuthError};
+use crate::service::Endpoint;
+use crate::OAuthError;
 
 /// The RFC 7662 §2.2 answer. An inactive token is `{"active":false}` and nothing else, so that
 /// the answer tells nothing about why.
@@ -78,15 +79,16 @@ impl<'a> IntrospectionBody<'a> {
 pub(crate) async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    endpoint: web::Data<Endpoint>,
+    introspection: web::Data<Introspection>,
 ) -> Result<HttpResponse, OAuthError> {
     let (token, hint, credentials) =
-        read_token_operation(&req, payload, state.config.max_body_bytes).await?;
-    let retry_after = state.config.retry_after_secs;
+        read_token_operation(&req, payload, endpoint.config.max_body_bytes).await?;
+    let retry_after = endpoint.config.retry_after_secs;
     let found = run_blocking("introspection", retry_after, move || {
         // Introspection answers questions about other people's tokens: always a known client.
-        state.clients.identify(&credentials, true)?;
-        state.introspection.execute(&token, hint)
+        endpoint.identify(&credentials, true)?;
+        introspection.execute(&token, hint)
     })
     .await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(IntrospectionBody::from_result(&found)))

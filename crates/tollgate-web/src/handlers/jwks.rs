@@ -3,9 +3,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use tollgate_application::PublicJwk;
-
-use crate::AppState;
+use tollgate_application::{PublicJwk, PublishedKeys};
 
 /// Caches may keep the set five minutes. A retired key leaving late is harmless (its tokens have
 /// expired); a new key is published as soon as a restarted server signs with it, so verifiers
@@ -48,8 +46,8 @@ fn jwk_set(keys: &[PublicJwk]) -> JwkSet<'_> {
 }
 
 /// Every key that can still verify a live token. Answered from memory: no blocking work.
-pub(crate) async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    let keys = state.ports.public_keys.jwks(state.ports.clock.now());
+pub(crate) async fn jwks(keys: web::Data<PublishedKeys>) -> HttpResponse {
+    let keys = keys.current();
     HttpResponse::Ok()
         .insert_header((
             header::CACHE_CONTROL,

@@ -5,15 +5,19 @@ use actix_web::{web, HttpResponse};
 use crate::auth::Authenticated;
 use crate::handlers::run_blocking;
 use crate::response::no_store;
-use crate::{AppState, OAuthError};
+use tollgate_application::AccessGuard;
+
+use crate::service::Endpoint;
+use crate::OAuthError;
 
 /// Revokes the `sid` family of the bearer access token; `204`.
 pub(crate) async fn logout(
     caller: Authenticated,
-    state: web::Data<AppState>,
+    endpoint: web::Data<Endpoint>,
+    guard: web::Data<AccessGuard>,
 ) -> Result<HttpResponse, OAuthError> {
-    let guard = state.guard.clone();
-    run_blocking("logout", state.config.retry_after_secs, move || {
+    let guard = guard.into_inner();
+    run_blocking("logout", endpoint.config.retry_after_secs, move || {
         guard.logout(&caller.0)
     })
     .await?;

@@ -9,40 +9,40 @@ use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
 use crate::handlers::run_blocking;
 use crate::response::token_response;
-use crate::{AppState, OAuthError};
+use crate::service::{Endpoint, Grants};
+use crate::OAuthError;
 
 /// Issues a token pair for a password login or a refresh token.
 pub(crate) async fn token(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    endpoint: web::Data<Endpoint>,
+    grants: web::Data<Grants>,
 ) -> Result<HttpResponse, OAuthError> {
-    let body = read_form(&req, payload, state.config.max_body_bytes).await?;
+    let body = read_form(&req, payload, endpoint.config.max_body_bytes).await?;
     let request = parse_token_request(&body)?;
     let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
-    let retry_after = state.config.retry_after_secs;
+    let retry_after = endpoint.config.retry_after_secs;
     let pair = run_blocking("token", retry_after, move || {
         // The client is settled first, so a refused client costs no password hashing and
         // spends no refresh token.
-        let client = state
-            .clients
-            .identify(&credentials, state.config.require_client)?;
+        let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
         let grant_type = match &request.grant {
             Grant::Password { .. } => GrantType::Password,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
         };
-        state.clients.authorize_grant(client.as_ref(), grant_type)?;
+        endpoint.authorize_grant(client.as_ref(), grant_type)?;
         match request.grant {
             Grant::Password {
                 user_name,
                 password,
                 long_lived,
-            } => state.login.execute(&LoginRequest {
+            } => grants.login.execute(&LoginRequest {
                 user_name,
                 password,
                 long_lived,
             }),
-            Grant::RefreshToken { refresh_token } => state.refresh.execute(&refresh_token),
+            Grant::RefreshToken { refresh_token } => grants.refresh.execute(&refresh_token),
         }
     })
     .await?;

@@ -1,0 +1,232 @@
+//! [`TokenService`]: the token endpoint assembled from the use cases a host wants.
+//!
+//! Each handler takes only the use case it runs as `web::Data<…>`, and a route is mounted only
+//! when its use case was given, so a route can never run without what it needs.
+
+use actix_web::web;
+use tollgate_application::{
+    AccessGuard, ClientAuthenticator, ClientCredentials, Error as AppError, Introspection, Login,
+    PublishedKeys, Refresh, Revocation,
+};
+use tollgate_domain::{Client, GrantType};
+
+use crate::handlers::{self, discovery::Metadata};
+use crate::{BearerAuth, WebConfig};
+
+/// What every mounted handler shares: the HTTP limits and, if the host has clients, how to
+/// authenticate them.
+pub(crate) struct Endpoint {
+    pub(crate) config: WebConfig,
+    clients: Option<ClientAuthenticator>,
+}
+
+impl Endpoint {
+    /// The client behind `credentials` (see [`ClientAuthenticator::identify`]). A host without
+    /// clients accepts only requests that name no client: credentials it cannot check are
+    /// refused rather than ignored, and a required client can never be satisfied.
+    pub(crate) fn identify(
+        &self,
+        credentials: &ClientCredentials,
+        required: bool,
+    ) -> Result<Option<Client>, AppError> {
+        match &self.clients {
+            Some(clients) => clients.identify(credentials, required),
+            None if required || credentials.id.is_some() || credentials.secret.is_some() => {
+                Err(AppError::InvalidClient)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether `client` may use `grant` (anonymous callers may use every grant).
+    pub(crate) fn authorize_grant(
+        &self,
+        client: Option<&Client>,
+        grant: GrantType,
+    ) -> Result<(), AppError> {
+        match &self.clients {
+            Some(clients) => clients.authorize_grant(client, grant),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The two grants of the token endpoint.
+pub(crate) struct Grants {
+    pub(crate) login: Login,
+    pub(crate) refresh: Refresh,
+}
+
+/// Tollgate's HTTP routes, built from the use cases a host runs.
+///
+/// Mount it with [`TokenService::configure`], at the application's root or inside a scope
+/// (`web::scope("/auth").configure(service.configure())`).
+#[derive(Clone)]
+pub struct TokenService {
+    endpoint: web::Data<Endpoint>,
+    grants: web::Data<Grants>,
+    guard: Option<AccessGuard>,
+    revocation: Option<web::Data<Revocation>>,
+    introspection: Option<web::Data<Introspection>>,
+    keys: Option<web::Data<PublishedKeys>>,
+    metadata: Option<web::Data<Metadata>>,
+}
+
+/// Collects the use cases of a [`TokenService`]; see [`TokenService::builder`].
+pub struct TokenServiceBuilder {
+    login: Login,
+    refresh: Refresh,
+    config: WebConfig,
+    clients: Option<ClientAuthenticator>,
+    guard: Option<AccessGuard>,
+    revocation: Option<Revocation>,
+    introspection: Option<Introspection>,
+    keys: Option<PublishedKeys>,
+    metadata: Option<(String, String)>,
+}
+
+impl TokenService {
+    /// Starts a service with the one route every host needs: `POST /api/oauth2/token` with the
+    /// password and refresh-token grants. Everything else is added when its use case is given.
+    pub fn builder(login: Login, refresh: Refresh) -> TokenServiceBuilder {
+        TokenServiceBuilder {
+            login,
+            refresh,
+            config: WebConfig::default(),
+            clients: None,
+            guard: None,
+            revocation: None,
+            introspection: None,
+            keys: None,
+            metadata: None,
+        }
+    }
+
+    /// Registers the routes. Call it once per actix worker (inside the `HttpServer::new` closure);
+    /// the use cases are shared, not copied.
+    pub fn configure(&self) -> impl FnOnce(&mut web::ServiceConfig) + 'static {
+        let service = self.clone();
+        move |cfg| service.register(cfg)
+    }
+
+    fn register(self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.endpoint).app_data(self.grants).service(
+            web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
+        );
+        if let Some(guard) = self.guard {
+            // Bearer-protected routes here also check that the token's session is still live.
+            let bearer = web::Data::new(BearerAuth::with_session_check(guard.clone()));
+            cfg.app_data(bearer)
+                .app_data(web::Data::new(guard))
+                .service(
+                    web::resource("/api/oauth2/logout")
+                        .route(web::post().to(handlers::logout::logout)),
+                )
+                .service(web::resource("/api/users/me").route(web::get().to(handlers::me::me)));
+        }
+        if let Some(revocation) = self.revocation {
+            cfg.app_data(revocation).service(
+                web::resource("/api/oauth2/revoke").route(web::post().to(handlers::revoke::revoke)),
+            );
+        }
+        if let Some(introspection) = self.introspection {
+            cfg.app_data(introspection).service(
+                web::resource("/api/oauth2/introspect")
+                    .route(web::post().to(handlers::introspect::introspect)),
+            );
+        }
+        if let Some(keys) = self.keys {
+            cfg.app_data(keys).service(
+                web::resource("/.well-known/jwks.json").route(web::get().to(handlers::jwks::jwks)),
+            );
+        }
+        if let Some(metadata) = self.metadata {
+            cfg.app_data(metadata).service(
+                web::resource("/.well-known/oauth-authorization-server")
+                    .route(web::get().to(handlers::discovery::discovery)),
+            );
+        }
+    }
+}
+
+impl TokenServiceBuilder {
+    /// HTTP limits and `require_client` (default: [`WebConfig::default`]).
+    pub fn config(mut self, config: WebConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Authenticates OAuth clients (API.md §6). Without it, requests that present client
+    /// credentials are refused with `invalid_client`, as is every request when
+    /// [`WebConfig::require_client`] is set.
+    pub fn clients(mut self, clients: ClientAuthenticator) -> Self {
+        self.clients = Some(clients);
+        self
+    }
+
+    /// Adds `POST /api/oauth2/logout` and `GET /api/users/me`, both bearer-protected with a
+    /// session check.
+    pub fn logout(mut self, guard: AccessGuard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// Adds `POST /api/oauth2/revoke` (RFC 7009).
+    pub fn revocation(mut self, revocation: Revocation) -> Self {
+        self.revocation = Some(revocation);
+        self
+    }
+
+    /// Adds `POST /api/oauth2/introspect` (RFC 7662). It always requires a configured client,
+    /// so it also needs [`clients`](Self::clients).
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// Adds `GET /.well-known/jwks.json` (RFC 7517).
+    pub fn jwks(mut self, keys: PublishedKeys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Adds `GET /.well-known/oauth-authorization-server` (RFC 8414) for tokens saying
+    /// `iss = issuer`, with endpoint URLs under `endpoint_base` (the issuer itself when mounted at
+    /// the root; `https://host/auth` when mounted in a `/auth` scope). Only the endpoints this
+    /// service mounts are listed, so add the others first.
+    pub fn metadata(mut self, issuer: &str, endpoint_base: &str) -> Self {
+        self.metadata = Some((issuer.to_owned(), endpoint_base.to_owned()));
+        self
+    }
+
+    /// The service, ready to mount.
+    pub fn build(self) -> TokenService {
+        let metadata = self.metadata.map(|(issuer, base)| {
+            web::Data::new(Metadata::new(
+                &issuer,
+                &base,
+                self.config.require_client,
+                handlers::discovery::Mounted {
+                    jwks: self.keys.is_some(),
+                    revocation: self.revocation.is_some(),
+                    introspection: self.introspection.is_some(),
+                },
+            ))
+        });
+        TokenService {
+            endpoint: web::Data::new(Endpoint {
+                config: self.config,
+                clients: self.clients,
+            }),
+            grants: web::Data::new(Grants {
+                login: self.login,
+                refresh: self.refresh,
+            }),
+            guard: self.guard,
+            revocation: self.revocation.map(web::Data::new),
+            introspection: self.introspection.map(web::Data::new),
+            keys: self.keys.map(web::Data::new),
+            metadata,
+        }
+    }
+}
