@@ -57,7 +57,8 @@ contract! {
     a_family_is_found_through_its_first_token,
     a_taken_family_id_is_conflict_and_stores_nothing,
     a_taken_token_id_is_conflict_and_stores_no_family,
-    a_family_of_an_unknown_user_is_refused,
+    a_family_can_belong_to_a_user_tollgate_does_not_store,
+    deleting_a_user_keeps_families_of_users_tollgate_does_not_store,
     an_unknown_token_is_none,
     a_family_is_found_by_id_and_unknown_ones_are_none,
     a_users_families_are_listed_newest_first_with_revoked_ones,
@@ -167,7 +168,7 @@ fn migration_count(t: &TestDatabase) -> usize {
         Backend::Postgres => "postgres",
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../migrations")
+        .join("migrations")
         .join(folder);
     std::fs::read_dir(dir)
         .unwrap()
@@ -332,17 +333,41 @@ fn a_taken_token_id_is_conflict_and_stores_no_family(t: &TestDatabase) {
     assert_eq!(family_of(&db, first.id), f);
 }
 
-fn a_family_of_an_unknown_user_is_refused(t: &TestDatabase) {
+fn a_family_can_belong_to_a_user_tollgate_does_not_store(t: &TestDatabase) {
     let db = connect(t);
+    // A host with its own user table: the id is in no table Tollgate knows.
     let (f, first) = family(UserId::from_uuid(Uuid::new_v4()));
 
-    // Foreign keys are enforced. (SQLite enforces them only when each connection asks, which
-    // the pool does; the bundled build happens to default to on as well.)
+    db.session_store().create_family(&f, &first).unwrap();
+
+    assert_eq!(family_of(&db, first.id), f);
+    let at = t0() + Duration::minutes(1);
+    let next = successor(&first, at);
+    assert_eq!(
+        db.session_store().rotate(first.id, at, &next).unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        db.session_store().list_user_families(f.user_id).unwrap(),
+        vec![f]
+    );
+}
+
+fn deleting_a_user_keeps_families_of_users_tollgate_does_not_store(t: &TestDatabase) {
+    let db = connect(t);
+    let (f, first) = family(UserId::from_uuid(Uuid::new_v4()));
+    db.session_store().create_family(&f, &first).unwrap();
+    let (own, _) = stored_family(&db);
+
+    // Deleting an id Tollgate does not store deletes nothing, not even that id's families.
     assert!(matches!(
-        db.session_store().create_family(&f, &first),
-        Err(Error::Unexpected(_))
+        db.user_store().delete(f.user_id),
+        Err(Error::UserNotFound)
     ));
-    assert_eq!(token(&db, first.id), None);
+    db.user_store().delete(own.user_id).unwrap();
+
+    assert_eq!(family_of(&db, first.id), f);
+    assert_eq!(db.session_store().find_family(own.id).unwrap(), None);
 }
 
 fn an_unknown_token_is_none(t: &TestDatabase) {

@@ -15,9 +15,9 @@ use super::pool::{with_connection, Pool};
 use crate::InfraError;
 
 #[cfg(feature = "sqlite")]
-const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 #[cfg(feature = "postgres")]
-const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// An arbitrary constant naming "tollgate schema migrations" among the advisory locks.
 #[cfg(feature = "postgres")]

@@ -57,6 +57,7 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(token_families -> users (user_id));
+// No `joinable!(token_families -> users)`: a family's user may live in a host's own table
+// (migration sessions_without_user_fk).
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(users, token_families, refresh_tokens);

@@ -3,7 +3,7 @@ use tollgate_application::{Error, UserStore};
 use tollgate_domain::{PasswordHash, User, UserId, UserName};
 
 use super::rows::UserRow;
-use super::schema::users;
+use super::schema::{token_families, users};
 use super::types::DbUuid;
 use super::{on_unique_violation, Database};
 
@@ -89,10 +89,17 @@ impl UserStore for DieselUserStore {
     }
 
     fn delete(&self, id: UserId) -> Result<(), Error> {
-        // `ON DELETE CASCADE` on token_families and refresh_tokens removes the sessions with
-        // the user, in the same statement.
-        let deleted = db_run!(self.db, |conn| {
-            Ok(diesel::delete(users::table.find(DbUuid(id.as_uuid()))).execute(conn)?)
+        // The families name their user without a foreign key (a host may bring its own users),
+        // so they are deleted here, in the user's transaction; their refresh tokens follow by
+        // `ON DELETE CASCADE` on refresh_tokens.family_id. No user deleted: nothing else is.
+        let user = DbUuid(id.as_uuid());
+        let deleted = db_write!(self.db, |conn| {
+            let deleted = diesel::delete(users::table.find(user)).execute(conn)?;
+            if deleted > 0 {
+                diesel::delete(token_families::table.filter(token_families::user_id.eq(user)))
+                    .execute(conn)?;
+            }
+            Ok(deleted)
         })?;
         one_user_updated(deleted)
     }
