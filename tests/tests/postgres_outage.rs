@@ -4,6 +4,7 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
+use tollgate_infrastructure::testing;
 use tollgate_tests::{Backend, TestApp};
 
 /// A database of its own, so that connections to it can be refused without touching other tests.
@@ -15,8 +16,8 @@ struct OwnDatabase {
 
 impl OwnDatabase {
     fn create() -> Option<Self> {
-        let Ok(base) = std::env::var("TOLLGATE_TEST_POSTGRES_URL") else {
-            eprintln!("skipped: TOLLGATE_TEST_POSTGRES_URL not set");
+        let Ok(base) = std::env::var(testing::POSTGRES_URL_VAR) else {
+            testing::skip_postgres(&format!("{} not set", testing::POSTGRES_URL_VAR));
             return None;
         };
         let mut admin = PgConnection::establish(&base).expect("PostgreSQL must answer");

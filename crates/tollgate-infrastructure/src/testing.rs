@@ -53,13 +53,13 @@ impl TestDatabase {
     /// `None` (after printing one line saying the test is skipped) when the variable is unset.
     ///
     /// # Panics
-    /// When the variable is set but PostgreSQL does not answer or refuses to create the schema:
+    /// When the variable is unset and `CI` is set (see [`skip_postgres`]), and when the variable is set but PostgreSQL does not answer or refuses to create the schema:
     /// a configured database that is down must fail the test run, not skip it.
     pub fn postgres() -> Option<Self> {
         let base_url = match std::env::var(POSTGRES_URL_VAR) {
             Ok(url) if !url.trim().is_empty() => url,
             _ => {
-                eprintln!("skipped: {POSTGRES_URL_VAR} not set");
+                skip_postgres(&format!("{POSTGRES_URL_VAR} not set"));
                 return None;
             }
         };
@@ -87,7 +87,7 @@ impl TestDatabase {
 
     #[cfg(not(feature = "postgres"))]
     fn postgres_at(_base_url: String) -> Option<Self> {
-        eprintln!("skipped: built without the `postgres` feature");
+        skip_postgres("built without the `postgres` feature");
         None
     }
 
@@ -126,6 +126,40 @@ impl Drop for TestDatabase {
                 eprintln!("warning: could not drop test schema {schema}: {e}");
             }
         }
+    }
+}
+
+/// Says that a PostgreSQL test is skipped, and why; or fails it when the `CI` environment
+/// variable is set (to anything but the empty string), so that a green CI run always means both
+/// backends ran. Every Postgres test that cannot run calls this.
+///
+/// # Panics
+/// When `CI` is set.
+pub fn skip_postgres(reason: &str) {
+    report_skip(std::env::var_os("CI"), reason);
+}
+
+fn report_skip(ci: Option<std::ffi::OsString>, reason: &str) {
+    if ci.is_some_and(|v| !v.is_empty()) {
+        panic!("PostgreSQL test not run under CI: {reason}; a CI run must test both backends");
+    }
+    eprintln!("skipped: {reason}");
+}
+
+#[cfg(test)]
+mod skip_tests {
+    use super::report_skip;
+
+    #[test]
+    fn outside_ci_a_skip_only_says_so() {
+        report_skip(None, "no database");
+        report_skip(Some("".into()), "no database");
+    }
+
+    #[test]
+    #[should_panic(expected = "PostgreSQL test not run under CI: no database")]
+    fn under_ci_a_skip_fails() {
+        report_skip(Some("true".into()), "no database");
     }
 }
 
