@@ -250,5 +250,40 @@ mod explain {
                 revoke_user_families: plan(&mut conn, q::revoke_user_families(id(), at, "admin")),
             }
         }
+
+        /// Explains each purge step's batch statement (as `Database::purge` runs it) in this
+        /// (migrated) PostgreSQL database, with sequential scans disabled; returns
+        /// `(step, plan)` pairs.
+        ///
+        /// # Panics
+        /// When the database does not answer or a statement cannot be explained.
+        pub fn explain_purge(&self) -> Vec<(&'static str, String)> {
+            let mut conn = admin_connection(self.url());
+            conn.batch_execute("SET enable_seqscan = off")
+                .unwrap_or_else(|e| panic!("cannot disable sequential scans: {e}"));
+            let at = DbTime::from(chrono::DateTime::UNIX_EPOCH);
+            crate::db::purge_statements()
+                .into_iter()
+                .map(|(step, sql)| {
+                    let plan = diesel::sql_query(format!("EXPLAIN {sql}"))
+                        .bind::<crate::db::types::sql::Instant, _>(at)
+                        .bind::<diesel::sql_types::BigInt, _>(100_i64)
+                        .load::<PlanLine>(&mut conn)
+                        .unwrap_or_else(|e| panic!("EXPLAIN of the {step} purge failed: {e}"))
+                        .into_iter()
+                        .map(|l| l.line)
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    (step, plan)
+                })
+                .collect()
+        }
+    }
+
+    /// One line of `EXPLAIN` output.
+    #[derive(diesel::QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
     }
 }

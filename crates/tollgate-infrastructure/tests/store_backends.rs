@@ -70,6 +70,35 @@ fn postgres_refresh_path_uses_index_scans() {
 }
 
 #[test]
+fn postgres_purge_batches_use_index_scans() {
+    let Some(t) = TestDatabase::postgres() else {
+        return;
+    };
+    let _db = connect(&t);
+    let plans = t.explain_purge();
+    assert_eq!(plans.len(), 3);
+    for (step, plan) in plans {
+        assert!(
+            !plan.contains("Seq Scan"),
+            "sequential scan in the {step} purge:\n{plan}"
+        );
+        let index = match step {
+            "revoked families" => "token_families_revoked_at",
+            "spent tokens" => "refresh_tokens_spent_expires_at",
+            _ => "refresh_tokens_live_expires_at",
+        };
+        assert!(
+            plan.contains(index),
+            "{index} not used in the {step} purge:\n{plan}"
+        );
+        assert!(
+            plan.contains("LockRows"),
+            "{step} purge takes no row locks:\n{plan}"
+        );
+    }
+}
+
+#[test]
 fn postgres_columns_have_native_types() {
     use diesel::{Connection, QueryableByName, RunQueryDsl};
 

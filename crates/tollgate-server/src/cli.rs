@@ -4,8 +4,9 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tollgate_application::UserAdmin;
+use tollgate_application::{Clock, UserAdmin};
 use tollgate_infrastructure::db::{Database, PoolOptions};
+use tollgate_infrastructure::SystemClock;
 
 pub use crate::client_cli::{run_client_command, ClientCommand};
 use crate::keys_cli::run_keys_command;
@@ -44,6 +45,13 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Delete expired and long-revoked sessions once (as `serve` does every `purge.interval`),
+    /// in batches of `purge.batch`; for cron, e.g. `tollgate purge --dry-run`.
+    Purge {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `tollgate user …`.
@@ -123,6 +131,7 @@ impl Cli {
             Command::Client(cmd) => run_client_command(&settings, cmd, &mut std::io::stdout()),
             Command::Keys(cmd) => run_keys_command(&settings, cmd),
             Command::Sessions(cmd) => run_session_command(&settings, cmd),
+            Command::Purge { dry_run } => run_purge(&settings, dry_run),
         }
     }
 }
@@ -204,6 +213,25 @@ fn run_session_command(settings: &Settings, cmd: SessionCommand) -> Result<(), S
             let revoked = admin.revoke_sessions(&user)?;
             println!("revoked {revoked} session(s) of {user}");
         }
+    }
+    Ok(())
+}
+
+fn run_purge(settings: &Settings, dry_run: bool) -> Result<(), ServerError> {
+    let db = Database::connect(&settings.database_url(), &PoolOptions::default())?;
+    let policy = settings.purge_policy(SystemClock.now())?;
+    if dry_run {
+        let r = db.purge_preview(&policy)?;
+        println!(
+            "would purge {} session(s) and {} refresh token(s)",
+            r.families, r.tokens
+        );
+    } else {
+        let r = db.purge(&policy)?;
+        println!(
+            "purged {} session(s) and {} refresh token(s) in {} batch(es)",
+            r.families, r.tokens, r.batches
+        );
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod cli;
 mod client_cli;
 mod error;
 mod keys_cli;
+mod maintenance;
 mod settings;
 mod startup;
 pub mod telemetry;
@@ -18,8 +19,8 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings, SecretString,
-    ServerSettings, Settings, TokenSettings,
+    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings,
+    PurgeSettings, SecretString, ServerSettings, Settings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

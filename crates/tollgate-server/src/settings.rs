@@ -4,10 +4,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use tollgate_domain::TokenPolicy;
+use tollgate_infrastructure::db::PurgePolicy;
 
 use crate::ServerError;
 
@@ -31,6 +32,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Optional first user, created at start when absent.
     pub bootstrap: BootstrapSettings,
+    /// Deleting sessions nobody can use any more.
+    pub purge: PurgeSettings,
 }
 
 /// `[server]`.
@@ -57,6 +60,9 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     /// Seconds to wait for a pooled connection before answering 503.
     pub connect_timeout: u64,
+    /// SQLite only: milliseconds between checkpoints that empty the WAL file (0 = never; SQLite's
+    /// own checkpoints then cannot finish under steady concurrent load and the WAL keeps growing).
+    pub wal_checkpoint_ms: u64,
 }
 
 /// `[keys]`.
@@ -117,6 +123,30 @@ pub struct BootstrapSettings {
     pub password: Option<SecretString>,
 }
 
+/// `[purge]`: deleting token families and tokens nobody can use any more (API.md §5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PurgeSettings {
+    /// Seconds between purges in `serve` (0 = none; `tollgate purge` from cron instead).
+    pub interval: u64,
+    /// Seconds a revoked family is kept after its revocation, so reuse of its tokens is still
+    /// recognised (and reported) for a while.
+    pub keep_revoked: i64,
+    /// Most families (or spent tokens) deleted per transaction: small batches keep the write
+    /// lock short, so refreshes keep being answered during a large purge.
+    pub batch: u32,
+}
+
+impl Default for PurgeSettings {
+    fn default() -> Self {
+        Self {
+            interval: 600,
+            keep_revoked: 7 * 24 * 3600,
+            batch: 500,
+        }
+    }
+}
+
 /// A string that never shows in `Debug` output.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
@@ -151,6 +181,7 @@ impl Default for Settings {
             password: PasswordSettings::default(),
             auth: AuthSettings::default(),
             bootstrap: BootstrapSettings::default(),
+            purge: PurgeSettings::default(),
         }
     }
 }
@@ -172,6 +203,7 @@ impl Default for DatabaseSettings {
             url: "sqlite://tollgate.db".into(),
             pool_size: 10,
             connect_timeout: 5,
+            wal_checkpoint_ms: 1000,
         }
     }
 }
@@ -229,6 +261,7 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         settings.token_policy("http://validation.invalid")?;
+        settings.purge_policy(chrono::DateTime::UNIX_EPOCH)?;
         Ok(settings)
     }
 
@@ -250,6 +283,28 @@ impl Settings {
     /// `tokens.leeway` as a duration: the clock skew tolerated on `exp` and `nbf`.
     pub fn leeway(&self) -> Duration {
         Duration::seconds(self.tokens.leeway)
+    }
+
+    /// What a purge at `now` deletes: tokens expired longer than `tokens.leeway` ago (so none
+    /// that could still verify), families revoked more than `purge.keep_revoked` ago.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when `purge.keep_revoked` or `purge.batch` is out of range.
+    pub fn purge_policy(&self, now: DateTime<Utc>) -> Result<PurgePolicy, ServerError> {
+        let p = &self.purge;
+        if !(0..=100 * 365 * 24 * 3600).contains(&p.keep_revoked) {
+            return Err(ServerError::Config(
+                "purge.keep_revoked must be 0 to 3153600000 seconds".into(),
+            ));
+        }
+        if p.batch == 0 {
+            return Err(ServerError::Config("purge.batch must be at least 1".into()));
+        }
+        Ok(PurgePolicy {
+            expired_before: now - self.leeway(),
+            revoked_before: now - Duration::seconds(p.keep_revoked),
+            batch: p.batch,
+        })
     }
 
     /// The token rules, with `default_issuer` when `tokens.issuer` is empty.
@@ -333,6 +388,27 @@ mod tests {
             Settings::load(Some(&path)),
             Err(ServerError::Config(_))
         ));
+    }
+
+    #[test]
+    fn the_purge_keeps_revoked_families_a_week_and_spares_the_leeway() {
+        let s = Settings::default();
+        let now = DateTime::UNIX_EPOCH + Duration::days(30);
+        let p = s.purge_policy(now).unwrap();
+        assert_eq!(p.revoked_before, now - Duration::days(7));
+        assert_eq!(p.expired_before, now - Duration::seconds(30));
+        assert_eq!((p.batch, s.purge.interval), (500, 600));
+    }
+
+    #[test]
+    fn out_of_range_purge_settings_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        for bad in ["[purge]\nbatch = 0\n", "[purge]\nkeep_revoked = -1\n"] {
+            std::fs::write(&path, bad).unwrap();
+            let err = Settings::load(Some(&path)).unwrap_err();
+            assert!(err.to_string().contains("purge."), "{bad}: {err}");
+        }
     }
 
     #[test]

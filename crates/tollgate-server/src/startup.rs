@@ -39,8 +39,9 @@ impl Application {
         let listener = TcpListener::bind(&settings.server.bind)?;
         let address = listener.local_addr()?;
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let services = open_services(settings, &format!("http://{address}"), clock)?;
+        let services = open_services(settings, &format!("http://{address}"), clock.clone())?;
         bootstrap_user(settings, &services)?;
+        crate::maintenance::spawn(settings, &services.database, clock);
 
         let state = web::Data::new(AppState::new(
             services.ports.clone(),

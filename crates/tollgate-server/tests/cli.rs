@@ -188,3 +188,30 @@ fn serve_stops_gracefully_on_sigterm() {
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
+
+#[test]
+fn purge_counts_then_deletes_and_a_dry_run_deletes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    // A fresh database has nothing to purge, but both forms run and report.
+    let dry = tollgate(d, &["purge", "--dry-run"], None);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert_eq!(
+        stdout(&dry),
+        "would purge 0 session(s) and 0 refresh token(s)\n"
+    );
+    let real = tollgate(d, &["purge"], None);
+    assert!(real.status.success(), "{}", stderr(&real));
+    assert_eq!(
+        stdout(&real),
+        "purged 0 session(s) and 0 refresh token(s) in 3 batch(es)\n"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("purge")
+        .env("TOLLGATE__DATA_DIR", d)
+        .env("TOLLGATE__PURGE__BATCH", "0")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("purge.batch"), "{}", stderr(&bad));
+}

@@ -14,8 +14,11 @@ mod client_store;
 mod database;
 mod migrations;
 mod pool;
+mod purge;
 mod rows;
 pub(crate) mod schema;
+#[cfg(feature = "test-support")]
+mod seed;
 mod session_store;
 pub(crate) mod types;
 mod url;
@@ -24,9 +27,14 @@ mod user_store;
 pub use client_store::DieselClientStore;
 pub use database::{Backend, Database};
 pub use pool::PoolOptions;
+pub use purge::{PurgePolicy, PurgeReport};
+#[cfg(feature = "test-support")]
+pub use seed::SeedFamilies;
 pub use session_store::DieselSessionStore;
 pub use user_store::DieselUserStore;
 
+#[cfg(all(feature = "test-support", feature = "postgres"))]
+pub(crate) use purge::pg_batch_statements as purge_statements;
 #[cfg(all(feature = "test-support", feature = "postgres"))]
 pub(crate) use session_store::queries as session_queries;
 

@@ -1,0 +1,348 @@
+//! Bounded storage: deleting token families and tokens nobody can use any more, in small
+//! transactions, so a running service keeps answering while it happens.
+//!
+//! Three kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
+//!
+//! 1. families revoked before [`PurgePolicy::revoked_before`], with all their tokens;
+//! 2. spent tokens that expired before [`PurgePolicy::expired_before`], from any family: a spent
+//!    token is kept only to recognise its reuse, and once expired it is refused before storage is
+//!    asked (the JWT's `exp`), so nothing reads it any more. This bounds long refresh chains,
+//!    whose family never expires while it is used;
+//! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
+//!    tokens.
+//!
+//! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
+//! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
+//! takes its rows `FOR UPDATE SKIP LOCKED`, so purges running in several processes at once split
+//! the work instead of waiting for or deadlocking on each other; on SQLite `BEGIN IMMEDIATE`
+//! serialises them. The SQL is written by hand (the same text for both backends, `$n` becoming
+//! `?n` on SQLite) because diesel's query builder has neither `SKIP LOCKED` nor data-modifying
+//! CTEs.
+
+use chrono::{DateTime, Utc};
+use diesel::query_builder::BoxedSqlQuery;
+use diesel::sql_types::BigInt;
+use diesel::{QueryableByName, RunQueryDsl};
+
+use super::pool::{with_connection, Pool};
+use super::types::{sql::Instant, DbTime};
+use super::Database;
+use crate::InfraError;
+
+/// What a purge deletes and how much per transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgePolicy {
+    /// Tokens (and families whose every token) expired before this instant go. Callers pass
+    /// "now minus the verification leeway", so no token that could still verify is deleted.
+    pub expired_before: DateTime<Utc>,
+    /// Families revoked before this instant go (reuse of their tokens is recognised until then).
+    pub revoked_before: DateTime<Utc>,
+    /// Most families (or, in the spent-token step, tokens) deleted per transaction (0 counts as 1).
+    pub batch: u32,
+}
+
+/// What a purge deleted (or, for [`Database::purge_preview`], would delete).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Token families deleted.
+    pub families: u64,
+    /// Refresh token rows deleted, those of deleted families included.
+    pub tokens: u64,
+    /// Transactions committed (zero for a preview).
+    pub batches: u64,
+}
+
+/// One kind of victim; each is purged in its own run of batches.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    RevokedFamilies,
+    SpentTokens,
+    ExpiredFamilies,
+}
+
+impl Step {
+    /// The SELECT naming one batch of victims; `$1` is the cutoff, `$2` the batch size.
+    fn victims(self) -> &'static str {
+        match self {
+            Step::RevokedFamilies => {
+                "SELECT f.id FROM token_families f WHERE f.revoked_at < $1 LIMIT $2"
+            }
+            Step::SpentTokens => {
+                "SELECT t.token_id FROM refresh_tokens t \
+                 WHERE t.expires_at < $1 AND t.used_at IS NOT NULL LIMIT $2"
+            }
+            // Candidates through the unspent token's expiry (`refresh_tokens_live_expires_at`),
+            // confirmed by looking at every token of the family (index on `family_id`).
+            Step::ExpiredFamilies => {
+                "SELECT f.id FROM token_families f \
+                 JOIN refresh_tokens t ON t.family_id = f.id \
+                 WHERE t.expires_at < $1 AND t.used_at IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens u \
+                                 WHERE u.family_id = f.id AND u.expires_at >= $1) \
+                 LIMIT $2"
+            }
+        }
+    }
+
+    /// The row lock clause PostgreSQL appends to [`Step::victims`].
+    #[cfg(feature = "postgres")]
+    fn pg_lock(self) -> &'static str {
+        match self {
+            Step::RevokedFamilies | Step::ExpiredFamilies => " FOR UPDATE OF f SKIP LOCKED",
+            Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
+        }
+    }
+
+    fn cutoff(self, policy: &PurgePolicy) -> DbTime {
+        match self {
+            Step::RevokedFamilies => policy.revoked_before.into(),
+            Step::SpentTokens | Step::ExpiredFamilies => policy.expired_before.into(),
+        }
+    }
+
+    /// The table the victims are deleted from, and its key column.
+    fn target(self) -> (&'static str, &'static str) {
+        match self {
+            Step::RevokedFamilies | Step::ExpiredFamilies => ("token_families", "id"),
+            Step::SpentTokens => ("refresh_tokens", "token_id"),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[derive(QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    rows: i64,
+    #[diesel(sql_type = BigInt)]
+    tokens: i64,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// SQLite spells numbered parameters `?1`, PostgreSQL `$1`.
+#[cfg(feature = "sqlite")]
+fn sqlite_params(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// The statement deleting one batch of `step`'s victims on PostgreSQL; `$1` is the cutoff, `$2`
+/// the batch size. Every part of it sees the snapshot taken before the DELETE, so the token count
+/// still sees the rows the cascade deletes.
+#[cfg(feature = "postgres")]
+fn pg_batch_sql(step: Step) -> String {
+    let (table, key) = step.target();
+    let victims = step.victims();
+    let lock = step.pg_lock();
+    let tokens = if key == "id" {
+        "(SELECT count(*) FROM refresh_tokens WHERE family_id IN (SELECT key FROM gone))"
+    } else {
+        "0::bigint"
+    };
+    format!(
+        "WITH gone AS (DELETE FROM {table} WHERE {key} IN ({victims}{lock}) RETURNING {key} AS key) \
+         SELECT (SELECT count(*) FROM gone) AS rows, {tokens} AS tokens"
+    )
+}
+
+/// Each purge step's name and PostgreSQL batch statement, for the plan test (`testing`).
+#[cfg(all(feature = "test-support", feature = "postgres"))]
+pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
+    [
+        ("revoked families", Step::RevokedFamilies),
+        ("spent tokens", Step::SpentTokens),
+        ("expired families", Step::ExpiredFamilies),
+    ]
+    .into_iter()
+    .map(|(name, step)| (name, pg_batch_sql(step)))
+    .collect()
+}
+
+impl Database {
+    /// Deletes what `policy` names, batch by batch (see the module documentation); returns what
+    /// went. Safe to run beside a serving process and in several processes at once.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Database`] when a
+    /// statement fails; batches committed before the failure stay deleted.
+    pub fn purge(&self, policy: &PurgePolicy) -> Result<PurgeReport, InfraError> {
+        let mut report = PurgeReport::default();
+        let limit = u64::from(policy.batch.max(1));
+        for step in [
+            Step::RevokedFamilies,
+            Step::SpentTokens,
+            Step::ExpiredFamilies,
+        ] {
+            loop {
+                let (rows, tokens) = self.purge_batch(step, policy)?;
+                report.batches += 1;
+                match step {
+                    Step::SpentTokens => report.tokens += rows,
+                    Step::RevokedFamilies | Step::ExpiredFamilies => {
+                        report.families += rows;
+                        report.tokens += tokens;
+                    }
+                }
+                // A short batch means nothing is left, or (PostgreSQL) the rest is locked by
+                // another purge, which will delete it.
+                if rows < limit {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Counts what [`Database::purge`] would delete now, deleting nothing (`tollgate purge
+    /// --dry-run`). Reads every family, so meant for operators, not for a periodic task.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Database`] when the
+    /// count fails.
+    pub fn purge_preview(&self, policy: &PurgePolicy) -> Result<PurgeReport, InfraError> {
+        const DOOMED: &str = "(f.revoked_at < $1 OR (\
+             EXISTS (SELECT 1 FROM refresh_tokens t \
+                     WHERE t.family_id = f.id AND t.used_at IS NULL AND t.expires_at < $2) \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens u \
+                             WHERE u.family_id = f.id AND u.expires_at >= $2)))";
+        let families = format!("SELECT count(*) AS n FROM token_families f WHERE {DOOMED}");
+        let tokens = format!(
+            "SELECT count(*) AS n FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
+             WHERE {DOOMED} OR (r.used_at IS NOT NULL AND r.expires_at < $2)"
+        );
+        let revoked = DbTime::from(policy.revoked_before);
+        let expired = DbTime::from(policy.expired_before);
+        macro_rules! count_of {
+            ($conn:ident, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Instant, _>(revoked)
+                    .bind::<Instant, _>(expired)
+                    .get_result::<Count>($conn)?
+                    .n
+            };
+        }
+        let (families, tokens) = match self.pool() {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => with_connection(pool, |conn| {
+                // One read transaction, so both counts see the same rows.
+                diesel::Connection::transaction(conn, |conn| {
+                    Ok::<_, InfraError>((
+                        count_of!(conn, sqlite_params(&families)),
+                        count_of!(conn, sqlite_params(&tokens)),
+                    ))
+                })
+            })?,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => with_connection(pool, |conn| {
+                conn.build_transaction()
+                    .repeatable_read()
+                    .read_only()
+                    .run(|conn| {
+                        Ok::<_, InfraError>((count_of!(conn, &families), count_of!(conn, &tokens)))
+                    })
+            })?,
+        };
+        Ok(PurgeReport {
+            families: count(families),
+            tokens: count(tokens),
+            batches: 0,
+        })
+    }
+
+    /// Deletes one batch of `step`'s victims in one transaction; returns the rows deleted from
+    /// the step's table and the token rows that went with them (families only).
+    fn purge_batch(&self, step: Step, policy: &PurgePolicy) -> Result<(u64, u64), InfraError> {
+        let limit = i64::from(policy.batch.max(1));
+        let cutoff = step.cutoff(policy);
+        match self.pool() {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => with_connection(pool, |conn| {
+                let (table, key) = step.target();
+                let victims = step.victims();
+                conn.immediate_transaction(|conn| {
+                    fn bound<'a>(
+                        sql: String,
+                        cutoff: DbTime,
+                        limit: i64,
+                    ) -> BoxedSqlQuery<'a, diesel::sqlite::Sqlite, diesel::query_builder::SqlQuery>
+                    {
+                        diesel::sql_query(sqlite_params(&sql))
+                            .into_boxed()
+                            .bind::<Instant, _>(cutoff)
+                            .bind::<BigInt, _>(limit)
+                    }
+                    // Under the write lock nothing changes between the two statements, so both
+                    // name the same victims. A family's tokens are counted, then cascaded.
+                    let tokens = if key == "id" {
+                        bound(
+                            format!(
+                                "SELECT count(*) AS n FROM refresh_tokens \
+                                 WHERE family_id IN ({victims})"
+                            ),
+                            cutoff,
+                            limit,
+                        )
+                        .get_result::<Count>(conn)?
+                        .n
+                    } else {
+                        0
+                    };
+                    let rows = bound(
+                        format!("DELETE FROM {table} WHERE {key} IN ({victims})"),
+                        cutoff,
+                        limit,
+                    )
+                    .execute(conn)?;
+                    Ok((u64::try_from(rows).unwrap_or(0), count(tokens)))
+                })
+            }),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => with_connection(pool, |conn| {
+                // One statement, hence its own transaction.
+                let counts: Counts = diesel::sql_query(pg_batch_sql(step))
+                    .bind::<Instant, _>(cutoff)
+                    .bind::<BigInt, _>(limit)
+                    .get_result(conn)?;
+                Ok((count(counts.rows), count(counts.tokens)))
+            }),
+        }
+    }
+
+    /// Checkpoints an SQLite WAL completely and truncates it to zero bytes
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`); does nothing on PostgreSQL. Returns whether the
+    /// checkpoint completed: `false` when readers or a writer held on past the busy timeout.
+    ///
+    /// SQLite's automatic checkpoints are passive: under steady concurrent load some reader
+    /// always holds an old snapshot, the WAL is never wholly copied back, never restarts from
+    /// its beginning and grows until the disk is full. This one waits (the busy timeout) for
+    /// readers to move to the newest snapshot, holding new writers back meanwhile.
+    ///
+    /// # Errors
+    /// [`InfraError::Pool`] when no connection is available, [`InfraError::Database`] when the
+    /// pragma fails.
+    pub fn checkpoint_wal(&self) -> Result<bool, InfraError> {
+        match self.pool() {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => with_connection(pool, |conn| {
+                #[derive(QueryableByName)]
+                struct Checkpoint {
+                    #[diesel(sql_type = BigInt)]
+                    busy: i64,
+                }
+                let result: Checkpoint =
+                    diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(conn)?;
+                Ok(result.busy == 0)
+            }),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => Ok(true),
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Background upkeep of a serving process: the periodic purge (`purge.interval`) and, on SQLite,
+//! the WAL checkpoint (`database.wal_checkpoint_ms`).
+//!
+//! Both run as tasks on the server's actix runtime, so they stop with it; their database work
+//! runs on the blocking pool, never on the async executor. A failure is logged and retried at the
+//! next tick: an outage must not stop the upkeep for good.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::rt;
+use tollgate_application::Clock;
+use tollgate_infrastructure::db::{Backend, Database};
+
+use crate::Settings;
+
+/// Starts the tasks the settings ask for. Must be called inside the actix runtime.
+pub(crate) fn spawn(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) {
+    if settings.purge.interval > 0 {
+        let every = Duration::from_secs(settings.purge.interval);
+        rt::spawn(purge_loop(settings.clone(), database.clone(), clock, every));
+    }
+    if database.backend() == Backend::Sqlite && settings.database.wal_checkpoint_ms > 0 {
+        let every = Duration::from_millis(settings.database.wal_checkpoint_ms);
+        rt::spawn(checkpoint_loop(database.clone(), every));
+    }
+}
+
+async fn purge_loop(
+    settings: Settings,
+    database: Database,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+) {
+    let mut ticks = rt::time::interval(every);
+    // The first tick is immediate: a server started after a long stop cleans up at once.
+    loop {
+        ticks.tick().await;
+        // Validated when the settings were loaded; the clock moves, so the cutoffs are per run.
+        let policy = match settings.purge_policy(clock.now()) {
+            Ok(policy) => policy,
+            Err(e) => {
+                tracing::error!(error = %e, "purge settings refused; background purge stopped");
+                return;
+            }
+        };
+        let db = database.clone();
+        match rt::task::spawn_blocking(move || db.purge(&policy)).await {
+            Ok(Ok(report)) if report.families > 0 || report.tokens > 0 => tracing::info!(
+                families = report.families,
+                tokens = report.tokens,
+                batches = report.batches,
+                "purged expired and revoked sessions"
+            ),
+            Ok(Ok(_)) => tracing::debug!("purge found nothing to delete"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "purge failed; retrying at the next interval"),
+            Err(e) => tracing::error!(error = %e, "purge task panicked"),
+        }
+    }
+}
+
+async fn checkpoint_loop(database: Database, every: Duration) {
+    let mut ticks = rt::time::interval(every);
+    // Ticks missed while a checkpoint waited are not made up in a burst.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let db = database.clone();
+        match rt::task::spawn_blocking(move || db.checkpoint_wal()).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::debug!("WAL checkpoint could not finish; retrying"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+            Err(e) => tracing::error!(error = %e, "WAL checkpoint task panicked"),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+DROP INDEX refresh_tokens_live_expires_at;
+DROP INDEX refresh_tokens_spent_expires_at;
+DROP INDEX token_families_revoked_at;
