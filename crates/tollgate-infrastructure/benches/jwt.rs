@@ -1,11 +1,13 @@
-//! JWT signing and verification speed (RS512, RSA-2048, one thread).
+//! JWT signing and verification speed per algorithm (one thread).
 //!
 //! `cargo bench -p tollgate-infrastructure --bench jwt`. Each login or refresh signs one pair
-//! (`sign_refresh+sign_access`); each refresh also verifies one refresh token.
+//! (`sign_refresh+sign_access`); each refresh also verifies one refresh token. Benchmarks are
+//! named `jwt/<ALG>/…`; adding an algorithm is one line in [`ALGORITHMS`].
 // A benchmark that cannot set itself up should stop at once and say why.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone as _, Utc};
@@ -15,9 +17,21 @@ use tollgate_domain::{AccessClaims, AccessTokenId, FamilyId, RefreshClaims, Toke
 use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
 use uuid::Uuid;
 
+type MakeKeys = fn(&Path) -> KeySet;
+
+/// Each algorithm's name and how to make a key set in a fresh directory that signs with it.
+const ALGORITHMS: &[(&str, MakeKeys)] = &[("RS512", |dir| {
+    KeySet::load_or_generate(dir).expect("key set")
+})];
+
 fn jwt(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let keys = KeySet::load_or_generate(&dir.path().join("keys")).expect("key set");
+    for (name, make_keys) in ALGORITHMS {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        algorithm(c, name, make_keys(&dir.path().join("keys")));
+    }
+}
+
+fn algorithm(c: &mut Criterion, name: &str, keys: KeySet) {
     let codec = JwtCodec::new(
         Arc::new(keys),
         "https://auth.example",
@@ -49,7 +63,7 @@ fn jwt(c: &mut Criterion) {
     let refresh_token = codec.sign_refresh(&refresh).expect("sign");
     let access_token = codec.sign_access(&access).expect("sign");
 
-    let mut group = c.benchmark_group("jwt");
+    let mut group = c.benchmark_group(format!("jwt/{name}"));
     group.throughput(Throughput::Elements(1));
     group.bench_function("sign_refresh+sign_access", |b| {
         b.iter(|| {

@@ -170,7 +170,7 @@ pub(crate) fn collect_params<P: Copy, const N: usize>(
 ///
 /// # Errors
 /// `invalid_request` or `unsupported_grant_type` as API.md §1 lays out.
-pub(crate) fn parse_token_request(body: &[u8]) -> Result<TokenRequest, OAuthError> {
+pub fn parse_token_request(body: &[u8]) -> Result<TokenRequest, OAuthError> {
     let mut values: [Option<String>; PARAMS] =
         collect_params(body, Param::from_lowercase, |p| p as usize, Param::repeated)?;
     let mut take = |p: Param| values[p as usize].take();

@@ -13,7 +13,7 @@ mod state;
 
 pub use auth::{Authenticated, BearerAuth, BearerError};
 pub use error::OAuthError;
-pub use form::{Grant, TokenRequest};
+pub use form::{parse_token_request, Grant, TokenRequest};
 pub use response::format_expiry;
 pub use service::{TokenService, TokenServiceBuilder};
 pub use state::{AppState, WebConfig};
