@@ -230,3 +230,57 @@ impl TokenServiceBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without_clients() -> Endpoint {
+        Endpoint {
+            config: WebConfig::default(),
+            clients: None,
+        }
+    }
+
+    fn creds(id: Option<&str>, secret: Option<&str>) -> ClientCredentials {
+        ClientCredentials {
+            id: id.map(str::to_owned),
+            secret: secret.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn without_clients_only_anonymous_requests_pass() {
+        let endpoint = without_clients();
+        assert!(matches!(
+            endpoint.identify(&creds(None, None), false),
+            Ok(None)
+        ));
+        assert!(endpoint
+            .authorize_grant(None, GrantType::RefreshToken)
+            .is_ok());
+    }
+
+    #[test]
+    fn without_clients_presented_credentials_are_refused_not_ignored() {
+        let endpoint = without_clients();
+        for presented in [
+            creds(Some("app"), Some("secret")),
+            creds(Some("app"), None),
+            creds(None, Some("secret")),
+        ] {
+            assert!(matches!(
+                endpoint.identify(&presented, false),
+                Err(AppError::InvalidClient)
+            ));
+        }
+    }
+
+    #[test]
+    fn without_clients_a_required_client_is_never_satisfied() {
+        assert!(matches!(
+            without_clients().identify(&creds(None, None), true),
+            Err(AppError::InvalidClient)
+        ));
+    }
+}

@@ -104,6 +104,23 @@ async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
         "Bearer realm=\"notes\""
     );
 
+    // Only what the host asked the builder for is mounted.
+    for (method, path) in [
+        ("POST", "/auth/api/oauth2/revoke"),
+        ("POST", "/auth/api/oauth2/introspect"),
+        ("GET", "/auth/.well-known/jwks.json"),
+    ] {
+        let request = test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(path)
+            .to_request();
+        assert_eq!(
+            test::call_service(&app, request).await.status(),
+            404,
+            "{path}"
+        );
+    }
+
     // The session rows belong to a user Tollgate's own users table has never seen.
     let tollgate_users = tollgate_infrastructure_users(&dir.path().join("host.db"));
     assert_eq!(
