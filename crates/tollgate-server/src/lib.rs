@@ -11,6 +11,7 @@ pub mod cli;
 mod client_cli;
 mod error;
 mod keys_cli;
+pub mod operations;
 mod settings;
 mod startup;
 pub mod telemetry;

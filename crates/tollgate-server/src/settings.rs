@@ -45,6 +45,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: u64,
+    /// Serve `GET /metrics` on this address instead of on `bind` (e.g. `127.0.0.1:9090`, kept
+    /// off the public listener). Unset: `/metrics` is served on `bind`.
+    pub metrics_bind: Option<String>,
 }
 
 /// `[database]`.
@@ -162,6 +165,7 @@ impl Default for ServerSettings {
             workers: 0,
             max_body_bytes: 16 * 1024,
             shutdown_timeout: 10,
+            metrics_bind: None,
         }
     }
 }

@@ -4,14 +4,15 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::Logger;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tollgate_application::{Clock, UserAdmin};
 use tollgate_infrastructure::SystemClock;
-use tollgate_web::{AppState, WebConfig};
+use tollgate_web::{AppState, Operations, WebConfig};
 
 use tollgate_domain::UserName;
 
+use crate::operations::ServiceReadiness;
 use crate::wiring::{open_services, Services};
 use crate::{ServerError, Settings};
 
@@ -25,7 +26,9 @@ pub struct Overrides {
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
+    metrics_server: Option<Server>,
     services: Services,
 }
 
@@ -38,26 +41,54 @@ impl Application {
     pub fn build(settings: &Settings, overrides: Overrides) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(&settings.server.bind)?;
         let address = listener.local_addr()?;
+        let metrics_listener = match &settings.server.metrics_bind {
+            Some(bind) => Some(TcpListener::bind(bind)?),
+            None => None,
+        };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let services = open_services(settings, &format!("http://{address}"), clock)?;
+        let services = open_services(settings, &format!("http://{address}"), clock.clone())?;
         bootstrap_user(settings, &services)?;
+        let operations = Operations {
+            readiness: Some(Arc::new(ServiceReadiness::new(
+                services.database.clone(),
+                services.keys.clone(),
+                clock,
+            ))),
+            metrics: Some(services.metrics.clone()),
+            serve_metrics: metrics_listener.is_none(),
+        };
 
-        let state = web::Data::new(AppState::new(
-            services.ports.clone(),
-            services.policy.clone(),
-            WebConfig {
-                max_body_bytes: settings.server.max_body_bytes,
-                require_client: settings.auth.require_client,
-                ..WebConfig::default()
-            },
-        ));
+        let state = web::Data::new(
+            AppState::new(
+                services.ports.clone(),
+                services.policy.clone(),
+                WebConfig {
+                    max_body_bytes: settings.server.max_body_bytes,
+                    require_client: settings.auth.require_client,
+                    ..WebConfig::default()
+                },
+            )
+            .with_operations(operations),
+        );
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let state = state.clone();
+                let metrics_address = listener.local_addr()?;
+                let server = HttpServer::new(move || {
+                    App::new().configure(tollgate_web::configure_metrics(state.clone()))
+                })
+                .workers(1)
+                .shutdown_timeout(settings.server.shutdown_timeout)
+                .listen(listener)?;
+                tracing::info!(address = %metrics_address, "metrics listening");
+                Some((metrics_address.port(), server.run()))
+            }
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
             App::new()
-                // Path only: a query string is never logged, whatever a client puts there.
-                .wrap(
-                    Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                // One span and one log line per request; never the query string or the body.
+                .wrap(from_fn(tollgate_web::observe))
                 .configure(tollgate_web::configure(state.clone()))
         })
         .shutdown_timeout(settings.server.shutdown_timeout)
@@ -66,9 +97,15 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
+        let (metrics_port, metrics_server) = match metrics_server {
+            Some((port, server)) => (Some(port), Some(server)),
+            None => (None, None),
+        };
         Ok(Self {
             port: address.port(),
+            metrics_port,
             server: server.run(),
+            metrics_server,
             services,
         })
     }
@@ -76,6 +113,11 @@ impl Application {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `server.metrics_bind` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// The adapters this server runs on (administration in tests and embedders).
@@ -93,7 +135,18 @@ impl Application {
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> Result<(), ServerError> {
-        self.server.await?;
+        match self.metrics_server {
+            Some(metrics) => {
+                let metrics_handle = metrics.handle();
+                let metrics = actix_web::rt::spawn(metrics);
+                let served = self.server.await;
+                // The metrics listener lives exactly as long as the service it describes.
+                metrics_handle.stop(true).await;
+                let _ = metrics.await;
+                served?;
+            }
+            None => self.server.await?,
+        }
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ mod client_auth;
 mod error;
 mod form;
 mod handlers;
+mod observe;
 mod operation_form;
 mod response;
 mod state;
@@ -13,8 +14,9 @@ mod state;
 pub use auth::{Authenticated, BearerAuth, BearerError};
 pub use error::OAuthError;
 pub use form::{Grant, TokenRequest};
+pub use observe::{observe, REQUEST_ID};
 pub use response::format_expiry;
-pub use state::{AppState, WebConfig};
+pub use state::{AppState, Operations, WebConfig};
 
 use actix_web::web;
 
@@ -23,6 +25,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
     move |cfg| {
         // Bearer-protected routes here also check that the token's session is still live.
         let bearer = web::Data::new(BearerAuth::with_session_check(state.guard.clone()));
+        let serve_metrics = state.operations.serve_metrics;
         cfg.app_data(state)
             .app_data(bearer)
             .service(
@@ -45,6 +48,19 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceCon
             .service(
                 web::resource("/.well-known/oauth-authorization-server")
                     .route(web::get().to(handlers::discovery::discovery)),
-            );
+            )
+            .service(web::resource("/healthz").route(web::get().to(handlers::health::healthz)))
+            .service(web::resource("/readyz").route(web::get().to(handlers::health::readyz)));
+        if serve_metrics {
+            cfg.service(web::resource("/metrics").route(web::get().to(handlers::metrics::metrics)));
+        }
+    }
+}
+
+/// Registers only `GET /metrics`, for the separate listener of `server.metrics_bind`.
+pub fn configure_metrics(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(state)
+            .service(web::resource("/metrics").route(web::get().to(handlers::metrics::metrics)));
     }
 }

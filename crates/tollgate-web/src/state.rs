@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, Introspection, Login, Ports, Refresh, Revocation,
+    AccessGuard, ClientAuthenticator, Introspection, Login, Metrics, Ports, Readiness, Refresh,
+    Revocation,
 };
 use tollgate_domain::TokenPolicy;
 
@@ -39,6 +40,20 @@ pub struct AppState {
     pub(crate) revocation: Revocation,
     pub(crate) introspection: Introspection,
     pub(crate) config: WebConfig,
+    pub(crate) operations: Operations,
+}
+
+/// The operations ports: readiness and metrics. Without them `/readyz` answers `503` and no
+/// metrics are recorded or served.
+#[derive(Clone, Default)]
+pub struct Operations {
+    /// What `/readyz` checks.
+    pub readiness: Option<Arc<dyn Readiness>>,
+    /// Where request counts and latencies go, and what `/metrics` renders.
+    pub metrics: Option<Arc<dyn Metrics>>,
+    /// Whether this app serves `/metrics` itself; `false` when `server.metrics_bind` puts the
+    /// metrics on a listener of their own (see [`configure_metrics`](crate::configure_metrics)).
+    pub serve_metrics: bool,
 }
 
 impl AppState {
@@ -54,6 +69,14 @@ impl AppState {
             ports,
             policy,
             config,
+            operations: Operations::default(),
         }
+    }
+
+    /// Adds the operations ports (readiness, metrics).
+    #[must_use]
+    pub fn with_operations(mut self, operations: Operations) -> Self {
+        self.operations = operations;
+        self
     }
 }
