@@ -107,6 +107,7 @@ impl Cli {
     /// Whatever the command fails with.
     pub fn run(self) -> Result<(), ServerError> {
         let settings = Settings::load(self.config.as_deref())?;
+        crate::telemetry::init(&settings.log).map_err(ServerError::Config)?;
         match self.command {
             Command::Serve => actix_web::rt::System::new().block_on(async move {
                 Application::build(&settings, Overrides::default())?

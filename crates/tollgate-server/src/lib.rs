@@ -19,8 +19,8 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings, SecretString,
-    ServerSettings, Settings, TokenSettings,
+    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat, LogSettings,
+    PasswordSettings, SecretString, ServerSettings, Settings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -31,6 +31,30 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Optional first user, created at start when absent.
     pub bootstrap: BootstrapSettings,
+    /// Log format and level.
+    pub log: LogSettings,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `human` (default) or `json` (one object per line).
+    pub format: LogFormat,
+    /// A filter such as `info` or `warn,tollgate::security=info`; `RUST_LOG` and `TOLLGATE_LOG`
+    /// win over it. Default `info`.
+    pub level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable text, one line per event.
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// `[server]`.
@@ -154,6 +178,7 @@ impl Default for Settings {
             password: PasswordSettings::default(),
             auth: AuthSettings::default(),
             bootstrap: BootstrapSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -233,6 +258,10 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         settings.token_policy("http://validation.invalid")?;
+        if let Some(level) = &settings.log.level {
+            tracing_subscriber::EnvFilter::try_new(level)
+                .map_err(|e| ServerError::Config(format!("log.level: {e}")))?;
+        }
         Ok(settings)
     }
 
