@@ -7,6 +7,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tollgate_application::{Clock, UserAdmin};
+use tollgate_infrastructure::db::Backend;
 use tollgate_infrastructure::SystemClock;
 use tollgate_web::{AppState, Operations, WebConfig};
 
@@ -48,6 +49,9 @@ impl Application {
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let services = open_services(settings, &format!("http://{address}"), clock.clone())?;
         bootstrap_user(settings, &services)?;
+        if let Some(warning) = issuer_warning(settings, services.database.backend()) {
+            tracing::warn!(issuer = %services.policy.issuer, "{warning}");
+        }
         let operations = Operations {
             readiness: Some(Arc::new(ServiceReadiness::new(
                 services.database.clone(),
@@ -151,6 +155,16 @@ impl Application {
     }
 }
 
+/// A shared PostgreSQL suggests sibling processes; with `tokens.issuer` left at its default each
+/// process puts its own address in `iss` and refuses the others' tokens as `invalid_grant`.
+fn issuer_warning(settings: &Settings, backend: Backend) -> Option<&'static str> {
+    (backend == Backend::Postgres && settings.tokens.issuer.is_empty()).then_some(
+        "tokens.issuer is not set, so it defaults to this process's own address: other \
+         processes sharing this database will refuse its tokens unless every one sets the same \
+         tokens.issuer",
+    )
+}
+
 /// Creates the `[bootstrap]` user when configured and absent, so a fresh install is usable.
 fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), ServerError> {
     let (Some(name), Some(password)) = (&settings.bootstrap.user, &settings.bootstrap.password)
@@ -170,5 +184,19 @@ fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), Server
         // Another process sharing the database created it first.
         Err(tollgate_application::Error::UserExists) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_postgres_with_the_default_issuer_warns_about_siblings() {
+        let mut s = Settings::default();
+        assert!(issuer_warning(&s, Backend::Postgres).is_some());
+        assert!(issuer_warning(&s, Backend::Sqlite).is_none());
+        s.tokens.issuer = "https://auth.example".into();
+        assert!(issuer_warning(&s, Backend::Postgres).is_none());
     }
 }

@@ -1,5 +1,7 @@
 //! Logging set-up: human-readable or JSON lines on stderr, filtered by level.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::{LogFormat, LogSettings};
@@ -29,6 +31,8 @@ pub fn init(settings: &LogSettings) -> Result<(), String> {
     let filter = filter(settings)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, not in a journal or a file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match settings.format {
         LogFormat::Human => builder.try_init(),
