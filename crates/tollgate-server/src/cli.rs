@@ -68,6 +68,20 @@ Example:
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Inspect the settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `tollgate config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting (secrets redacted) and where it came from: `default`,
+    /// `file` or `environment`.
+    #[command(
+        after_help = "Example:\n  TOLLGATE__SERVER__BIND=0.0.0.0:8080 tollgate --config /etc/tollgate/tollgate.toml config show"
+    )]
+    Show,
 }
 
 /// `tollgate user …`.
@@ -142,6 +156,10 @@ impl Cli {
     /// # Errors
     /// Whatever the command fails with.
     pub fn run(self) -> Result<(), ServerError> {
+        if let Command::Config(ConfigCommand::Show) = self.command {
+            // Before logging starts: the output is for a person or a script, on stdout only.
+            return crate::config_cli::show(self.config.as_deref(), &mut std::io::stdout());
+        }
         let settings = Settings::load(self.config.as_deref())?;
         crate::telemetry::init(&settings.log).map_err(ServerError::Config)?;
         match self.command {
@@ -158,6 +176,8 @@ impl Cli {
             }
             Command::User(cmd) => run_user_command(&settings, cmd),
             Command::Client(cmd) => run_client_command(&settings, cmd, &mut std::io::stdout()),
+            // Answered above, before the settings were loaded for the other commands.
+            Command::Config(ConfigCommand::Show) => Ok(()),
             Command::Keys(cmd) => run_keys_command(&settings, cmd),
             Command::Sessions(cmd) => run_session_command(&settings, cmd),
         }

@@ -9,6 +9,7 @@ compile_error!(
 
 pub mod cli;
 mod client_cli;
+mod config_cli;
 mod error;
 mod keys_cli;
 pub mod operations;

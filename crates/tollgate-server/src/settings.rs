@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::Duration;
 use config::{Config, Environment, File, FileFormat};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use tollgate_domain::TokenPolicy;
 
 use crate::ServerError;
 
 /// Everything the server can be told. Every key is listed in the README's table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Where relative paths (SQLite file, key directory) live. Default `data`.
@@ -36,7 +36,7 @@ pub struct Settings {
 }
 
 /// `[log]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// `human` (default) or `json` (one object per line).
@@ -47,7 +47,7 @@ pub struct LogSettings {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Readable text, one line per event.
@@ -58,7 +58,7 @@ pub enum LogFormat {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Listen address. Default `127.0.0.1:8080`.
@@ -75,7 +75,7 @@ pub struct ServerSettings {
 }
 
 /// `[database]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` (relative paths are under `data_dir`) or `postgres://…`.
@@ -87,7 +87,7 @@ pub struct DatabaseSettings {
 }
 
 /// `[keys]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeySettings {
     /// Directory of key pairs (relative paths are under `data_dir`); a key is generated when empty.
@@ -95,7 +95,7 @@ pub struct KeySettings {
 }
 
 /// `[tokens]`; every duration is in seconds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
     /// `iss` of every token; empty means `http://<bound address>`.
@@ -115,7 +115,7 @@ pub struct TokenSettings {
 }
 
 /// `[auth]`: client authentication (API.md §6).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Every token and revocation request must authenticate a configured client.
@@ -123,7 +123,7 @@ pub struct AuthSettings {
 }
 
 /// `[password]`: Argon2id parameters.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordSettings {
     /// Memory in KiB (OWASP: 19456).
@@ -135,7 +135,7 @@ pub struct PasswordSettings {
 }
 
 /// `[bootstrap]`: a first user for a fresh install.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BootstrapSettings {
     /// Login name of the first user.
@@ -158,6 +158,13 @@ impl SecretString {
     /// The secret itself.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Serialized only by `tollgate config show`, which must never print a secret.
+impl Serialize for SecretString {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
     }
 }
 
@@ -237,24 +244,31 @@ impl Default for PasswordSettings {
     }
 }
 
+/// The settings file: `path`, or `./tollgate.toml` when it exists.
+pub(crate) fn file_source(path: Option<&Path>) -> File<config::FileSourceFile, FileFormat> {
+    match path {
+        Some(p) => File::from(p).format(FileFormat::Toml).required(true),
+        None => File::new("tollgate", FileFormat::Toml).required(false),
+    }
+}
+
+/// `TOLLGATE__SECTION__KEY` variables.
+pub(crate) fn environment_source() -> Environment {
+    Environment::with_prefix("TOLLGATE")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+}
+
 impl Settings {
     /// Reads defaults, then `path` (or `./tollgate.toml` when present), then the environment.
     ///
     /// # Errors
     /// [`ServerError::Config`] for an unreadable file, an unknown key or a value of the wrong type.
     pub fn load(path: Option<&Path>) -> Result<Self, ServerError> {
-        let file = match path {
-            Some(p) => File::from(p).format(FileFormat::Toml).required(true),
-            None => File::new("tollgate", FileFormat::Toml).required(false),
-        };
         let settings: Settings = Config::builder()
-            .add_source(file)
-            .add_source(
-                Environment::with_prefix("TOLLGATE")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
+            .add_source(file_source(path))
+            .add_source(environment_source())
             .build()?
             .try_deserialize()?;
         settings.token_policy("http://validation.invalid")?;
