@@ -63,6 +63,8 @@ pub struct TestApp {
     pub clock: TestClock,
     pub services: Services,
     pub env: Arc<TestEnv>,
+    /// The `server.metrics_bind` listener's port, when set.
+    pub metrics_port: Option<u16>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
     agent: ureq::Agent,
@@ -92,7 +94,12 @@ impl TestApp {
             actix_web::rt::System::new().block_on(async move {
                 match Application::build(&settings, overrides) {
                     Ok(app) => {
-                        let _ = tx.send(Ok((app.port(), app.handle(), app.services().clone())));
+                        let _ = tx.send(Ok((
+                            app.port(),
+                            app.metrics_port(),
+                            app.handle(),
+                            app.services().clone(),
+                        )));
                         app.run_until_stopped().await.unwrap();
                     }
                     Err(e) => {
@@ -101,12 +108,14 @@ impl TestApp {
                 }
             });
         });
-        let (port, handle, services) = rx.recv().unwrap().expect("server failed to start");
+        let (port, metrics_port, handle, services) =
+            rx.recv().unwrap().expect("server failed to start");
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             clock,
             services,
             env,
+            metrics_port,
             handle,
             thread: Some(thread),
             agent: agent(),

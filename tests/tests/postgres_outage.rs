@@ -1,6 +1,6 @@
 //! A PostgreSQL outage mid-run: requests get `503 temporarily_unavailable` with `Retry-After`,
 //! and after recovery no token was lost (the one presented during the outage still works) or
-//! double-issued (it works exactly once).
+//! double-issued (it works exactly once). Readiness follows the outage: `503` during, `200` after.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -72,8 +72,14 @@ fn a_storage_outage_answers_503_and_loses_or_doubles_no_token() {
     .unwrap();
     app.add_user("alice", "pw");
     let token = app.login("alice", "pw").refresh_token();
+    assert_eq!(app.get("/readyz", None).status, 200);
 
     db.refuse_connections();
+    let ready = app.get("/readyz", None);
+    assert_eq!(ready.status, 503, "{}", ready.text);
+    assert_eq!(ready.json()["reason"], "database unavailable");
+    // Liveness does no I/O: the process is fine, only its database is not.
+    assert_eq!(app.get("/healthz", None).status, 200);
     for r in [app.refresh(&token), app.login("alice", "pw")] {
         assert_eq!(
             (r.status, r.error()),
@@ -88,6 +94,12 @@ fn a_storage_outage_answers_503_and_loses_or_doubles_no_token() {
     }
 
     db.allow_connections();
+    let ready = app.get("/readyz", None);
+    assert_eq!(
+        ready.status, 200,
+        "ready again after the outage: {}",
+        ready.text
+    );
     let next = app.refresh(&token);
     assert_eq!(
         next.status, 200,

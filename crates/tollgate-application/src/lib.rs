@@ -6,6 +6,7 @@ mod error;
 mod introspection;
 mod issue;
 mod login;
+mod operations;
 mod ports;
 mod public_keys;
 mod refresh;
@@ -22,6 +23,9 @@ pub use error::{BoxError, Error};
 pub use introspection::{Introspected, Introspection};
 pub use issue::TokenPair;
 pub use login::{Login, LoginPorts, LoginRequest};
+pub use operations::{Metrics, NotReady, Readiness};
+#[cfg(any(test, feature = "mock"))]
+pub use operations::{MockMetrics, MockReadiness};
 pub use ports::*;
 pub use public_keys::*;
 pub use refresh::{Refresh, RefreshPorts};

@@ -213,7 +213,7 @@ fn refresh(c: &mut Criterion) {
     };
     let mut token =
         tollgate_application::TokenSigner::sign_refresh(codec.as_ref(), &claims).expect("sign");
-    let use_case = Refresh::new(ports, Arc::new(policy));
+    let use_case = Refresh::new(ports.refresh(), Arc::new(policy));
     let mut group = c.benchmark_group("refresh_use_case");
     group.throughput(Throughput::Elements(1));
     group.bench_function("RS512 in-memory store", |b| {

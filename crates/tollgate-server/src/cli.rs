@@ -16,9 +16,23 @@ use crate::{Application, Overrides, ServerError, Settings};
 
 /// Tollgate: a refresh-token-rotation token service.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, about)]
+#[command(
+    name = "tollgate",
+    version,
+    about,
+    after_help = "Settings come from defaults, then the TOML file (--config, or ./tollgate.toml when \
+present), then TOLLGATE__SECTION__KEY environment variables; the README lists every key. Logs go \
+to stderr, filtered by RUST_LOG or TOLLGATE_LOG (e.g. info,tollgate::security=warn).
+
+Examples:
+  tollgate serve
+  TOLLGATE__DATABASE__URL=postgres://tollgate@db/tollgate tollgate --config /etc/tollgate/tollgate.toml serve
+  printf 'S3cret-pass\\n' | tollgate user add alice --password-stdin
+  tollgate keys list"
+)]
 pub struct Cli {
-    /// Settings file (TOML); default `./tollgate.toml` when it exists.
+    /// Settings file (TOML); default `./tollgate.toml` when it exists. Example:
+    /// `--config /etc/tollgate/tollgate.toml`.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// What to do.
@@ -30,8 +44,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API until SIGTERM or SIGINT.
+    #[command(
+        after_help = "Serves on server.bind (default 127.0.0.1:8080); applies pending migrations and \
+creates a signing key first when none can sign. SIGTERM/SIGINT stop gracefully.
+
+Example:
+  TOLLGATE__BOOTSTRAP__USER=administrator TOLLGATE__BOOTSTRAP__PASSWORD=Password1 tollgate serve"
+    )]
     Serve,
     /// Apply pending database migrations and exit.
+    #[command(
+        after_help = "Example:\n  TOLLGATE__DATABASE__URL=postgres://tollgate@db/tollgate tollgate migrate"
+    )]
     Migrate,
     /// Manage users.
     #[command(subcommand)]
@@ -52,12 +76,29 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Inspect the settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `tollgate config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting (secrets redacted) and where it came from: `default`,
+    /// `file` or `environment`.
+    #[command(
+        after_help = "Example:\n  TOLLGATE__SERVER__BIND=0.0.0.0:8080 tollgate --config /etc/tollgate/tollgate.toml config show"
+    )]
+    Show,
 }
 
 /// `tollgate user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Create a user; the password is prompted for, or read from stdin.
+    #[command(
+        after_help = "Examples:\n  tollgate user add alice\n  printf 'S3cret-pass\\n' | tollgate user add alice --password-stdin"
+    )]
     Add {
         /// Login name.
         name: String,
@@ -66,23 +107,30 @@ pub enum UserCommand {
         password_stdin: bool,
     },
     /// List users.
+    #[command(after_help = "Example:\n  tollgate user list")]
     List,
     /// Disable a user and revoke all their sessions.
+    #[command(after_help = "Example:\n  tollgate user disable alice")]
     Disable {
         /// Login name.
         name: String,
     },
     /// Enable a disabled user.
+    #[command(after_help = "Example:\n  tollgate user enable alice")]
     Enable {
         /// Login name.
         name: String,
     },
     /// Delete a user and every session of theirs.
+    #[command(after_help = "Example:\n  tollgate user delete alice")]
     Delete {
         /// Login name.
         name: String,
     },
     /// Set a new password and revoke all the user's sessions.
+    #[command(
+        after_help = "Examples:\n  tollgate user set-password alice\n  printf 'N3w-pass\\n' | tollgate user set-password alice --password-stdin"
+    )]
     SetPassword {
         /// Login name.
         name: String,
@@ -96,12 +144,14 @@ pub enum UserCommand {
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
     /// List a user's sessions, newest first, revoked ones included.
+    #[command(after_help = "Example:\n  tollgate sessions list alice")]
     List {
         /// Login name.
         user: String,
     },
     /// Revoke every live session of a user (refresh tokens die now, access tokens at this
     /// server now and elsewhere when they expire).
+    #[command(after_help = "Example:\n  tollgate sessions revoke alice")]
     Revoke {
         /// Login name.
         user: String,
@@ -114,7 +164,12 @@ impl Cli {
     /// # Errors
     /// Whatever the command fails with.
     pub fn run(self) -> Result<(), ServerError> {
+        if let Command::Config(ConfigCommand::Show) = self.command {
+            // Before logging starts: the output is for a person or a script, on stdout only.
+            return crate::config_cli::show(self.config.as_deref(), &mut std::io::stdout());
+        }
         let settings = Settings::load(self.config.as_deref())?;
+        crate::telemetry::init(&settings.log).map_err(ServerError::Config)?;
         match self.command {
             Command::Serve => actix_web::rt::System::new().block_on(async move {
                 Application::build(&settings, Overrides::default())?
@@ -129,6 +184,8 @@ impl Cli {
             }
             Command::User(cmd) => run_user_command(&settings, cmd),
             Command::Client(cmd) => run_client_command(&settings, cmd, &mut std::io::stdout()),
+            // Answered above, before the settings were loaded for the other commands.
+            Command::Config(ConfigCommand::Show) => Ok(()),
             Command::Keys(cmd) => run_keys_command(&settings, cmd),
             Command::Sessions(cmd) => run_session_command(&settings, cmd),
             Command::Purge { dry_run } => run_purge(&settings, dry_run),

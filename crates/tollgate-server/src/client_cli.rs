@@ -14,6 +14,9 @@ use crate::{ServerError, Settings};
 pub enum ClientCommand {
     /// Create a client. Its secret (256 random bits, 43 base64url characters) is printed once,
     /// alone on stdout, and never stored or shown again.
+    #[command(
+        after_help = "Examples:\n  tollgate client add mobile-app\n  tollgate client add gateway --grants refresh_token\n  SECRET=$(tollgate client add introspector --grants '')"
+    )]
     Add {
         /// Client id: 1 to 128 visible ASCII characters.
         id: String,
@@ -23,8 +26,10 @@ pub enum ClientCommand {
         grants: String,
     },
     /// List clients: id, grants, creation time (never secrets or digests).
+    #[command(after_help = "Example:\n  tollgate client list")]
     List,
     /// Delete a client; its secret stops working at once.
+    #[command(after_help = "Example:\n  tollgate client remove mobile-app")]
     Remove {
         /// Client id.
         id: String,

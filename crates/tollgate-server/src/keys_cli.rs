@@ -20,12 +20,15 @@ use crate::{ServerError, Settings};
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Generate a key pair; servers sign with it from their next restart.
+    #[command(after_help = "Example:\n  tollgate keys generate")]
     Generate,
     /// List the keys: kid, creation, status (signing, verifying, retired, expired) and until
     /// when each is trusted and published in the JWKS.
+    #[command(after_help = "Example:\n  tollgate keys list")]
     List,
     /// Retire a key: it stops signing at the next restart and stays trusted and published until
     /// every token it can have signed has expired. Refused for the only key that can sign.
+    #[command(after_help = "Example:\n  tollgate keys retire 8B5C3AB8")]
     Retire {
         /// The key's kid, or its first 8 or more hex digits.
         kid: String,

@@ -9,9 +9,11 @@ compile_error!(
 
 pub mod cli;
 mod client_cli;
+mod config_cli;
 mod error;
 mod keys_cli;
 mod maintenance;
+pub mod operations;
 mod settings;
 mod startup;
 pub mod telemetry;
@@ -19,8 +21,8 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings,
-    PurgeSettings, SecretString, ServerSettings, Settings, TokenSettings,
+    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat, LogSettings,
+    PasswordSettings, PurgeSettings, SecretString, ServerSettings, Settings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

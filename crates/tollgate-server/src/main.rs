@@ -6,7 +6,6 @@ use clap::Parser;
 use tollgate_server::cli::Cli;
 
 fn main() -> ExitCode {
-    tollgate_server::telemetry::init();
     match Cli::parse().run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use config::{Config, Environment, File, FileFormat};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::PurgePolicy;
 
 use crate::ServerError;
 
 /// Everything the server can be told. Every key is listed in the README's table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Where relative paths (SQLite file, key directory) live. Default `data`.
@@ -34,10 +34,34 @@ pub struct Settings {
     pub bootstrap: BootstrapSettings,
     /// Deleting sessions nobody can use any more.
     pub purge: PurgeSettings,
+    /// Log format and level.
+    pub log: LogSettings,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `human` (default) or `json` (one object per line).
+    pub format: LogFormat,
+    /// A filter such as `info` or `warn,tollgate::security=info`; `RUST_LOG` and `TOLLGATE_LOG`
+    /// win over it. Default `info`.
+    pub level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable text, one line per event.
+    #[default]
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Listen address. Default `127.0.0.1:8080`.
@@ -48,10 +72,13 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: u64,
+    /// Serve `GET /metrics` on this address instead of on `bind` (e.g. `127.0.0.1:9090`, kept
+    /// off the public listener). Unset: `/metrics` is served on `bind`.
+    pub metrics_bind: Option<String>,
 }
 
 /// `[database]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` (relative paths are under `data_dir`) or `postgres://…`.
@@ -66,7 +93,7 @@ pub struct DatabaseSettings {
 }
 
 /// `[keys]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeySettings {
     /// Directory of key pairs (relative paths are under `data_dir`); a key is generated when empty.
@@ -74,7 +101,7 @@ pub struct KeySettings {
 }
 
 /// `[tokens]`; every duration is in seconds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
     /// `iss` of every token; empty means `http://<bound address>`.
@@ -94,7 +121,7 @@ pub struct TokenSettings {
 }
 
 /// `[auth]`: client authentication (API.md §6).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Every token and revocation request must authenticate a configured client.
@@ -102,7 +129,7 @@ pub struct AuthSettings {
 }
 
 /// `[password]`: Argon2id parameters.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordSettings {
     /// Memory in KiB (OWASP: 19456).
@@ -114,7 +141,7 @@ pub struct PasswordSettings {
 }
 
 /// `[bootstrap]`: a first user for a fresh install.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BootstrapSettings {
     /// Login name of the first user.
@@ -124,7 +151,7 @@ pub struct BootstrapSettings {
 }
 
 /// `[purge]`: deleting token families and tokens nobody can use any more (API.md §5).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PurgeSettings {
     /// Seconds between purges in `serve` (0 = none; `tollgate purge` from cron instead).
@@ -164,6 +191,13 @@ impl SecretString {
     }
 }
 
+/// Serialized only by `tollgate config show`, which must never print a secret.
+impl Serialize for SecretString {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
 impl fmt::Debug for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -182,6 +216,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             bootstrap: BootstrapSettings::default(),
             purge: PurgeSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -193,6 +228,7 @@ impl Default for ServerSettings {
             workers: 0,
             max_body_bytes: 16 * 1024,
             shutdown_timeout: 10,
+            metrics_bind: None,
         }
     }
 }
@@ -240,28 +276,39 @@ impl Default for PasswordSettings {
     }
 }
 
+/// The settings file: `path`, or `./tollgate.toml` when it exists.
+pub(crate) fn file_source(path: Option<&Path>) -> File<config::FileSourceFile, FileFormat> {
+    match path {
+        Some(p) => File::from(p).format(FileFormat::Toml).required(true),
+        None => File::new("tollgate", FileFormat::Toml).required(false),
+    }
+}
+
+/// `TOLLGATE__SECTION__KEY` variables.
+pub(crate) fn environment_source() -> Environment {
+    Environment::with_prefix("TOLLGATE")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+}
+
 impl Settings {
     /// Reads defaults, then `path` (or `./tollgate.toml` when present), then the environment.
     ///
     /// # Errors
     /// [`ServerError::Config`] for an unreadable file, an unknown key or a value of the wrong type.
     pub fn load(path: Option<&Path>) -> Result<Self, ServerError> {
-        let file = match path {
-            Some(p) => File::from(p).format(FileFormat::Toml).required(true),
-            None => File::new("tollgate", FileFormat::Toml).required(false),
-        };
         let settings: Settings = Config::builder()
-            .add_source(file)
-            .add_source(
-                Environment::with_prefix("TOLLGATE")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
-            )
+            .add_source(file_source(path))
+            .add_source(environment_source())
             .build()?
             .try_deserialize()?;
         settings.token_policy("http://validation.invalid")?;
         settings.purge_policy(chrono::DateTime::UNIX_EPOCH)?;
+        if let Some(level) = &settings.log.level {
+            tracing_subscriber::EnvFilter::try_new(level)
+                .map_err(|e| ServerError::Config(format!("log.level: {e}")))?;
+        }
         Ok(settings)
     }
 

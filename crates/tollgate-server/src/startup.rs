@@ -4,14 +4,16 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::Logger;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tollgate_application::{Clock, UserAdmin};
+use tollgate_infrastructure::db::Backend;
 use tollgate_infrastructure::SystemClock;
-use tollgate_web::{AppState, WebConfig};
+use tollgate_web::{AppState, Operations, WebConfig};
 
 use tollgate_domain::UserName;
 
+use crate::operations::ServiceReadiness;
 use crate::wiring::{open_services, Services};
 use crate::{ServerError, Settings};
 
@@ -25,7 +27,9 @@ pub struct Overrides {
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
+    metrics_server: Option<Server>,
     services: Services,
 }
 
@@ -38,27 +42,59 @@ impl Application {
     pub fn build(settings: &Settings, overrides: Overrides) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(&settings.server.bind)?;
         let address = listener.local_addr()?;
+        let metrics_listener = match &settings.server.metrics_bind {
+            Some(bind) => Some(TcpListener::bind(bind)?),
+            None => None,
+        };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let services = open_services(settings, &format!("http://{address}"), clock.clone())?;
         bootstrap_user(settings, &services)?;
-        crate::maintenance::spawn(settings, &services.database, clock);
+        crate::maintenance::spawn(settings, &services.database, clock.clone());
+        if let Some(warning) = issuer_warning(settings, services.database.backend()) {
+            tracing::warn!(issuer = %services.policy.issuer, "{warning}");
+        }
+        let operations = Operations {
+            readiness: Some(Arc::new(ServiceReadiness::new(
+                services.database.clone(),
+                services.keys.clone(),
+                clock,
+            ))),
+            metrics: Some(services.metrics.clone()),
+            serve_metrics: metrics_listener.is_none(),
+            ids: Some(services.ports.ids.clone()),
+        };
 
-        let state = web::Data::new(AppState::new(
-            services.ports.clone(),
-            services.policy.clone(),
-            WebConfig {
-                max_body_bytes: settings.server.max_body_bytes,
-                require_client: settings.auth.require_client,
-                ..WebConfig::default()
-            },
-        ));
+        let state = web::Data::new(
+            AppState::new(
+                services.ports.clone(),
+                services.policy.clone(),
+                WebConfig {
+                    max_body_bytes: settings.server.max_body_bytes,
+                    require_client: settings.auth.require_client,
+                    ..WebConfig::default()
+                },
+            )
+            .with_operations(operations),
+        );
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let state = state.clone();
+                let metrics_address = listener.local_addr()?;
+                let server = HttpServer::new(move || {
+                    App::new().configure(tollgate_web::configure_metrics(state.clone()))
+                })
+                .workers(1)
+                .shutdown_timeout(settings.server.shutdown_timeout)
+                .listen(listener)?;
+                tracing::info!(address = %metrics_address, "metrics listening");
+                Some((metrics_address.port(), server.run()))
+            }
+            None => None,
+        };
         let mut server = HttpServer::new(move || {
             App::new()
-                // Path only: a query string is never logged, whatever a client puts there.
-                .wrap(
-                    Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
-                        .custom_request_replace("method", |req| req.method().to_string()),
-                )
+                // One span and one log line per request; never the query string or the body.
+                .wrap(from_fn(tollgate_web::observe))
                 .configure(tollgate_web::configure(state.clone()))
         })
         .shutdown_timeout(settings.server.shutdown_timeout)
@@ -67,9 +103,15 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
+        let (metrics_port, metrics_server) = match metrics_server {
+            Some((port, server)) => (Some(port), Some(server)),
+            None => (None, None),
+        };
         Ok(Self {
             port: address.port(),
+            metrics_port,
             server: server.run(),
+            metrics_server,
             services,
         })
     }
@@ -77,6 +119,11 @@ impl Application {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `server.metrics_bind` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// The adapters this server runs on (administration in tests and embedders).
@@ -94,9 +141,30 @@ impl Application {
     /// # Errors
     /// I/O errors of the server.
     pub async fn run_until_stopped(self) -> Result<(), ServerError> {
-        self.server.await?;
+        match self.metrics_server {
+            Some(metrics) => {
+                let metrics_handle = metrics.handle();
+                let metrics = actix_web::rt::spawn(metrics);
+                let served = self.server.await;
+                // The metrics listener lives exactly as long as the service it describes.
+                metrics_handle.stop(true).await;
+                let _ = metrics.await;
+                served?;
+            }
+            None => self.server.await?,
+        }
         Ok(())
     }
+}
+
+/// A shared PostgreSQL suggests sibling processes; with `tokens.issuer` left at its default each
+/// process puts its own address in `iss` and refuses the others' tokens as `invalid_grant`.
+fn issuer_warning(settings: &Settings, backend: Backend) -> Option<&'static str> {
+    (backend == Backend::Postgres && settings.tokens.issuer.is_empty()).then_some(
+        "tokens.issuer is not set, so it defaults to this process's own address: other \
+         processes sharing this database will refuse its tokens unless every one sets the same \
+         tokens.issuer",
+    )
 }
 
 /// Creates the `[bootstrap]` user when configured and absent, so a fresh install is usable.
@@ -118,5 +186,19 @@ fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), Server
         // Another process sharing the database created it first.
         Err(tollgate_application::Error::UserExists) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_postgres_with_the_default_issuer_warns_about_siblings() {
+        let mut s = Settings::default();
+        assert!(issuer_warning(&s, Backend::Postgres).is_some());
+        assert!(issuer_warning(&s, Backend::Sqlite).is_none());
+        s.tokens.issuer = "https://auth.example".into();
+        assert!(issuer_warning(&s, Backend::Postgres).is_none());
     }
 }

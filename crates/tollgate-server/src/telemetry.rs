@@ -1,13 +1,48 @@
-//! Logging set-up.
+//! Logging set-up: human-readable or JSON lines on stderr, filtered by level.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr, filtered by `TOLLGATE_LOG` (e.g. `info,tollgate::security=warn`), default `info`.
-pub fn init() {
-    let filter = EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // A second call (tests) keeps the first subscriber; that is fine.
-    let _ = tracing_subscriber::fmt()
+use crate::settings::{LogFormat, LogSettings};
+
+/// The filter in force: `RUST_LOG`, else `TOLLGATE_LOG` (kept from earlier releases), else
+/// `log.level`, else `info`. The environment wins so that an operator can turn up one module
+/// (`info,tollgate::security=debug`) without editing the file.
+///
+/// # Errors
+/// The text of a filter that does not parse, naming where it came from.
+pub fn filter(settings: &LogSettings) -> Result<EnvFilter, String> {
+    for var in ["RUST_LOG", "TOLLGATE_LOG"] {
+        if let Ok(value) = std::env::var(var) {
+            return EnvFilter::try_new(&value).map_err(|e| format!("{var}: {e}"));
+        }
+    }
+    let level = settings.level.as_deref().unwrap_or("info");
+    EnvFilter::try_new(level).map_err(|e| format!("log.level: {e}"))
+}
+
+/// Logs to stderr in `log.format` (`human` or `json`), filtered as [`filter`] says. Called once
+/// the settings are read; a second call (tests) keeps the first subscriber.
+///
+/// # Errors
+/// As [`filter`].
+pub fn init(settings: &LogSettings) -> Result<(), String> {
+    let filter = filter(settings)?;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        // Colour codes only for a person at a terminal, not in a journal or a file.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match settings.format {
+        LogFormat::Human => builder.try_init(),
+        // One JSON object per line with the span fields (request id, route) flattened in.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    Ok(())
 }

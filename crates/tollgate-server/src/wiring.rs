@@ -11,6 +11,7 @@ use tollgate_infrastructure::{
     Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets, SystemClock,
 };
 
+use crate::operations::{CountingEvents, CountingSessions, PrometheusMetrics};
 use crate::{ServerError, Settings};
 
 /// The opened adapters, ready for the use cases.
@@ -24,6 +25,8 @@ pub struct Services {
     pub keys: Arc<KeySet>,
     /// The token rules in force.
     pub policy: Arc<TokenPolicy>,
+    /// The metrics every port here feeds (`/metrics`).
+    pub metrics: Arc<PrometheusMetrics>,
 }
 
 /// The issuer the administration commands build their policy with. They sign no token, so it is
@@ -69,16 +72,27 @@ pub fn open_services(
         iterations: settings.password.iterations,
         parallelism: settings.password.parallelism,
     })?);
+    let metrics = Arc::new(PrometheusMetrics::new(
+        database.clone(),
+        keys.clone(),
+        clock.clone(),
+    ));
     let ports = Ports {
         clock,
         ids: Arc::new(RandomIds),
         users: Arc::new(database.user_store()),
-        sessions: Arc::new(database.session_store()),
+        sessions: Arc::new(CountingSessions::new(
+            Arc::new(database.session_store()),
+            metrics.clone(),
+        )),
         signer: codec.clone(),
         verifier: codec.clone(),
         public_keys: codec,
         hasher,
-        events: Arc::new(LogSecurityEvents),
+        events: Arc::new(CountingEvents::new(
+            Arc::new(LogSecurityEvents),
+            metrics.clone(),
+        )),
         clients: Arc::new(database.client_store()),
         secrets: Arc::new(Sha256Secrets),
     };
@@ -87,5 +101,6 @@ pub fn open_services(
         database,
         keys,
         policy,
+        metrics,
     })
 }

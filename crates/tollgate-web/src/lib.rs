@@ -6,6 +6,7 @@ mod client_auth;
 mod error;
 mod form;
 mod handlers;
+mod observe;
 mod operation_form;
 mod response;
 mod service;
@@ -14,13 +15,32 @@ mod state;
 pub use auth::{Authenticated, BearerAuth, BearerError};
 pub use error::OAuthError;
 pub use form::{parse_token_request, Grant, TokenRequest};
+pub use observe::{observe, REQUEST_ID};
 pub use response::format_expiry;
 pub use service::{TokenService, TokenServiceBuilder};
-pub use state::{AppState, WebConfig};
+pub use state::{AppState, Operations, WebConfig};
 
 use actix_web::web;
 
 /// Registers every Tollgate route, sharing `state` across workers.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
-    state.service().configure()
+    let service = state.service().clone();
+    move |cfg| {
+        let serve_metrics = service.operations().serve_metrics;
+        cfg.configure(service.configure())
+            .service(web::resource("/healthz").route(web::get().to(handlers::health::healthz)))
+            .service(web::resource("/readyz").route(web::get().to(handlers::health::readyz)));
+        if serve_metrics {
+            cfg.service(web::resource("/metrics").route(web::get().to(handlers::metrics::metrics)));
+        }
+    }
+}
+
+/// Registers only `GET /metrics`, for the separate listener of `server.metrics_bind`.
+pub fn configure_metrics(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    let operations = state.service().operations();
+    move |cfg| {
+        cfg.app_data(operations)
+            .service(web::resource("/metrics").route(web::get().to(handlers::metrics::metrics)));
+    }
 }

@@ -11,7 +11,7 @@ use tollgate_application::{
 use tollgate_domain::{Client, GrantType};
 
 use crate::handlers::{self, discovery::Metadata};
-use crate::{BearerAuth, WebConfig};
+use crate::{BearerAuth, Operations, WebConfig};
 
 /// What every mounted handler shares: the HTTP limits and, if the host has clients, how to
 /// authenticate them.
@@ -70,6 +70,7 @@ pub struct TokenService {
     introspection: Option<web::Data<Introspection>>,
     keys: Option<web::Data<PublishedKeys>>,
     metadata: Option<web::Data<Metadata>>,
+    operations: web::Data<Operations>,
 }
 
 /// Collects the use cases of a [`TokenService`]; see [`TokenService::builder`].
@@ -83,6 +84,7 @@ pub struct TokenServiceBuilder {
     introspection: Option<Introspection>,
     keys: Option<PublishedKeys>,
     metadata: Option<(String, String)>,
+    operations: Operations,
 }
 
 impl TokenService {
@@ -99,6 +101,7 @@ impl TokenService {
             introspection: None,
             keys: None,
             metadata: None,
+            operations: Operations::default(),
         }
     }
 
@@ -109,8 +112,21 @@ impl TokenService {
         move |cfg| service.register(cfg)
     }
 
+    /// Replaces the operations ports (readiness, metrics) after the build.
+    pub(crate) fn set_operations(&mut self, operations: Operations) {
+        self.operations = web::Data::new(operations);
+    }
+
+    /// The operations ports this service records to.
+    pub(crate) fn operations(&self) -> web::Data<Operations> {
+        self.operations.clone()
+    }
+
     fn register(self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(self.endpoint).app_data(self.grants).service(
+        cfg.app_data(self.operations)
+            .app_data(self.endpoint)
+            .app_data(self.grants)
+            .service(
             web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
         );
         if let Some(guard) = self.guard {
@@ -199,6 +215,13 @@ impl TokenServiceBuilder {
         self
     }
 
+    /// Records token requests in `operations.metrics` (and serves readiness and metrics where
+    /// the host mounts those routes). Default: none.
+    pub fn operations(mut self, operations: Operations) -> Self {
+        self.operations = operations;
+        self
+    }
+
     /// The service, ready to mount.
     pub fn build(self) -> TokenService {
         let metadata = self.metadata.map(|(issuer, base)| {
@@ -227,6 +250,7 @@ impl TokenServiceBuilder {
             introspection: self.introspection.map(web::Data::new),
             keys: self.keys.map(web::Data::new),
             metadata,
+            operations: web::Data::new(self.operations),
         }
     }
 }

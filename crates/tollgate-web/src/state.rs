@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, Introspection, Login, Ports, PublishedKeys, Refresh,
+    AccessGuard, ClientAuthenticator, IdGenerator, Introspection, Login, Metrics, Ports, PublishedKeys,
+    Readiness, Refresh,
     Revocation,
 };
 use tollgate_domain::TokenPolicy;
@@ -37,6 +38,21 @@ pub struct AppState {
     service: TokenService,
 }
 
+/// The operations ports: readiness and metrics. Without them `/readyz` answers `503` and no
+/// metrics are recorded or served.
+#[derive(Clone, Default)]
+pub struct Operations {
+    /// What `/readyz` checks.
+    pub readiness: Option<Arc<dyn Readiness>>,
+    /// Where request counts and latencies go, and what `/metrics` renders.
+    pub metrics: Option<Arc<dyn Metrics>>,
+    /// Whether this app serves `/metrics` itself; `false` when `server.metrics_bind` puts the
+    /// metrics on a listener of their own (see [`configure_metrics`](crate::configure_metrics)).
+    pub serve_metrics: bool,
+    /// Where fresh request ids come from when a request brings none (or an unusable one).
+    pub ids: Option<Arc<dyn IdGenerator>>,
+}
+
 impl AppState {
     /// Builds every use case the routes need from one set of ports; the metadata's endpoints
     /// hang off the policy's issuer.
@@ -59,5 +75,12 @@ impl AppState {
     /// The service behind the state.
     pub fn service(&self) -> &TokenService {
         &self.service
+    }
+
+    /// Adds the operations ports (readiness, metrics).
+    #[must_use]
+    pub fn with_operations(mut self, operations: Operations) -> Self {
+        self.service.set_operations(operations);
+        self
     }
 }

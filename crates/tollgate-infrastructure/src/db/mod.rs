@@ -20,6 +20,7 @@ pub(crate) mod schema;
 #[cfg(feature = "test-support")]
 mod seed;
 mod session_store;
+mod stats;
 pub(crate) mod types;
 mod url;
 mod user_store;
@@ -31,6 +32,7 @@ pub use purge::{PurgePolicy, PurgeReport};
 #[cfg(feature = "test-support")]
 pub use seed::SeedFamilies;
 pub use session_store::DieselSessionStore;
+pub use stats::PoolStats;
 pub use user_store::DieselUserStore;
 
 #[cfg(all(feature = "test-support", feature = "postgres"))]

@@ -6,10 +6,12 @@ use tollgate_application::Error as AppError;
 use crate::OAuthError;
 
 pub(crate) mod discovery;
+pub(crate) mod health;
 pub(crate) mod introspect;
 pub(crate) mod jwks;
 pub(crate) mod logout;
 pub(crate) mod me;
+pub(crate) mod metrics;
 pub(crate) mod revoke;
 pub(crate) mod token;
 
