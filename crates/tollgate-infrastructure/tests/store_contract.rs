@@ -45,6 +45,19 @@ macro_rules! contract {
                 }
             )*
         }
+
+        /// PostgreSQL through PgBouncer in transaction pooling mode (skipped, saying so, when
+        /// `pgbouncer` is not installed).
+        mod pgbouncer {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(db) = super::TestDatabase::postgres_via_pgbouncer() {
+                        super::$name(&db);
+                    }
+                }
+            )*
+        }
     };
 }
 
@@ -100,6 +113,7 @@ fn connect(t: &TestDatabase) -> Database {
     let options = PoolOptions {
         max_size: 4,
         connection_timeout: StdDuration::from_secs(30),
+        statement_cache: t.statement_cache(),
     };
     Database::connect(t.url(), &options).expect("connect to the test database")
 }
@@ -963,13 +977,17 @@ fn simultaneous_startups_all_succeed_and_migrate_once(t: &TestDatabase) {
     const PROCESSES: usize = 4;
     let barrier = Arc::new(Barrier::new(PROCESSES));
     let url = t.url().to_owned();
+    let options = PoolOptions {
+        statement_cache: t.statement_cache(),
+        ..PoolOptions::default()
+    };
     let handles: Vec<_> = (0..PROCESSES)
         .map(|_| {
             let barrier = Arc::clone(&barrier);
-            let url = url.clone();
+            let (url, options) = (url.clone(), options.clone());
             thread::spawn(move || {
                 barrier.wait();
-                Database::connect(&url, &PoolOptions::default())
+                Database::connect(&url, &options)
             })
         })
         .collect();
@@ -991,6 +1009,7 @@ fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
     let no_connections = PoolOptions {
         max_size: 0,
         connection_timeout: StdDuration::from_secs(30),
+        statement_cache: t.statement_cache(),
     };
     Database::connect(t.url(), &no_connections)
         .unwrap()
@@ -999,6 +1018,7 @@ fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
     let no_patience = PoolOptions {
         max_size: 4,
         connection_timeout: StdDuration::ZERO,
+        statement_cache: t.statement_cache(),
     };
     // One millisecond is often too short to open a connection: failing is fine, panicking not.
     match Database::connect(t.url(), &no_patience) {
