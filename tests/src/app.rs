@@ -17,6 +17,8 @@ use crate::{Response, TestClock};
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL through PgBouncer in transaction pooling mode (skipped when not installed).
+    PgBouncer,
 }
 
 /// What outlives one server process: the database and the data directory (keys).
@@ -32,6 +34,7 @@ impl TestEnv {
         let db = match backend {
             Backend::Sqlite => TestDatabase::sqlite(),
             Backend::Postgres => TestDatabase::postgres()?,
+            Backend::PgBouncer => TestDatabase::postgres_via_pgbouncer()?,
         };
         Some(Arc::new(Self {
             backend,
@@ -47,6 +50,7 @@ impl TestEnv {
             ..Settings::default()
         };
         s.database.url = self.db.url().to_owned();
+        s.database.statement_cache = self.db.statement_cache();
         s.server.bind = "127.0.0.1:0".into();
         s.server.workers = 2;
         s.server.shutdown_timeout = 1;

@@ -46,3 +46,13 @@ fn one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair(backend: 
 }
 
 backend_tests!(one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair);
+
+/// The same race with PgBouncer (transaction pooling) between the server and PostgreSQL.
+mod pgbouncer {
+    #[test]
+    fn one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair() {
+        super::one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair(
+            tollgate_tests::Backend::PgBouncer,
+        );
+    }
+}

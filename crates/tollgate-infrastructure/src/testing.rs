@@ -30,6 +30,13 @@ enum Cleanup {
     /// `DROP SCHEMA … CASCADE` through the base URL.
     #[cfg(feature = "postgres")]
     Postgres { base_url: String, schema: String },
+    /// Stop PgBouncer, then drop the schema and its role through the base URL.
+    #[cfg(feature = "postgres")]
+    PgBouncer {
+        base_url: String,
+        schema: String,
+        bouncer: pgbouncer::PgBouncer,
+    },
 }
 
 impl TestDatabase {
@@ -85,6 +92,59 @@ impl TestDatabase {
         })
     }
 
+    /// Like [`TestDatabase::postgres`], but reached through a PgBouncer in transaction pooling
+    /// mode started for this database alone, on a free port; `None` (after printing why) when
+    /// the variable is unset or `pgbouncer` is not installed.
+    ///
+    /// PgBouncer refuses libpq's `options` startup parameter, so the schema is selected another
+    /// way: a role of the same name owns it and has `search_path` set to it (`ALTER ROLE … SET`),
+    /// which PostgreSQL applies when PgBouncer opens a server connection for that role. Connect
+    /// with `statement_cache` off ([`TestDatabase::statement_cache`]).
+    ///
+    /// # Panics
+    /// When PostgreSQL does not answer, or PgBouncer is installed but does not start.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_via_pgbouncer() -> Option<Self> {
+        use diesel::connection::SimpleConnection;
+
+        let base_url = match std::env::var(POSTGRES_URL_VAR) {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                eprintln!("skipped: {POSTGRES_URL_VAR} not set");
+                return None;
+            }
+        };
+        let binary = pgbouncer::find()?;
+        let schema = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_connection(&base_url);
+        admin
+            .batch_execute(&format!(
+                "CREATE ROLE {schema} LOGIN; \
+                 CREATE SCHEMA {schema} AUTHORIZATION {schema}; \
+                 ALTER ROLE {schema} SET search_path = {schema};"
+            ))
+            .unwrap_or_else(|e| panic!("cannot create test role and schema {schema}: {e}"));
+        let bouncer = pgbouncer::PgBouncer::start(&binary, &mut admin, &schema);
+        let url = bouncer.url(&schema);
+        Some(Self {
+            url,
+            cleanup: Cleanup::PgBouncer {
+                base_url,
+                schema,
+                bouncer,
+            },
+        })
+    }
+
+    /// Whether connections to this database may keep prepared statements: not behind PgBouncer.
+    pub fn statement_cache(&self) -> bool {
+        match self.cleanup {
+            #[cfg(feature = "postgres")]
+            Cleanup::PgBouncer { .. } => false,
+            _ => true,
+        }
+    }
+
     #[cfg(not(feature = "postgres"))]
     fn postgres_at(_base_url: String) -> Option<Self> {
         skip_postgres("built without the `postgres` feature");
@@ -102,7 +162,7 @@ impl TestDatabase {
         match self.cleanup {
             Cleanup::Sqlite { .. } => Backend::Sqlite,
             #[cfg(feature = "postgres")]
-            Cleanup::Postgres { .. } => Backend::Postgres,
+            Cleanup::Postgres { .. } | Cleanup::PgBouncer { .. } => Backend::Postgres,
         }
     }
 }
@@ -125,6 +185,184 @@ impl Drop for TestDatabase {
             if let Err(e) = dropped {
                 eprintln!("warning: could not drop test schema {schema}: {e}");
             }
+        }
+        #[cfg(feature = "postgres")]
+        if let Cleanup::PgBouncer {
+            base_url,
+            schema,
+            bouncer,
+        } = &mut self.cleanup
+        {
+            use diesel::connection::SimpleConnection;
+            use diesel::Connection;
+
+            // Closing PgBouncer closes its server connections, which the role may not outlive.
+            bouncer.stop();
+            let dropped = diesel::PgConnection::establish(base_url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut admin| {
+                    admin
+                        .batch_execute(&format!(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                             WHERE usename = '{schema}'; \
+                             DROP SCHEMA IF EXISTS {schema} CASCADE; DROP ROLE IF EXISTS {schema};"
+                        ))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = dropped {
+                eprintln!("warning: could not drop test schema and role {schema}: {e}");
+            }
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod pgbouncer {
+    //! A PgBouncer process in transaction pooling mode in front of the test database.
+
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use diesel::{PgConnection, QueryableByName, RunQueryDsl};
+
+    /// `pgbouncer` on the `PATH` or in Debian's `/usr/sbin`, or `None` after saying so.
+    pub(super) fn find() -> Option<PathBuf> {
+        let on_path = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let found = on_path
+            .into_iter()
+            .chain([PathBuf::from("/usr/sbin")])
+            .map(|dir| dir.join("pgbouncer"))
+            .find(|p| p.is_file());
+        if found.is_none() {
+            eprintln!("skipped: pgbouncer is not installed (apt-get install -y pgbouncer)");
+        }
+        found
+    }
+
+    #[derive(QueryableByName)]
+    struct Server {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        host: String,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        port: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        db: String,
+    }
+
+    /// The running process and its configuration directory; killed on [`PgBouncer::stop`].
+    #[derive(Debug)]
+    pub(crate) struct PgBouncer {
+        child: Option<Child>,
+        port: u16,
+        db: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl PgBouncer {
+        /// Starts PgBouncer for `role` on the server and database `admin` is connected to.
+        pub(super) fn start(binary: &Path, admin: &mut PgConnection, role: &str) -> Self {
+            let server: Server = diesel::sql_query(
+                "SELECT coalesce(host(inet_server_addr()), '127.0.0.1') AS host, \
+                        coalesce(inet_server_port(), 5432) AS port, current_database() AS db",
+            )
+            .get_result(admin)
+            .unwrap_or_else(|e| panic!("cannot read the server address: {e}"));
+            let dir = tempfile::tempdir()
+                .unwrap_or_else(|e| panic!("cannot create a directory for PgBouncer: {e}"));
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("no free port for PgBouncer: {e}"));
+            let users = dir.path().join("users.txt");
+            std::fs::write(&users, format!("\"{role}\" \"\"\n"))
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", users.display()));
+            let ini = dir.path().join("pgbouncer.ini");
+            std::fs::write(
+                &ini,
+                format!(
+                    "[databases]\n{db} = host={host} port={server_port} dbname={db}\n\
+                     [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                     unix_socket_dir =\nauth_type = trust\nauth_file = {users}\n\
+                     pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = 20\n\
+                     logfile = {log}\n",
+                    db = server.db,
+                    host = server.host,
+                    server_port = server.port,
+                    users = users.display(),
+                    log = dir.path().join("pgbouncer.log").display(),
+                ),
+            )
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", ini.display()));
+            // PgBouncer refuses to run as root (as CI containers run): drop to `nobody` then, with
+            // the directory opened to it (it holds no secret: authentication is `trust`).
+            let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.uid() == 0
+            });
+            let mut command = if as_root {
+                use std::os::unix::fs::PermissionsExt;
+                let _ =
+                    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777));
+                let mut c = Command::new("setpriv");
+                c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                    .arg(binary);
+                c
+            } else {
+                Command::new(binary)
+            };
+            let child = command
+                .arg(&ini)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            let mut bouncer = Self {
+                child: Some(child),
+                port,
+                db: server.db,
+                dir,
+            };
+            bouncer.wait_until_listening();
+            bouncer
+        }
+
+        fn wait_until_listening(&mut self) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                let exited = self
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
+                if exited.is_some() || Instant::now() > deadline {
+                    let log = std::fs::read_to_string(self.dir.path().join("pgbouncer.log"))
+                        .unwrap_or_default();
+                    panic!("PgBouncer did not start ({exited:?}):\n{log}");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+
+        /// The URL of the test database through this PgBouncer, as `role`.
+        pub(super) fn url(&self, role: &str) -> String {
+            format!("postgres://{role}@127.0.0.1:{}/{}", self.port, self.db)
+        }
+
+        /// Kills the process and waits for it (idempotent).
+        pub(super) fn stop(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    impl Drop for PgBouncer {
+        fn drop(&mut self) {
+            self.stop();
         }
     }
 }

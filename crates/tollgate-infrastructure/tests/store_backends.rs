@@ -13,6 +13,7 @@ fn connect(t: &TestDatabase) -> Database {
     let options = PoolOptions {
         max_size: 2,
         connection_timeout: Duration::from_secs(30),
+        ..PoolOptions::default()
     };
     Database::connect(t.url(), &options)
         .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
@@ -162,6 +163,7 @@ fn an_unreachable_postgres_is_unavailable() {
     let options = PoolOptions {
         max_size: 1,
         connection_timeout: Duration::from_millis(500),
+        ..PoolOptions::default()
     };
     // Port 1 refuses at once; the pool gives up after its timeout instead of hanging.
     let e = Database::connect("postgres://tollgate@127.0.0.1:1/tollgate", &options).unwrap_err();

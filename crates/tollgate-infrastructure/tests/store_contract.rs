@@ -45,6 +45,19 @@ macro_rules! contract {
                 }
             )*
         }
+
+        /// PostgreSQL through PgBouncer in transaction pooling mode (skipped, saying so, when
+        /// `pgbouncer` is not installed).
+        mod pgbouncer {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(db) = super::TestDatabase::postgres_via_pgbouncer() {
+                        super::$name(&db);
+                    }
+                }
+            )*
+        }
     };
 }
 
@@ -101,6 +114,7 @@ fn connect(t: &TestDatabase) -> Database {
     let options = PoolOptions {
         max_size: 4,
         connection_timeout: StdDuration::from_secs(30),
+        statement_cache: t.statement_cache(),
     };
     Database::connect(t.url(), &options).expect("connect to the test database")
 }
@@ -988,13 +1002,17 @@ fn simultaneous_startups_all_succeed_and_migrate_once(t: &TestDatabase) {
     const PROCESSES: usize = 4;
     let barrier = Arc::new(Barrier::new(PROCESSES));
     let url = t.url().to_owned();
+    let options = PoolOptions {
+        statement_cache: t.statement_cache(),
+        ..PoolOptions::default()
+    };
     let handles: Vec<_> = (0..PROCESSES)
         .map(|_| {
             let barrier = Arc::clone(&barrier);
-            let url = url.clone();
+            let (url, options) = (url.clone(), options.clone());
             thread::spawn(move || {
                 barrier.wait();
-                Database::connect(&url, &PoolOptions::default())
+                Database::connect(&url, &options)
             })
         })
         .collect();
@@ -1016,6 +1034,7 @@ fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
     let no_connections = PoolOptions {
         max_size: 0,
         connection_timeout: StdDuration::from_secs(30),
+        statement_cache: t.statement_cache(),
     };
     Database::connect(t.url(), &no_connections)
         .unwrap()
@@ -1024,6 +1043,7 @@ fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
     let no_patience = PoolOptions {
         max_size: 4,
         connection_timeout: StdDuration::ZERO,
+        statement_cache: t.statement_cache(),
     };
     // One millisecond is often too short to open a connection: failing is fine, panicking not.
     match Database::connect(t.url(), &no_patience) {

@@ -32,8 +32,9 @@ async fn purge_loop(
     clock: Arc<dyn Clock>,
     every: Duration,
 ) {
-    let mut ticks = rt::time::interval(every);
-    // The first tick is immediate: a server started after a long stop cleans up at once.
+    // The first purge one interval after start, not at once: processes restarted together do
+    // not all purge in their first second, beside their start-up work.
+    let mut ticks = rt::time::interval_at(rt::time::Instant::now() + every, every);
     loop {
         ticks.tick().await;
         // Validated when the settings were loaded; the clock moves, so the cutoffs are per run.

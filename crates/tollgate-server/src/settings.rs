@@ -90,6 +90,9 @@ pub struct DatabaseSettings {
     /// SQLite only: milliseconds between checkpoints that empty the WAL file (0 = never; SQLite's
     /// own checkpoints then cannot finish under steady concurrent load and the WAL keeps growing).
     pub wal_checkpoint_ms: u64,
+    /// PostgreSQL: keep prepared statements per connection; `false` behind PgBouncer in
+    /// transaction pooling mode.
+    pub statement_cache: bool,
 }
 
 /// `[keys]`.
@@ -239,7 +242,8 @@ impl Default for DatabaseSettings {
             url: "sqlite://tollgate.db".into(),
             pool_size: 10,
             connect_timeout: 5,
-            wal_checkpoint_ms: 1000,
+            wal_checkpoint_ms: 250,
+            statement_cache: true,
         }
     }
 }

@@ -58,6 +58,7 @@ pub fn open_services(
         &PoolOptions {
             max_size: settings.database.pool_size,
             connection_timeout: StdDuration::from_secs(settings.database.connect_timeout),
+            statement_cache: settings.database.statement_cache,
         },
     )?;
     let keys = Arc::new(KeySet::load_or_generate(&settings.keys_dir())?);

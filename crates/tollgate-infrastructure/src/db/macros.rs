@@ -27,18 +27,22 @@ macro_rules! db_run {
 /// Runs `$body` in a write transaction, rolled back when it returns `Err`.
 ///
 /// SQLite gets `BEGIN IMMEDIATE`: the write lock is taken up front, so concurrent writers queue
-/// on the busy timeout instead of failing with `SQLITE_BUSY` when a read lock cannot be upgraded.
+/// on the busy timeout instead of failing with `SQLITE_BUSY` when a read lock cannot be upgraded;
+/// writers of this process first take turns on `Database::writer_turn`.
 /// PostgreSQL gets an ordinary READ COMMITTED transaction; row locks settle the races.
 macro_rules! db_write {
     ($db:expr, |$conn:ident| $body:block) => {
         match $db.pool() {
             #[cfg(feature = "sqlite")]
-            $crate::db::pool::Pool::Sqlite(pool) => $crate::db::pool::with_connection(
-                pool,
-                |conn: &mut ::diesel::sqlite::SqliteConnection| {
-                    conn.immediate_transaction(|$conn| $body)
-                },
-            ),
+            $crate::db::pool::Pool::Sqlite(pool) => {
+                let _turn = $db.writer_turn();
+                $crate::db::pool::with_connection(
+                    pool,
+                    |conn: &mut ::diesel::sqlite::SqliteConnection| {
+                        conn.immediate_transaction(|$conn| $body)
+                    },
+                )
+            }
             #[cfg(feature = "postgres")]
             $crate::db::pool::Pool::Postgres(pool) => {
                 $crate::db::pool::with_connection(pool, |conn: &mut ::diesel::pg::PgConnection| {

@@ -18,6 +18,12 @@ pub struct PoolOptions {
     /// How long a caller waits for a free connection (and how long start-up waits for the
     /// first one) before giving up with [`InfraError::Pool`] (zero counts as 1 ms).
     pub connection_timeout: Duration,
+    /// PostgreSQL: keep each connection's prepared statements (named, parsed once per
+    /// connection). Turn off behind a pooler in transaction mode (PgBouncer), where the next
+    /// transaction may run on another server connection that never saw them: every statement is
+    /// then sent unnamed with its parameters in one protocol round (`PQsendQueryParams`).
+    /// SQLite always keeps its statement cache.
+    pub statement_cache: bool,
 }
 
 impl Default for PoolOptions {
@@ -25,13 +31,18 @@ impl Default for PoolOptions {
         Self {
             max_size: 10,
             connection_timeout: Duration::from_secs(5),
+            statement_cache: true,
         }
     }
 }
 
 /// How long an SQLite writer waits for the write lock before giving up with "database is locked".
 #[cfg(feature = "sqlite")]
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// The size the WAL file is cut back to whenever it restarts from its beginning (bytes).
+#[cfg(feature = "sqlite")]
+const SQLITE_JOURNAL_SIZE_LIMIT: u32 = 16 * 1024 * 1024;
 
 #[cfg(feature = "sqlite")]
 pub(crate) type SqlitePool = r2d2::Pool<ConnectionManager<SqliteConnection>>;
@@ -91,7 +102,25 @@ pub(crate) fn sqlite(url: &str, options: &PoolOptions) -> Result<SqlitePool, Inf
 /// [`InfraError::Pool`] when no connection can be opened within the timeout.
 #[cfg(feature = "postgres")]
 pub(crate) fn postgres(url: &str, options: &PoolOptions) -> Result<PgPool, InfraError> {
-    Ok(builder(options).build(ConnectionManager::new(url))?)
+    let mut builder = builder(options);
+    if !options.statement_cache {
+        builder = builder.connection_customizer(Box::new(NoStatementCache));
+    }
+    Ok(builder.build(ConnectionManager::new(url))?)
+}
+
+/// Turns diesel's prepared statement cache off on each new PostgreSQL connection.
+#[cfg(feature = "postgres")]
+#[derive(Debug, Clone, Copy)]
+struct NoStatementCache;
+
+#[cfg(feature = "postgres")]
+impl r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for NoStatementCache {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        use diesel::connection::{CacheSize, Connection};
+        conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        Ok(())
+    }
 }
 
 /// Per-connection SQLite settings (PRAGMAs other than `journal_mode` do not persist in the file).
@@ -105,12 +134,14 @@ impl r2d2::CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Sqlite
         // busy_timeout first: switching the file to WAL needs a lock another process may hold.
         // WAL lets readers run beside the one writer; NORMAL sync is durable enough in WAL mode
         // (a power cut may lose the last commits, never corrupts); SQLite leaves foreign keys
-        // off unless asked, per connection.
+        // off unless asked, per connection. journal_size_limit: a WAL that once grew large is
+        // cut back when it restarts instead of keeping its peak size on disk.
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;"
+             PRAGMA foreign_keys = ON;
+             PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT};"
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }

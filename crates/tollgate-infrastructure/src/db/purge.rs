@@ -20,6 +20,7 @@
 //! CTEs.
 
 use chrono::{DateTime, Utc};
+#[cfg(feature = "sqlite")]
 use diesel::query_builder::BoxedSqlQuery;
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl};
@@ -28,6 +29,10 @@ use super::pool::{with_connection, Pool};
 use super::types::{sql::Instant, DbTime};
 use super::Database;
 use crate::InfraError;
+
+/// How long a WAL checkpoint waits for readers and writers (milliseconds) before giving up.
+#[cfg(feature = "sqlite")]
+const CHECKPOINT_BUSY_MS: u32 = 100;
 
 /// What a purge deletes and how much per transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +269,7 @@ impl Database {
         let cutoff = step.cutoff(policy);
         match self.pool() {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => with_connection(pool, |conn| {
+            Pool::Sqlite(pool) => self.with_sqlite_writer(pool, |conn| {
                 let (table, key) = step.target();
                 let victims = step.victims();
                 conn.immediate_transaction(|conn| {
@@ -331,15 +336,25 @@ impl Database {
     pub fn checkpoint_wal(&self) -> Result<bool, InfraError> {
         match self.pool() {
             #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => with_connection(pool, |conn| {
+            Pool::Sqlite(pool) => self.with_sqlite_writer(pool, |conn| {
+                use diesel::connection::SimpleConnection;
+
                 #[derive(QueryableByName)]
                 struct Checkpoint {
                     #[diesel(sql_type = BigInt)]
                     busy: i64,
                 }
-                let result: Checkpoint =
-                    diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result(conn)?;
-                Ok(result.busy == 0)
+                // While it waits for readers, the checkpoint holds the write lock: wait briefly
+                // and try again at the next tick rather than stall every writer for the full
+                // busy timeout.
+                conn.batch_execute(&format!("PRAGMA busy_timeout = {CHECKPOINT_BUSY_MS}"))?;
+                let result = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .get_result::<Checkpoint>(conn);
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}",
+                    super::pool::SQLITE_BUSY_TIMEOUT_MS
+                ))?;
+                Ok(result?.busy == 0)
             }),
             #[cfg(feature = "postgres")]
             Pool::Postgres(_) => Ok(true),

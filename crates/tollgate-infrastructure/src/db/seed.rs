@@ -60,12 +60,14 @@ impl Seeded {
     }
 }
 
+#[cfg(feature = "sqlite")]
 const SQLITE_FAMILIES: &str = "\
     WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1) \
     INSERT INTO token_families \
         (id, user_id, created_at, expires_at, long_lived, revoked_at, revoke_reason) \
     SELECT printf('%s-0000-4000-8000-%012x', ?2, i), ?3, ?4, ?5, 0, ?6, ?7 FROM seq";
 
+#[cfg(feature = "sqlite")]
 const SQLITE_TOKENS: &str = "\
     WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1), \
                    k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j + 1 < ?3) \
@@ -78,12 +80,14 @@ const SQLITE_TOKENS: &str = "\
            ?4, ?5, CASE WHEN j + 1 < ?3 THEN ?4 ELSE NULL END \
     FROM seq, k";
 
+#[cfg(feature = "postgres")]
 const PG_FAMILIES: &str = "\
     INSERT INTO token_families \
         (id, user_id, created_at, expires_at, long_lived, revoked_at, revoke_reason) \
     SELECT ($2 || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, $3, $4, $5, false, $6, $7 \
     FROM generate_series(0, $1 - 1) AS i";
 
+#[cfg(feature = "postgres")]
 const PG_TOKENS: &str = "\
     INSERT INTO refresh_tokens \
         (token_id, family_id, parent_id, access_token_id, issued_at, expires_at, used_at) \
