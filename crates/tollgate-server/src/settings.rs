@@ -45,6 +45,10 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: u64,
+    // --- performance (issue 10) ---
+    /// Most blocking-pool threads per HTTP worker (storage, signing, Argon2 run there);
+    /// 0 keeps actix's default (512 shared out among the workers).
+    pub blocking_threads: usize,
 }
 
 /// `[database]`.
@@ -162,6 +166,7 @@ impl Default for ServerSettings {
             workers: 0,
             max_body_bytes: 16 * 1024,
             shutdown_timeout: 10,
+            blocking_threads: 0,
         }
     }
 }

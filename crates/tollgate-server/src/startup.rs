@@ -65,6 +65,9 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        if settings.server.blocking_threads > 0 {
+            server = server.worker_max_blocking_threads(settings.server.blocking_threads);
+        }
         tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
         Ok(Self {
             port: address.port(),
