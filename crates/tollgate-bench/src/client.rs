@@ -59,7 +59,11 @@ impl Outcome {
             Self::Pair(_) => None,
             Self::Refused { status, error } if error.is_empty() => Some(status.to_string()),
             Self::Refused { status, error } => Some(format!("{status} {error}")),
-            Self::Transport(_) => Some("transport".into()),
+            // The first words of the cause: enough to tell a reset from a timeout.
+            Self::Transport(cause) => Some(format!(
+                "transport: {}",
+                cause.chars().take(60).collect::<String>()
+            )),
         }
     }
 }
@@ -246,7 +250,7 @@ mod tests {
         assert_eq!(refused.error_key().as_deref(), Some("400 invalid_grant"));
         assert_eq!(
             Outcome::Transport("reset".into()).error_key().as_deref(),
-            Some("transport")
+            Some("transport: reset")
         );
     }
 }

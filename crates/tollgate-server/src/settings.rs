@@ -75,6 +75,10 @@ pub struct ServerSettings {
     /// Serve `GET /metrics` on this address instead of on `bind` (e.g. `127.0.0.1:9090`, kept
     /// off the public listener). Unset: `/metrics` is served on `bind`.
     pub metrics_bind: Option<String>,
+    // --- performance (issue 10) ---
+    /// Most blocking-pool threads per HTTP worker (storage, signing, Argon2 run there);
+    /// 0 keeps actix's default (512 shared out among the workers).
+    pub blocking_threads: usize,
 }
 
 /// `[database]`.
@@ -232,6 +236,7 @@ impl Default for ServerSettings {
             max_body_bytes: 16 * 1024,
             shutdown_timeout: 10,
             metrics_bind: None,
+            blocking_threads: 0,
         }
     }
 }

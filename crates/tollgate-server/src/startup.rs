@@ -102,6 +102,9 @@ impl Application {
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
+        if settings.server.blocking_threads > 0 {
+            server = server.worker_max_blocking_threads(settings.server.blocking_threads);
+        }
         tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
         let (metrics_port, metrics_server) = match metrics_server {
             Some((port, server)) => (Some(port), Some(server)),

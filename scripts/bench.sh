@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Benchmarks a release build of Tollgate over HTTP and writes the results into BENCHMARKS.md
+# (between the `bench:begin`/`bench:end` markers) and docs/benchmarks.svg.
+#
+#   scripts/bench.sh            the sweep: concurrency 1 4 16 32 64 per backend and algorithm,
+#                               plus the issue's targets (memory, flat cost)
+#   BENCH_DURATION=5 BENCH_CONCURRENCY="1 32" BENCH_TARGETS=0 scripts/bench.sh   a quick look
+#
+# The server runs on a temporary SQLite file (and on PostgreSQL in its own schema when
+# TOLLGATE_TEST_POSTGRES_URL is set), pinned to CPU 0 with one HTTP worker; the load tool runs on
+# CPU 1 (when the machine has two or more). `openssl speed` gives each algorithm's signing bound
+# on the same core in the same run: a refresh signs two tokens, so the bound is sign/s ÷ 2.
+# Needs: openssl, taskset, jq; sqlite3 and psql for the flat-cost seeding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+duration="${BENCH_DURATION:-10}"
+levels="${BENCH_CONCURRENCY:-1 4 16 32 64}"
+algorithms="${BENCH_ALGORITHMS:-RS512}"
+targets="${BENCH_TARGETS:-1}"
+out="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results}"
+pg_url="${TOLLGATE_TEST_POSTGRES_URL:-}"
+password=bench-password
+
+cargo build --release -q -p tollgate-server -p tollgate-bench
+bin="$CARGO_TARGET_DIR/release"
+rm -rf "$out"; mkdir -p "$out"
+results="$out/summaries.jsonl"; : >"$results"
+
+if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+    pin_server=(taskset -c 0); pin_load=(taskset -c 1); workers=1
+else
+    pin_server=(); pin_load=(); workers=0
+fi
+
+openssl_name() { case "$1" in RS512) echo rsa2048 ;; ES256) echo ecdsap256 ;; EdDSA) echo ed25519 ;; esac; }
+
+# Sign operations per second of one core for an algorithm, from `openssl speed`.
+sign_per_sec() {
+    local name; name="$(openssl_name "$1")"
+    "${pin_server[@]}" openssl speed -seconds 3 "$name" 2>/dev/null | awk -v n="$name" '
+        n == "rsa2048"   && /^rsa 2048 bits/     { print $6 }
+        n == "ecdsap256" && /256 bits ecdsa \(nistp256\)/ { print $7 }
+        n == "ed25519"   && /253 bits EdDSA \(Ed25519\)/ { print $6 }'
+}
+
+server_pid=""; server_dir=""
+stop_server() {
+    if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    server_pid=""
+}
+trap 'stop_server; [[ -n "$server_dir" ]] && rm -rf "$server_dir"' EXIT
+
+# start_server BACKEND ALG [extra env...]: a fresh data dir (new database, new key) each time.
+start_server() {
+    local backend="$1" alg="$2"; shift 2
+    stop_server
+    [[ -n "$server_dir" ]] && rm -rf "$server_dir"
+    server_dir="$(mktemp -d)"
+    port=$((20000 + RANDOM % 20000))
+    local url="sqlite://bench.db"
+    if [[ "$backend" == postgres ]]; then
+        local schema="tollgate_bench_$$_$RANDOM"
+        psql -q "$pg_url" -c "CREATE SCHEMA $schema" >/dev/null
+        local sep='?'; [[ "$pg_url" == *\?* ]] && sep='&'
+        url="${pg_url}${sep}options=-csearch_path%3D$schema"
+        echo "$schema" >"$server_dir/schema"
+    fi
+    local alg_env=(); [[ "$alg" != RS512 ]] && alg_env=(TOLLGATE__TOKENS__ALGORITHM="$alg")
+    local server_env=(TOLLGATE__DATA_DIR="$server_dir" TOLLGATE__SERVER__BIND="127.0.0.1:$port"
+        TOLLGATE__SERVER__WORKERS="$workers" TOLLGATE__DATABASE__URL="$url"
+        TOLLGATE__BOOTSTRAP__USER=bench TOLLGATE__BOOTSTRAP__PASSWORD="$password"
+        TOLLGATE_LOG=warn "${alg_env[@]}" "$@")
+    if [[ -n "${seed_rows:-}" ]]; then
+        # The schema first, then the rows with the server not yet running (no lock contention).
+        env "${server_env[@]}" "$bin/tollgate" migrate >/dev/null
+        seed_sqlite "$server_dir/bench.db" "$seed_rows"
+    fi
+    env "${server_env[@]}" "${pin_server[@]}" "$bin/tollgate" serve >"$out/server-$backend-$alg.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 200); do
+        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$out/server-$backend-$alg.log" >&2
+    echo "server did not start" >&2
+    exit 1
+}
+
+drop_schema() {
+    if [[ -f "$server_dir/schema" ]]; then
+        psql -q "$pg_url" -c "DROP SCHEMA $(cat "$server_dir/schema") CASCADE" >/dev/null || true
+    fi
+}
+
+# seed_sqlite FILE ROWS: ROWS refresh-token rows in chains of ten (nine spent, one live) in
+# ROWS/10 families of a separate user, one INSERT … SELECT each (no HTTP, no signing).
+seed_sqlite() {
+    local families=$(($2 / 10)) rows="$2"
+    sqlite3 "$1" >/dev/null <<SQL
+PRAGMA busy_timeout = 10000;
+INSERT INTO users (id, user_name, password_hash, created_at)
+    VALUES ('00000000-0000-4000-8000-00000000beef', 'seeded', 'x', 0);
+INSERT INTO token_families (id, user_id, created_at, expires_at, long_lived)
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $families)
+    SELECT printf('%08x-0000-4000-8000-%012x', i, i), '00000000-0000-4000-8000-00000000beef',
+           0, 4102444800, 0 FROM n;
+INSERT INTO refresh_tokens (token_id, family_id, parent_id, access_token_id, issued_at, expires_at, used_at)
+    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $rows - 1)
+    SELECT printf('%08x-1111-4000-8000-%012x', i, i), printf('%08x-0000-4000-8000-%012x', i / 10 + 1, i / 10 + 1),
+           CASE WHEN i % 10 = 0 THEN NULL ELSE printf('%08x-1111-4000-8000-%012x', i - 1, i - 1) END,
+           printf('%08x-2222-4000-8000-%012x', i, i), 0, 4102444800,
+           CASE WHEN i % 10 = 9 THEN NULL ELSE 1 END FROM n;
+SQL
+}
+
+load() { # load LABEL ARGS...: one run of the load tool; its JSON summary is appended to $results
+    local label="$1"; shift
+    TOLLGATE_BENCH_PASSWORD="$password" "${pin_load[@]}" "$bin/tollgate-bench" --quiet \
+        --url "http://127.0.0.1:$port" --user bench --label "$label" "$@" >"$out/last.txt" || true
+    # A failed check (exit 1) is recorded in the summary (`"ok":false`) and shown in the tables.
+    cat "$out/last.txt" >&2
+    tail -1 "$out/last.txt" | tee -a "$results"
+}
+
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
+
+backends=(sqlite); [[ -n "$pg_url" ]] && backends+=(postgres)
+declare -A bound
+for alg in $algorithms; do
+    sign="$(sign_per_sec "$alg")"
+    bound[$alg]="$(awk -v s="$sign" 'BEGIN { printf "%.0f", s / 2 }')"
+    echo "{\"mode\":\"bound\",\"algorithm\":\"$alg\",\"sign_per_sec\":$sign,\"refresh_bound\":${bound[$alg]}}" >>"$results"
+done
+
+for backend in "${backends[@]}"; do
+    for alg in $algorithms; do
+        start_server "$backend" "$alg"
+        for c in $levels; do
+            load "$backend $alg" --concurrency "$c" --users "$c" --duration "$duration" >/dev/null
+        done
+        TOLLGATE_BENCH_PASSWORD="$password" "$bin/tollgate-bench" --quiet --url "http://127.0.0.1:$port" \
+            --user bench --race 16 --rounds 50 | tail -1 >>"$results" || true
+        stop_server; drop_schema
+    done
+done
+
+if [[ "$targets" == 1 ]]; then
+    # Target 4: RSS after 32 concurrent logins and 100,000 chained refreshes at c = 32.
+    start_server sqlite RS512
+    start_rss="$(rss_kib)"
+    load "memory" --concurrency 32 --users 32 --requests 100000 >/dev/null
+    end_rss="$(rss_kib)"
+    echo "{\"mode\":\"memory\",\"rss_start_kib\":$start_rss,\"rss_end_kib\":$end_rss}" >>"$results"
+    stop_server
+
+    # Target 5: median refresh latency with 1,000 vs 1,000,000 stored token rows (SQLite),
+    # rows seeded with one SQL statement each, not through HTTP.
+    for rows in 1000 1000000; do
+        seed_rows="$rows" start_server sqlite RS512
+        load "rows $rows" --concurrency 1 --users 1 --duration "$duration" >/dev/null
+        stop_server
+    done
+fi
+
+# The chart shows the sweep only (labels "<backend> <algorithm>"), not the target runs.
+jq -c 'select(.mode == "load" and (.label | test("^(sqlite|postgres) ")))' "$results" >"$out/sweep.jsonl"
+"$bin/tollgate-bench" chart --out docs/benchmarks.svg "$out/sweep.jsonl" >&2
+
+# Tables for BENCHMARKS.md.
+{
+    echo "Generated by \`scripts/bench.sh\` on $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -sr); server pinned: ${pin_server[*]:-no}, load tool: ${pin_load[*]:-no}; ${duration} s per level."
+    echo
+    echo "| algorithm | openssl sign/s (one core) | refresh bound (sign/s ÷ 2) |"
+    echo "|---|---:|---:|"
+    jq -r 'select(.mode == "bound") | "| \(.algorithm) | \(.sign_per_sec) | \(.refresh_bound) |"' "$results"
+    echo
+    echo "| backend, algorithm | concurrency | refreshes/s | of bound | mean ms | p50 ms | p90 ms | p99 ms | max ms | p99/mean | logins/s | errors | duplicates |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+    jq -rs '(map(select(.mode == "bound")) | map({(.algorithm): .refresh_bound}) | add) as $b
+        | .[] | select(.mode == "load" and (.label | test("^(sqlite|postgres) ")))
+        | (.label | split(" ")[1]) as $alg
+        | "| \(.label) | \(.concurrency) | \(.refreshes_per_sec | floor) | \((.refreshes_per_sec / $b[$alg] * 100 | floor) / 100) | \(.latency_us.mean / 1000 * 100 | floor / 100) | \(.latency_us.p50 / 10 | floor / 100) | \(.latency_us.p90 / 10 | floor / 100) | \(.latency_us.p99 / 10 | floor / 100) | \(.latency_us.max / 10 | floor / 100) | \(.latency_us.p99 / .latency_us.mean * 100 | floor / 100) | \(.logins_per_sec | floor) | \(.errors | tostring) | \(.duplicates) |"' "$results"
+    echo
+    jq -r 'select(.mode == "race") | "Race mode: \(.racers) concurrent presentations of one token, \(.rounds_ok)/\(.rounds) rounds with exactly one winner."' "$results"
+    jq -r 'select(.mode == "memory") | "Memory (target 4): server RSS \(.rss_start_kib / 1024 | floor) MiB at start, \(.rss_end_kib / 1024 | floor) MiB after 32 concurrent logins and 100,000 refreshes at c = 32."' "$results"
+    jq -rs 'map(select(.mode == "load" and (.label | startswith("rows ")))) | if length == 2 then
+        "Flat cost (target 5, c = 1): median \(.[0].latency_us.p50 / 1000) ms with 1,000 stored rows, \(.[1].latency_us.p50 / 1000) ms with 1,000,000: ratio \(.[1].latency_us.p50 / .[0].latency_us.p50 * 100 | floor / 100)." else empty end' "$results"
+} >"$out/tables.md"
+
+# Replace the generated block of BENCHMARKS.md, keeping the hand-written text around it.
+if [[ -f BENCHMARKS.md ]] && grep -q '<!-- bench:begin -->' BENCHMARKS.md; then
+    awk -v f="$out/tables.md" '
+        /<!-- bench:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+        /<!-- bench:end -->/ { skip = 0 }
+        !skip' BENCHMARKS.md >"$out/BENCHMARKS.md" && mv "$out/BENCHMARKS.md" BENCHMARKS.md
+fi
+cat "$out/tables.md"
+echo "summaries: $results" >&2
