@@ -1,7 +1,10 @@
-//! JWT signing and verification speed (RS512, RSA-2048, one thread).
+//! JWT signing and verification speed per algorithm (RS512 with RSA-2048, ES256, EdDSA), one
+//! thread.
 //!
 //! `cargo bench -p tollgate-infrastructure --bench jwt`. Each login or refresh signs one pair
-//! (`sign_refresh+sign_access`); each refresh also verifies one refresh token.
+//! (`sign_refresh+sign_access`); each refresh also verifies one refresh token. The RS512 group
+//! keeps its old name (`jwt/…`) so results compare with earlier runs; compare each with
+//! `openssl speed rsa2048 ecdsap256 ed25519` in the same run.
 // A benchmark that cannot set itself up should stop at once and say why.
 #![allow(clippy::expect_used)]
 
@@ -12,12 +15,18 @@ use chrono::{Duration, TimeZone as _, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tollgate_application::{TokenSigner as _, TokenVerifier as _};
 use tollgate_domain::{AccessClaims, AccessTokenId, FamilyId, RefreshClaims, TokenId, UserId};
-use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
+use tollgate_infrastructure::jwt::{JwtCodec, KeySet, SigningAlgorithm};
 use uuid::Uuid;
 
 fn jwt(c: &mut Criterion) {
+    for algorithm in SigningAlgorithm::ALL {
+        bench_algorithm(c, algorithm);
+    }
+}
+
+fn bench_algorithm(c: &mut Criterion, algorithm: SigningAlgorithm) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let keys = KeySet::load_or_generate(&dir.path().join("keys")).expect("key set");
+    let keys = KeySet::load_or_generate_with(&dir.path().join("keys"), algorithm).expect("key set");
     let codec = JwtCodec::new(
         Arc::new(keys),
         "https://auth.example",
@@ -49,7 +58,11 @@ fn jwt(c: &mut Criterion) {
     let refresh_token = codec.sign_refresh(&refresh).expect("sign");
     let access_token = codec.sign_access(&access).expect("sign");
 
-    let mut group = c.benchmark_group("jwt");
+    let name = match algorithm {
+        SigningAlgorithm::Rs512 => "jwt".to_owned(),
+        other => format!("jwt-{other}"),
+    };
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
     group.bench_function("sign_refresh+sign_access", |b| {
         b.iter(|| {
