@@ -84,7 +84,7 @@ impl Rules {
         now: DateTime<Utc>,
         find_key: impl FnOnce(&str) -> Option<&'k VerifyingKey>,
     ) -> Result<RefreshClaims, AppError> {
-        let expected = self.expected(REFRESH_AUDIENCE, now);
+        let expected = self.expected(now);
         self.decode(token, REFRESH_AUDIENCE, find_key)
             .and_then(|wire| claims_wire::refresh_claims(wire, &expected))
             .map_err(AppError::InvalidToken)
@@ -97,15 +97,14 @@ impl Rules {
         now: DateTime<Utc>,
         find_key: impl FnOnce(&str) -> Option<&'k VerifyingKey>,
     ) -> Result<AccessClaims, AppError> {
-        let expected = self.expected(ACCESS_AUDIENCE, now);
+        let expected = self.expected(now);
         self.decode(token, ACCESS_AUDIENCE, find_key)
             .and_then(|wire| claims_wire::access_claims(wire, &expected))
             .map_err(AppError::InvalidToken)
     }
 
-    fn expected(&self, audience: &'static str, now: DateTime<Utc>) -> Expected<'_> {
+    fn expected(&self, now: DateTime<Utc>) -> Expected<'_> {
         Expected {
-            audience,
             issuer: &self.issuer,
             now,
             leeway: self.leeway,
