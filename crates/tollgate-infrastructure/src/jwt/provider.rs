@@ -284,7 +284,7 @@ fn new_verifier(alg: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVeri
         ),
         // `DecodingKey::from_ec_components`/`_der`: the SEC1 point.
         (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(point)) => KeyKind::Asymmetric(
-            ec_public(alg, point).map_err(|_| jwt_error(ErrorKind::InvalidEcdsaKey))?,
+            ec_point_key(alg, point).map_err(|_| jwt_error(ErrorKind::InvalidEcdsaKey))?,
         ),
         // `DecodingKey::from_ed_components`/`_der`: the 32 raw bytes.
         (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(raw)) => KeyKind::Asymmetric(
@@ -302,7 +302,8 @@ pub(super) fn rsa_public(n: &[u8], e: &[u8]) -> Result<PKey<Public>, ErrorStack>
     PKey::from_rsa(rsa)
 }
 
-/// An EC public key of `alg`'s curve from its SEC1 point (checked to lie on the curve).
+/// An EC public key of `alg`'s curve from its SEC1 point, fully checked (on the curve, of the
+/// group's order): for keys accepted once, from a JWKS.
 pub(super) fn ec_public(alg: Algorithm, point: &[u8]) -> Result<PKey<Public>, ErrorStack> {
     let group = EcGroup::from_curve_name(curve(alg))?;
     let mut ctx = BigNumContext::new()?;
@@ -310,6 +311,16 @@ pub(super) fn ec_public(alg: Algorithm, point: &[u8]) -> Result<PKey<Public>, Er
     let key = EcKey::from_public_key(&group, &point)?;
     key.check_key()?;
     PKey::from_ec_key(key)
+}
+
+/// The same without the order check (a scalar multiplication, as costly as half a
+/// verification), for every verification: OpenSSL still refuses a point off the curve, and
+/// keys reach verification only after [`ec_public`] or from our own key files.
+fn ec_point_key(alg: Algorithm, point: &[u8]) -> Result<PKey<Public>, ErrorStack> {
+    let group = EcGroup::from_curve_name(curve(alg))?;
+    let mut ctx = BigNumContext::new()?;
+    let point = EcPoint::from_bytes(&group, point, &mut ctx)?;
+    PKey::from_ec_key(EcKey::from_public_key(&group, &point)?)
 }
 
 fn ec_curve_is<T: HasPublic>(key: &PKeyRef<T>, alg: Algorithm) -> bool {
