@@ -490,24 +490,40 @@ pub(crate) fn store_pair(
         (KEY_SUFFIX, key_pem.as_slice(), 0o600),
     ];
     for (suffix, bytes, mode) in files {
-        let tmp = dir.join(format!(".{stem}{suffix}.tmp"));
-        let path = dir.join(format!("{stem}{suffix}"));
-        let written =
-            write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
-        if let Err(e) = written {
-            // Best effort: the error that matters is the one being returned.
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
+        write_atomically(dir, &format!("{stem}{suffix}"), bytes, mode)?;
     }
     // Make the renames durable before anyone is handed tokens signed with this key.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    sync_dir(dir)?;
     Ok(info)
 }
 
-pub(super) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
+/// Writes `dir/name` through a hidden temporary file and a rename, so the file is either wholly
+/// there or not at all (loading ignores `.tmp` files). The caller syncs the directory once its
+/// renames are done ([`sync_dir`]).
+pub(super) fn write_atomically(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), InfraError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let written =
+        write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
+    if let Err(e) = written {
+        // Best effort: the error that matters is the one being returned.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Makes the renames in `dir` durable.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), InfraError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)

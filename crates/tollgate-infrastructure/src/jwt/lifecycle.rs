@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use tollgate_application::Clock as _;
 use tollgate_domain::TokenPolicy;
 
-use super::keys::{check_dir, io, write_new, STAMP_FORMAT};
+use super::keys::{check_dir, io, sync_dir, write_atomically, STAMP_FORMAT};
 use super::{KeyInfo, KeySet};
 use crate::{InfraError, SystemClock};
 
@@ -193,21 +193,16 @@ pub(super) fn read_retirement(dir: &Path, stem: &str) -> Result<Option<DateTime<
         })
 }
 
-/// Writes the marker through a temporary file and a rename, then syncs the directory, so the
-/// retirement is either wholly there or not at all.
+/// Writes the marker atomically, then syncs the directory, so the retirement is either wholly
+/// there or not at all.
 fn write_marker(dir: &Path, stem: &str, now: DateTime<Utc>) -> Result<(), InfraError> {
     check_dir(dir)?;
-    let path = retirement_marker(dir, stem);
-    let tmp = dir.join(format!(".{stem}{RETIRED_SUFFIX}.tmp"));
     let text = format!("{}\n", now.format(STAMP_FORMAT));
-    let written = write_new(&tmp, text.as_bytes(), 0o644)
-        .and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
-    if let Err(e) = written {
-        // Best effort: the error that matters is the one being returned.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    write_atomically(
+        dir,
+        &format!("{stem}{RETIRED_SUFFIX}"),
+        text.as_bytes(),
+        0o644,
+    )?;
+    sync_dir(dir)
 }
