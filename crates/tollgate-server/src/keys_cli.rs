@@ -10,9 +10,7 @@ use std::io::Write;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Subcommand;
 use tollgate_application::Clock as _;
-use tollgate_infrastructure::jwt::{
-    key_trust_window, KeyInfo, KeySet, KeyStatus, SigningAlgorithm,
-};
+use tollgate_infrastructure::jwt::{KeyInfo, KeySet, KeyStatus, SigningAlgorithm};
 use tollgate_infrastructure::SystemClock;
 
 use crate::wiring::COMMAND_LINE_ISSUER;
@@ -67,7 +65,7 @@ pub(crate) fn run_keys_command_at(
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
     let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
-    let window = key_trust_window(&policy, settings.leeway());
+    let window = policy.key_trust_window(settings.leeway());
     match cmd {
         KeysCommand::Generate { algorithm } => {
             let algorithm = algorithm.unwrap_or(settings.tokens.algorithm);

@@ -12,7 +12,7 @@ use tollgate_domain::{AccessClaims, RefreshClaims, TokenPolicy};
 use super::claims_wire;
 use super::provider;
 use super::verify::{Rules, VerifyingKey, MAX_TOKEN_BYTES};
-use super::{key_trust_window, KeyInfo, KeySet};
+use super::{KeyInfo, KeySet};
 use crate::InfraError;
 
 /// Signs and verifies Tollgate's JWTs with the keys of a [`KeySet`].
@@ -61,10 +61,10 @@ impl JwtCodec {
     }
 
     /// The codec for `policy`: its issuer, `leeway`, and a key trust window of
-    /// [`key_trust_window`]`(policy, leeway)`.
+    /// [`TokenPolicy::key_trust_window`]`(leeway)`.
     pub fn for_policy(keys: Arc<KeySet>, policy: &TokenPolicy, leeway: Duration) -> Self {
         Self::new(keys, policy.issuer.clone(), leeway)
-            .with_trust_window(key_trust_window(policy, leeway))
+            .with_trust_window(policy.key_trust_window(leeway))
     }
 
     /// Keys that stopped signing verify (and are published) only until `window` after that

@@ -3,8 +3,9 @@
 //! A key stops signing when it is retired or when a newer key that is not retired appears
 //! (see [`KeyInfo::signing_ended_at`]). Every token it can have signed expires at most the
 //! longest token lifetime after that, and verifiers accept a token up to the leeway past its
-//! `exp`; so the key must keep verifying, and stay in the JWKS, for exactly that
-//! [trust window](key_trust_window) after it stopped signing, and no longer.
+//! `exp`; so the key must keep verifying, and stay in the JWKS, for exactly that trust window
+//! ([`TokenPolicy::key_trust_window`](tollgate_domain::TokenPolicy::key_trust_window), domain
+//! arithmetic) after it stopped signing, and no longer.
 //!
 //! Retirement is a marker file next to the pair, `<stamp>-<kid8>.retired`, holding the instant
 //! of retirement in the file-name stamp format. A marker rather than a rename, so the pair's own
@@ -16,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use tollgate_application::Clock as _;
-use tollgate_domain::TokenPolicy;
 
 use super::keys::{check_dir, io, sync_dir, write_atomically, STAMP_FORMAT};
 use super::{KeyInfo, KeySet};
@@ -46,19 +46,6 @@ pub enum KeyStatus {
         /// When its trust window ended.
         since: DateTime<Utc>,
     },
-}
-
-/// How long after a key stopped signing it must keep verifying: the longest lifetime a token
-/// can have under `policy`, plus the verification `leeway` (a negative leeway counts as zero).
-///
-/// The longest lifetime is the access lifetime or the longer refresh lifetime capped by the
-/// family's absolute lifetime, whichever is longer (access tokens are not capped by the family).
-pub fn key_trust_window(policy: &TokenPolicy, leeway: Duration) -> Duration {
-    let refresh = policy
-        .refresh_ttl
-        .max(policy.refresh_long_ttl)
-        .min(policy.family_max_lifetime);
-    policy.access_ttl.max(refresh) + leeway.max(Duration::zero())
 }
 
 impl KeyInfo {

@@ -13,7 +13,7 @@ use tollgate_domain::{AccessClaims, TokenPolicy, TokenRejection};
 
 use super::keys::store_pair;
 use super::test_support::*;
-use super::{key_trust_window, JwtCodec, KeySet, KeyStatus};
+use super::{JwtCodec, KeySet, KeyStatus};
 use crate::InfraError;
 
 /// The trust window the tests use: a day.
@@ -72,24 +72,24 @@ fn reason<T: std::fmt::Debug>(result: Result<T, AppError>) -> TokenRejection {
 fn the_trust_window_is_the_longest_token_lifetime_plus_the_leeway() {
     let leeway = Duration::seconds(30);
     assert_eq!(
-        key_trust_window(&policy(), leeway),
+        policy().key_trust_window(leeway),
         Duration::days(14) + leeway
     );
     // Refresh tokens never outlive their family...
     let mut short_family = policy();
     short_family.family_max_lifetime = Duration::days(2);
     assert_eq!(
-        key_trust_window(&short_family, leeway),
+        short_family.key_trust_window(leeway),
         Duration::days(2) + leeway
     );
     // ...but access tokens are not capped by it.
     short_family.access_ttl = Duration::days(3);
     assert_eq!(
-        key_trust_window(&short_family, leeway),
+        short_family.key_trust_window(leeway),
         Duration::days(3) + leeway
     );
     assert_eq!(
-        key_trust_window(&policy(), Duration::seconds(-5)),
+        policy().key_trust_window(Duration::seconds(-5)),
         Duration::days(14),
         "a negative leeway counts as zero"
     );

@@ -20,7 +20,7 @@ pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
 pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
 pub use keys::{KeyInfo, KeySet};
-pub use lifecycle::{key_trust_window, KeyStatus, Retirement};
+pub use lifecycle::{KeyStatus, Retirement};
 pub use provider::OPENSSL_PROVIDER;
 
 #[cfg(test)]
