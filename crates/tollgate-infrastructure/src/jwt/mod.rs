@@ -24,14 +24,4 @@ pub use lifecycle::{KeyStatus, Retirement};
 pub use provider::OPENSSL_PROVIDER;
 
 #[cfg(test)]
-mod algorithms_tests;
-#[cfg(test)]
-mod codec_tests;
-#[cfg(test)]
-mod jwks_tests;
-#[cfg(test)]
-mod keys_tests;
-#[cfg(test)]
-mod lifecycle_tests;
-#[cfg(test)]
-mod test_support;
+mod tests;

@@ -9,9 +9,9 @@ use chrono::Duration;
 use tollgate_application::{Error as AppError, TokenSigner as _, TokenVerifier as _};
 use tollgate_domain::TokenRejection;
 
-use super::keys::store_pair;
-use super::test_support::*;
-use super::{JwtCodec, KeySet};
+use super::support::*;
+use crate::jwt::keys::store_pair;
+use crate::jwt::{JwtCodec, KeySet};
 use crate::InfraError;
 
 fn mode(path: &Path) -> u32 {

@@ -13,8 +13,8 @@ use openssl::x509::X509;
 use tollgate_domain::{AccessClaims, AccessTokenId, FamilyId, RefreshClaims, TokenId, UserId};
 use uuid::Uuid;
 
-use super::x509::new_pair;
-use super::{JwtCodec, KeySet, SigningAlgorithm};
+use crate::jwt::x509::new_pair;
+use crate::jwt::{JwtCodec, KeySet, SigningAlgorithm};
 
 pub(super) const ISSUER: &str = "https://auth.example";
 pub(super) const LEEWAY_SECS: i64 = 30;

@@ -11,9 +11,9 @@ use tollgate_application::{
 };
 use tollgate_domain::TokenRejection;
 
-use super::jwks_tests::jwk_json;
-use super::test_support::*;
-use super::{JwksVerifier, JwtCodec, KeySet, SigningAlgorithm};
+use super::jwks::jwk_json;
+use super::support::*;
+use crate::jwt::{JwksVerifier, JwtCodec, KeySet, SigningAlgorithm};
 
 fn single_key_codec(algorithm: SigningAlgorithm) -> JwtCodec {
     let p = pair_for(algorithm);

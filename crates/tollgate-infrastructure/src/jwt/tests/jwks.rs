@@ -9,8 +9,8 @@ use tollgate_application::{
 };
 use tollgate_domain::TokenRejection::{self, *};
 
-use super::test_support::*;
-use super::{JwksVerifier, KeySet};
+use super::support::*;
+use crate::jwt::{JwksVerifier, KeySet};
 use crate::InfraError;
 
 /// A published key as JSON, as the server serves it.

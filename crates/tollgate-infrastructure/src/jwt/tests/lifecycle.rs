@@ -11,9 +11,9 @@ use tollgate_application::{
 };
 use tollgate_domain::{AccessClaims, TokenPolicy, TokenRejection};
 
-use super::keys::store_pair;
-use super::test_support::*;
-use super::{JwtCodec, KeySet, KeyStatus};
+use super::support::*;
+use crate::jwt::keys::store_pair;
+use crate::jwt::{JwtCodec, KeySet, KeyStatus};
 use crate::InfraError;
 
 /// The trust window the tests use: a day.
@@ -107,11 +107,11 @@ fn a_superseded_key_verifies_until_the_window_after_the_newer_key_appeared() {
     let codec = JwtCodec::new(keys, ISSUER, Duration::zero()).with_trust_window(window());
     let end = superseded_at + window();
     let last_moment = end - Duration::seconds(1);
-    let old_token = super::test_support::codec()
+    let old_token = super::support::codec()
         .sign_access(&access_claims_at(last_moment))
         .unwrap();
     assert!(codec.verify_access(&old_token, last_moment).is_ok());
-    let late_token = super::test_support::codec()
+    let late_token = super::support::codec()
         .sign_access(&access_claims_at(end))
         .unwrap();
     assert_eq!(
@@ -131,7 +131,7 @@ fn a_superseded_key_verifies_until_the_window_after_the_newer_key_appeared() {
 fn a_codec_without_a_trust_window_trusts_every_key_of_its_set() {
     let codec = JwtCodec::new(two_keys(None), ISSUER, Duration::zero());
     let much_later = t0() + Duration::days(3650);
-    let token = super::test_support::codec()
+    let token = super::support::codec()
         .sign_access(&access_claims_at(much_later))
         .unwrap();
     assert!(codec.verify_access(&token, much_later).is_ok());
