@@ -14,7 +14,8 @@ use openssl::x509::X509;
 use serde_json::{json, Value};
 use tollgate_application::{Clock as _, Error as AppError, TokenVerifier as _};
 use tollgate_domain::TokenRejection;
-use tollgate_infrastructure::jwt::{JwksVerifier, KeySet};
+use tollgate_infrastructure::jwt::{JwksVerifier, KeySet, SigningAlgorithm};
+use tollgate_infrastructure::SystemClock;
 use tollgate_tests::{backend_tests, forge, Backend, TestApp};
 
 const USER: &str = "administrator";
@@ -123,7 +124,139 @@ fn tokens_signed_by_the_old_key_keep_refreshing_after_a_rotation(backend: Backen
     assert_eq!(published_kids(&app), [new_key.kid().to_owned(), old_kid]);
 }
 
-backend_tests!(tokens_signed_by_the_old_key_keep_refreshing_after_a_rotation);
+fn algorithm_of(token: &str) -> String {
+    forge::decode(token).header["alg"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// RS512 to EdDSA: the old key's tokens keep refreshing (and its access tokens verifying, here
+/// and with the served JWKS) until it is retired and its window has passed.
+fn rs512_tokens_keep_refreshing_after_a_rotation_to_eddsa_until_the_old_key_retires(
+    backend: Backend,
+) {
+    let Some(app) = app(backend) else { return };
+    let (old_access, old_refresh) = login(&app);
+    let (_, spare_refresh) = login(&app);
+    assert_eq!(algorithm_of(&old_access), "RS512");
+    let old_kid = kid_of(&old_access);
+    let env = app.env.clone();
+    let keys_dir = app.keys_dir();
+    app.stop();
+
+    let new_key =
+        KeySet::generate_with(&keys_dir, SystemClock.now(), SigningAlgorithm::EdDsa).unwrap();
+    let app = TestApp::spawn_in(env.clone(), |_| {});
+    let r = app.refresh(&old_refresh);
+    assert_eq!(r.status, 200, "{}", r.text);
+    for token in [r.access_token(), r.refresh_token()] {
+        assert_eq!(algorithm_of(&token), "EdDSA");
+        assert_eq!(kid_of(&token), new_key.kid());
+    }
+    let next = app.refresh(&r.refresh_token());
+    assert_eq!(next.status, 200, "{}", next.text);
+
+    // Both keys are published, each with its own members, and a JWKS verifier takes both.
+    let set = jwks(&app);
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["kid"], new_key.kid());
+    assert_eq!(
+        (&keys[0]["kty"], &keys[0]["crv"], &keys[0]["alg"]),
+        (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"))
+    );
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(keys[0]["x"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
+    assert!(keys[0].get("n").is_none() && keys[0].get("y").is_none());
+    assert_eq!(
+        (&keys[1]["kty"], &keys[1]["kid"]),
+        (&json!("RSA"), &json!(old_kid))
+    );
+    let served = app.get("/.well-known/jwks.json", None).text;
+    let verifier = JwksVerifier::from_jwks_json(&served, ISSUER, Duration::seconds(30)).unwrap();
+    let now = app.clock.now();
+    assert!(verifier.verify_access(&old_access, now).is_ok());
+    assert!(verifier.verify_access(&next.access_token(), now).is_ok());
+
+    // Retire the old key: its tokens still refresh within the window, not after it.
+    app.stop();
+    KeySet::retire(&keys_dir, &old_kid).unwrap();
+    let app = TestApp::spawn_in(env, |_| {});
+    let stopped = app
+        .services
+        .keys
+        .find(&old_kid)
+        .unwrap()
+        .signing_ended_at()
+        .unwrap();
+    let window_end = stopped + Duration::days(14) + Duration::seconds(30);
+    set_clock(&app, window_end + Duration::seconds(60));
+    assert_eq!(published_kids(&app), [new_key.kid().to_owned()]);
+    let r = app.refresh(&spare_refresh);
+    assert_eq!(
+        (r.status, r.error()),
+        (400, "invalid_grant".to_owned()),
+        "{}",
+        r.text
+    );
+    let (access, refresh) = login(&app);
+    assert_eq!(algorithm_of(&access), "EdDSA");
+    assert_eq!(app.refresh(&refresh).status, 200);
+}
+
+backend_tests!(
+    tokens_signed_by_the_old_key_keep_refreshing_after_a_rotation,
+    rs512_tokens_keep_refreshing_after_a_rotation_to_eddsa_until_the_old_key_retires,
+);
+
+#[test]
+fn a_server_set_to_es256_signs_publishes_and_refreshes_with_es256() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.tokens.algorithm = SigningAlgorithm::Es256;
+    })
+    .unwrap();
+    app.add_user(USER, PASSWORD);
+    let (access, refresh) = login(&app);
+    assert_eq!(algorithm_of(&access), "ES256");
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(access.rsplit('.').next().unwrap())
+            .unwrap()
+            .len(),
+        64
+    );
+    let set = jwks(&app);
+    let key = &set["keys"][0];
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"]),
+        (&json!("EC"), &json!("P-256"), &json!("ES256"))
+    );
+    let mut members: Vec<&str> = key
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    members.sort_unstable();
+    assert_eq!(
+        members,
+        ["alg", "crv", "kid", "kty", "use", "x", "x5t", "y"]
+    );
+    let r = app.refresh(&refresh);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(algorithm_of(&r.access_token()), "ES256");
+    let me = app.get(
+        "/api/users/me",
+        Some(&format!("Bearer {}", r.access_token())),
+    );
+    assert_eq!(me.status, 200, "{}", me.text);
+}
 
 // --- Retirement (no storage difference: SQLite only) ---
 

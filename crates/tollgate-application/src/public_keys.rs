@@ -8,20 +8,57 @@ use mockall::automock;
 /// encoded, so the web layer only serializes it. Never holds private members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicJwk {
-    /// Key type: `RSA`.
+    /// Key type: `RSA`, `EC` or `OKP` (matching [`PublicJwk::params`]).
     pub kty: String,
     /// Intended use, the JWK `use` member: `sig`.
     pub key_use: String,
-    /// The algorithm tokens signed with this key use: `RS512`.
+    /// The algorithm tokens signed with this key use: `RS512`, `ES256` or `EdDSA`.
     pub alg: String,
     /// The key id tokens name in their header.
     pub kid: String,
-    /// RSA modulus: base64url, big-endian, without leading zero bytes (RFC 7518 §6.3.1.1).
-    pub n: String,
-    /// RSA public exponent, encoded like `n`.
-    pub e: String,
+    /// The key's own members.
+    pub params: JwkParams,
     /// base64url SHA-1 thumbprint of the key's DER certificate.
     pub x5t: String,
+}
+
+/// The members of a public JWK that depend on its key type, base64url-encoded without padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwkParams {
+    /// `kty: RSA` (RFC 7518 §6.3.1).
+    Rsa {
+        /// Modulus, big-endian, without leading zero bytes.
+        n: String,
+        /// Public exponent, encoded like `n`.
+        e: String,
+    },
+    /// `kty: EC` (RFC 7518 §6.2.1).
+    Ec {
+        /// Curve: `P-256`.
+        crv: String,
+        /// X coordinate, the full 32 bytes.
+        x: String,
+        /// Y coordinate, the full 32 bytes.
+        y: String,
+    },
+    /// `kty: OKP` (RFC 8037 §2).
+    Okp {
+        /// Curve: `Ed25519`.
+        crv: String,
+        /// The 32-byte public key.
+        x: String,
+    },
+}
+
+impl JwkParams {
+    /// The JWK `kty` of these members.
+    pub fn kty(&self) -> &'static str {
+        match self {
+            Self::Rsa { .. } => "RSA",
+            Self::Ec { .. } => "EC",
+            Self::Okp { .. } => "OKP",
+        }
+    }
 }
 
 /// The keys a verifier needs to check our tokens offline.

@@ -52,6 +52,22 @@ impl TokenPolicy {
         Ok(())
     }
 
+    /// How long after a signing key stopped signing it must keep verifying (and stay published):
+    /// the longest lifetime a token can have under this policy, plus the verification `leeway`
+    /// (a negative leeway counts as zero). Every token the key can have signed has expired, even
+    /// for a verifier allowing that leeway, by then; and no earlier.
+    ///
+    /// The longest lifetime is the access lifetime or the longer refresh lifetime capped by the
+    /// family's absolute lifetime, whichever is longer (access tokens are not capped by the
+    /// family).
+    pub fn key_trust_window(&self, leeway: Duration) -> Duration {
+        let refresh = self
+            .refresh_ttl
+            .max(self.refresh_long_ttl)
+            .min(self.family_max_lifetime);
+        self.access_ttl.max(refresh) + leeway.max(Duration::zero())
+    }
+
     /// The refresh lifetime for a family of this kind.
     pub fn refresh_lifetime(&self, long_lived: bool) -> Duration {
         if long_lived {

@@ -10,7 +10,7 @@ use std::io::Write;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Subcommand;
 use tollgate_application::Clock as _;
-use tollgate_infrastructure::jwt::{key_trust_window, KeyInfo, KeySet, KeyStatus};
+use tollgate_infrastructure::jwt::{KeyInfo, KeySet, KeyStatus, SigningAlgorithm};
 use tollgate_infrastructure::SystemClock;
 
 use crate::wiring::COMMAND_LINE_ISSUER;
@@ -20,8 +20,13 @@ use crate::{ServerError, Settings};
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Generate a key pair; servers sign with it from their next restart.
-    #[command(after_help = "Example:\n  tollgate keys generate")]
-    Generate,
+    #[command(after_help = "Example:\n  tollgate keys generate --algorithm EdDSA")]
+    Generate {
+        /// Its algorithm: RS512 (RSA-2048), ES256 (P-256) or EdDSA (Ed25519); default
+        /// `tokens.algorithm`.
+        #[arg(long)]
+        algorithm: Option<SigningAlgorithm>,
+    },
     /// List the keys: kid, creation, status (signing, verifying, retired, expired) and until
     /// when each is trusted and published in the JWKS.
     #[command(after_help = "Example:\n  tollgate keys list")]
@@ -63,12 +68,18 @@ pub(crate) fn run_keys_command_at(
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
     let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
-    let window = key_trust_window(&policy, settings.leeway());
+    let window = policy.key_trust_window(settings.leeway());
     match cmd {
-        KeysCommand::Generate => {
-            let key = KeySet::generate_at(&dir, now)?;
+        KeysCommand::Generate { algorithm } => {
+            let algorithm = algorithm.unwrap_or(settings.tokens.algorithm);
+            let key = KeySet::generate_with(&dir, now, algorithm)?;
             let set = KeySet::load(&dir)?;
-            writeln!(out, "generated key {} in {}", key.kid(), dir.display())?;
+            writeln!(
+                out,
+                "generated {algorithm} key {} in {}",
+                key.kid(),
+                dir.display()
+            )?;
             if set.signing_kid() == key.kid() {
                 writeln!(
                     out,
@@ -80,16 +91,17 @@ pub(crate) fn run_keys_command_at(
             let set = KeySet::load(&dir)?;
             writeln!(
                 out,
-                "{:<40}  {:<20}  {:<9}  PUBLISHED AND TRUSTED",
-                "KID", "CREATED", "STATUS"
+                "{:<40}  {:<20}  {:<9}  {:<5}  PUBLISHED AND TRUSTED",
+                "KID", "CREATED", "STATUS", "ALG"
             )?;
             for key in set.keys() {
                 let (status, until) = describe(key, now, window);
                 writeln!(
                     out,
-                    "{:<40}  {:<20}  {status:<9}  {until}",
+                    "{:<40}  {:<20}  {status:<9}  {:<5}  {until}",
                     key.kid(),
-                    stamp(key.created_at())
+                    stamp(key.created_at()),
+                    key.algorithm().name()
                 )?;
             }
         }
@@ -173,6 +185,7 @@ mod tests {
                 let kid = words.next().unwrap().to_owned();
                 let _created = words.next();
                 let status = words.next().unwrap().to_owned();
+                let _algorithm = words.next();
                 (kid, status, words.collect::<Vec<_>>().join(" "))
             })
             .collect()
@@ -183,9 +196,13 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let settings = settings(data.path());
         let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
-        let first = kid_in(&run(&settings, KeysCommand::Generate, t0));
+        let first = kid_in(&run(
+            &settings,
+            KeysCommand::Generate { algorithm: None },
+            t0,
+        ));
         let later = t0 + Duration::days(1);
-        let second_output = run(&settings, KeysCommand::Generate, later);
+        let second_output = run(&settings, KeysCommand::Generate { algorithm: None }, later);
         assert!(second_output.contains("restart"), "{second_output}");
         let second = kid_in(&second_output);
 
@@ -235,6 +252,37 @@ mod tests {
         assert_eq!(rows[0].1, "expired");
         assert!(rows[0].2.contains("may be deleted"), "{}", rows[0].2);
         assert_eq!(rows[1].1, "signing");
+    }
+
+    #[test]
+    fn generate_takes_the_algorithm_from_the_flag_or_the_setting() {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = settings(data.path());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+        let rs = run(&settings, KeysCommand::Generate { algorithm: None }, t0);
+        assert!(rs.contains("generated RS512 key"), "{rs}");
+        settings.tokens.algorithm = SigningAlgorithm::Es256;
+        let es = run(
+            &settings,
+            KeysCommand::Generate { algorithm: None },
+            t0 + Duration::minutes(1),
+        );
+        assert!(es.contains("generated ES256 key"), "{es}");
+        let ed = run(
+            &settings,
+            KeysCommand::Generate {
+                algorithm: Some(SigningAlgorithm::EdDsa),
+            },
+            t0 + Duration::minutes(2),
+        );
+        assert!(ed.contains("generated EdDSA key"), "{ed}");
+        let list = run(&settings, KeysCommand::List, t0 + Duration::minutes(3));
+        let algorithms: Vec<&str> = list
+            .lines()
+            .skip(1)
+            .map(|line| line.split_whitespace().nth(3).unwrap())
+            .collect();
+        assert_eq!(algorithms, ["RS512", "ES256", "EdDSA"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize, Serializer};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::PurgePolicy;
+use tollgate_infrastructure::jwt::SigningAlgorithm;
 
 use crate::ServerError;
 
@@ -125,6 +126,9 @@ pub struct TokenSettings {
     pub leeway: i64,
     /// Retry grace after a rotation (0 to 60; 0 = off, API.md §3).
     pub reuse_grace: i64,
+    /// Algorithm of newly generated signing keys (`RS512`, `ES256`, `EdDSA`); every key keeps
+    /// its own, so old tokens verify across a change.
+    pub algorithm: SigningAlgorithm,
 }
 
 /// `[auth]`: client authentication (API.md §6).
@@ -271,6 +275,7 @@ impl Default for TokenSettings {
             family_max_lifetime: 90 * 24 * 3600,
             leeway: 30,
             reuse_grace: 0,
+            algorithm: SigningAlgorithm::default(),
         }
     }
 }

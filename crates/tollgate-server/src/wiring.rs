@@ -61,7 +61,10 @@ pub fn open_services(
             statement_cache: settings.database.statement_cache,
         },
     )?;
-    let keys = Arc::new(KeySet::load_or_generate(&settings.keys_dir())?);
+    let keys = Arc::new(KeySet::load_or_generate_with(
+        &settings.keys_dir(),
+        settings.tokens.algorithm,
+    )?);
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
     let codec = Arc::new(JwtCodec::for_policy(
         keys.clone(),

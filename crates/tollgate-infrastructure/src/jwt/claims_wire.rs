@@ -1,13 +1,14 @@
 //! The JSON payloads of API.md §2, both ways.
 //!
 //! Serialization goes through structs because serde_json writes struct fields in declaration
-//! order, which is the order the contract fixes. Parsing goes through a JSON map and checks the
-//! claims one by one, so the first reason reported follows the verification order (audience,
-//! issuer, times, then shape) rather than serde's field order.
+//! order, which is the order the contract fixes. Parsing is `#[derive(Deserialize)]` structs
+//! that `jsonwebtoken::decode` fills in; [`check`] then does by hand the few checks the library
+//! cannot (see there).
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::{Deserializer, Error as _};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tollgate_domain::{
     AccessClaims, AccessTokenId, FamilyId, RefreshClaims, TokenId, TokenRejection, UserId,
 };
@@ -76,123 +77,169 @@ pub(super) fn refresh_payload(c: &RefreshClaims) -> Result<Vec<u8>, serde_json::
     })
 }
 
-/// What a verified payload must satisfy.
+/// The registered claims every payload of ours carries, as the contract types them. `aud` and
+/// `iss` are read leniently (any JSON, or absent) so that a wrong one is reported as a wrong
+/// audience or issuer rather than as a malformed payload.
+macro_rules! registered_claims {
+    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Deserialize)]
+        pub(super) struct $name {
+            $($field: $ty,)*
+            #[serde(default)]
+            aud: Option<Value>,
+            #[serde(default)]
+            iss: Option<Value>,
+            exp: i64,
+            nbf: i64,
+            iat: i64,
+        }
+
+        impl $name {
+            fn registered(&self) -> Registered<'_> {
+                Registered {
+                    aud: self.aud.as_ref(),
+                    iss: self.iss.as_ref(),
+                    exp: self.exp,
+                    nbf: self.nbf,
+                    iat: self.iat,
+                }
+            }
+        }
+    };
+}
+
+registered_claims! {
+    /// An access token payload (API.md §2).
+    struct AccessIn {
+        unique_name: String,
+        sub: WireUuid,
+        sid: WireUuid,
+        jti: WireUuid,
+    }
+}
+
+registered_claims! {
+    /// A refresh token payload (API.md §2).
+    struct RefreshIn {
+        unique_name: String,
+        token_id: WireUuid,
+        short_term_expiration: ShortTerm,
+        sub: WireUuid,
+    }
+}
+
+/// `short_term_expiration`: the strings `"True"` and `"False"`, nothing else.
+#[derive(Deserialize)]
+enum ShortTerm {
+    True,
+    False,
+}
+
+/// A UUID in the hyphenated form we write (not braced, URN or simple, which `Uuid`'s own
+/// `Deserialize` would accept).
+struct WireUuid(Uuid);
+
+impl<'de> Deserialize<'de> for WireUuid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() != 36 {
+            return Err(D::Error::custom("not a hyphenated UUID"));
+        }
+        Uuid::try_parse(&text)
+            .map(WireUuid)
+            .map_err(|_| D::Error::custom("not a hyphenated UUID"))
+    }
+}
+
+struct Registered<'a> {
+    aud: Option<&'a Value>,
+    iss: Option<&'a Value>,
+    exp: i64,
+    nbf: i64,
+    iat: i64,
+}
+
+/// What a verified payload must satisfy besides what `jsonwebtoken` checked.
 pub(super) struct Expected<'a> {
-    pub audience: &'static str,
     pub issuer: &'a str,
     pub now: DateTime<Utc>,
     /// Never negative.
     pub leeway: Duration,
 }
 
-/// The claims of a signature-checked access payload.
+/// The claims of a verified access payload.
 pub(super) fn access_claims(
-    payload: &[u8],
+    wire: AccessIn,
     expected: &Expected<'_>,
 ) -> Result<AccessClaims, TokenRejection> {
-    let Checked {
-        map,
-        issued_at,
-        expires_at,
-    } = common(payload, expected)?;
+    let (issued_at, expires_at) = check(&wire.registered(), expected)?;
     Ok(AccessClaims {
-        unique_name: string(&map, "unique_name")?.to_owned(),
-        sub: UserId::from_uuid(uuid(&map, "sub")?),
-        sid: FamilyId::from_uuid(uuid(&map, "sid")?),
-        jti: AccessTokenId::from_uuid(uuid(&map, "jti")?),
+        unique_name: wire.unique_name,
+        sub: UserId::from_uuid(wire.sub.0),
+        sid: FamilyId::from_uuid(wire.sid.0),
+        jti: AccessTokenId::from_uuid(wire.jti.0),
         issued_at,
         expires_at,
         issuer: expected.issuer.to_owned(),
     })
 }
 
-/// The claims of a signature-checked refresh payload.
+/// The claims of a verified refresh payload.
 pub(super) fn refresh_claims(
-    payload: &[u8],
+    wire: RefreshIn,
     expected: &Expected<'_>,
 ) -> Result<RefreshClaims, TokenRejection> {
-    let Checked {
-        map,
-        issued_at,
-        expires_at,
-    } = common(payload, expected)?;
-    let short_term = match string(&map, "short_term_expiration")? {
-        "True" => true,
-        "False" => false,
-        _ => return Err(TokenRejection::Malformed),
-    };
+    let (issued_at, expires_at) = check(&wire.registered(), expected)?;
     Ok(RefreshClaims {
-        unique_name: string(&map, "unique_name")?.to_owned(),
-        token_id: TokenId::from_uuid(uuid(&map, "token_id")?),
-        short_term,
-        sub: UserId::from_uuid(uuid(&map, "sub")?),
+        unique_name: wire.unique_name,
+        token_id: TokenId::from_uuid(wire.token_id.0),
+        short_term: matches!(wire.short_term_expiration, ShortTerm::True),
+        sub: UserId::from_uuid(wire.sub.0),
         issued_at,
         expires_at,
         issuer: expected.issuer.to_owned(),
     })
 }
 
-/// A payload whose audience, issuer and times passed.
-struct Checked {
-    map: Map<String, Value>,
-    issued_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
-/// Parses the payload and checks `aud`, `iss`, `exp`, `nbf` and `iat`, in that order.
-fn common(payload: &[u8], expected: &Expected<'_>) -> Result<Checked, TokenRejection> {
-    let map: Map<String, Value> =
-        serde_json::from_slice(payload).map_err(|_| TokenRejection::Malformed)?;
-    // A missing, array-valued or otherwise different `aud` is a token meant for someone else.
-    if map.get("aud").and_then(Value::as_str) != Some(expected.audience) {
+/// What `jsonwebtoken` does not check, by hand; returns `(issued_at, expires_at)`.
+///
+/// - `aud` and `iss` must be single strings: the library has matched them against the use and
+///   our issuer, but it also accepts an array that merely contains ours, which the contract's
+///   tokens never carry.
+/// - `exp` and `nbf` against the injected clock's `now` (the library only knows the wall
+///   clock, so its time checks are off), with the leeway, in checked arithmetic: an absurd
+///   leeway must not panic, it just never trips the check.
+/// - `iat == nbf`: we always issue it so (API.md §2); anything else did not come from us.
+fn check(
+    claims: &Registered<'_>,
+    expected: &Expected<'_>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), TokenRejection> {
+    if !claims.aud.is_some_and(Value::is_string) {
         return Err(TokenRejection::Audience);
     }
-    if map.get("iss").and_then(Value::as_str) != Some(expected.issuer) {
+    if !claims.iss.is_some_and(Value::is_string) {
         return Err(TokenRejection::Issuer);
     }
-    // Checked arithmetic: an absurd leeway must not panic; it just never trips the check.
-    let exp = instant(&map, "exp")?;
+    let exp = instant(claims.exp)?;
     if let Some(limit) = expected.now.checked_sub_signed(expected.leeway) {
         if exp <= limit {
             return Err(TokenRejection::Expired);
         }
     }
-    let nbf = instant(&map, "nbf")?;
+    let nbf = instant(claims.nbf)?;
     if let Some(limit) = expected.now.checked_add_signed(expected.leeway) {
         if nbf > limit {
             return Err(TokenRejection::NotYetValid);
         }
     }
-    // We always issue nbf == iat (API.md §2); anything else did not come from us.
-    if instant(&map, "iat")? != nbf {
+    if claims.iat != claims.nbf {
         return Err(TokenRejection::Malformed);
     }
-    Ok(Checked {
-        map,
-        issued_at: nbf,
-        expires_at: exp,
-    })
+    Ok((nbf, exp))
 }
 
-fn string<'m>(map: &'m Map<String, Value>, name: &str) -> Result<&'m str, TokenRejection> {
-    map.get(name)
-        .and_then(Value::as_str)
-        .ok_or(TokenRejection::Malformed)
-}
-
-/// A NumericDate in whole seconds (an integer; `1.5` or `"1"` is malformed).
-fn instant(map: &Map<String, Value>, name: &str) -> Result<DateTime<Utc>, TokenRejection> {
-    map.get(name)
-        .and_then(Value::as_i64)
-        .and_then(|secs| DateTime::from_timestamp(secs, 0))
-        .ok_or(TokenRejection::Malformed)
-}
-
-/// A UUID in the hyphenated form we write (not braced, URN or simple).
-fn uuid(map: &Map<String, Value>, name: &str) -> Result<Uuid, TokenRejection> {
-    let s = string(map, name)?;
-    if s.len() != 36 {
-        return Err(TokenRejection::Malformed);
-    }
-    Uuid::try_parse(s).map_err(|_| TokenRejection::Malformed)
+/// A NumericDate in whole seconds, within the calendar.
+fn instant(secs: i64) -> Result<DateTime<Utc>, TokenRejection> {
+    DateTime::from_timestamp(secs, 0).ok_or(TokenRejection::Malformed)
 }

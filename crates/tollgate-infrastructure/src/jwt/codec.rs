@@ -1,4 +1,4 @@
-//! RS512 JWS compact signing and strict verification (RFC 7515, RFC 8725).
+//! JWS compact signing and strict verification (RFC 7515, RFC 8725).
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,16 +6,13 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKeyRef, Public};
-use openssl::rsa::Padding;
-use openssl::sign::Signer;
 use tollgate_application::{Error as AppError, TokenSigner, TokenVerifier};
 use tollgate_domain::{AccessClaims, RefreshClaims, TokenPolicy};
 
 use super::claims_wire;
-use super::verify::{Rules, MAX_TOKEN_BYTES, SIGNING_ALGORITHM};
-use super::{key_trust_window, KeyInfo, KeySet};
+use super::provider;
+use super::verify::{Rules, VerifyingKey, MAX_TOKEN_BYTES};
+use super::{KeyInfo, KeySet};
 use crate::InfraError;
 
 /// Signs and verifies Tollgate's JWTs with the keys of a [`KeySet`].
@@ -49,7 +46,8 @@ impl JwtCodec {
         // The kid is 40 hex digits, so formatting needs no JSON escaping; the bytes are exactly
         // those of API.md §2.
         let header = format!(
-            r#"{{"alg":"{SIGNING_ALGORITHM}","kid":"{}","typ":"JWT"}}"#,
+            r#"{{"alg":"{}","kid":"{}","typ":"JWT"}}"#,
+            keys.signing().algorithm().name(),
             keys.signing_kid()
         );
         let mut signing_prefix = URL_SAFE_NO_PAD.encode(header);
@@ -63,10 +61,10 @@ impl JwtCodec {
     }
 
     /// The codec for `policy`: its issuer, `leeway`, and a key trust window of
-    /// [`key_trust_window`]`(policy, leeway)`.
+    /// [`TokenPolicy::key_trust_window`]`(leeway)`.
     pub fn for_policy(keys: Arc<KeySet>, policy: &TokenPolicy, leeway: Duration) -> Self {
         Self::new(keys, policy.issuer.clone(), leeway)
-            .with_trust_window(key_trust_window(policy, leeway))
+            .with_trust_window(policy.key_trust_window(leeway))
     }
 
     /// Keys that stopped signing verify (and are published) only until `window` after that
@@ -84,16 +82,20 @@ impl JwtCodec {
 
     /// Signs `payload` (JSON) with the signing key: `prefix || b64(payload) || "." || b64(sig)`.
     fn sign_payload(&self, payload: &[u8]) -> Result<String, InfraError> {
-        // 4/3 for base64 of the payload, plus a 2048-bit (256-byte) signature's 342 characters.
+        // 4/3 for base64 of the payload, plus at most a 2048-bit (256-byte) signature's 342
+        // characters (ES256 and EdDSA signatures are 64 bytes).
         let mut token =
             String::with_capacity(self.signing_prefix.len() + payload.len() * 4 / 3 + 4 + 350);
         token.push_str(&self.signing_prefix);
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-        let mut signer = Signer::new(MessageDigest::sha512(), self.keys.signing_key())?;
-        // PKCS#1 v1.5 is OpenSSL's default for RSA; said explicitly because RS512 requires it
-        // and it is what makes signatures deterministic.
-        signer.set_rsa_padding(Padding::PKCS1)?;
-        let signature = signer.sign_oneshot_to_vec(token.as_bytes())?;
+        // Straight to OpenSSL with the key parsed once at load: `jsonwebtoken::encode` would
+        // re-serialize the header (its member order is not the contract's) and its provider
+        // would re-parse the private key for every token.
+        let signature = provider::sign(
+            self.keys.signing().algorithm().jws(),
+            self.keys.signing_key(),
+            token.as_bytes(),
+        )?;
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)
@@ -106,11 +108,11 @@ impl JwtCodec {
     }
 
     /// The trusted key with this `kid`, for the verification rules.
-    fn trusted_key(&self, kid: &str, now: DateTime<Utc>) -> Option<&PKeyRef<Public>> {
+    fn trusted_key(&self, kid: &str, now: DateTime<Utc>) -> Option<&VerifyingKey> {
         self.keys
             .find(kid)
             .filter(|key| self.trusts(key, now))
-            .map(KeyInfo::public_key)
+            .map(KeyInfo::verifying_key)
     }
 }
 

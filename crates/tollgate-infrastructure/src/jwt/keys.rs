@@ -21,31 +21,22 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use openssl::asn1::{Asn1Time, Asn1TimeRef};
-use openssl::bn::{BigNum, MsbOption};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use jsonwebtoken::DecodingKey;
 use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, PKeyRef, Private, Public};
-use openssl::rsa::Rsa;
-use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectKeyIdentifier};
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
-use tollgate_application::Clock as _;
+use openssl::pkey::{PKey, PKeyRef, Private, Public};
+use openssl::x509::X509;
+use tollgate_application::{Clock as _, JwkParams};
 
 use super::lifecycle::{read_retirement, retirement_marker};
+use super::verify::VerifyingKey;
+use super::x509::{self, asn1_to_utc, upper_hex};
+use super::SigningAlgorithm;
 use crate::{InfraError, SystemClock};
 
 const KEY_SUFFIX: &str = ".key.pem";
 const CERT_SUFFIX: &str = ".crt.pem";
 pub(super) const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
-/// Size of generated keys; API.md §2 asks for at least 2048 bits.
-const RSA_BITS: u32 = 2048;
-/// The smallest RSA modulus we sign or verify with, here and in a JWKS.
-pub(super) const MIN_RSA_BITS: u32 = 2048;
-/// Validity written into generated certificates. Nothing checks it yet: when a key stops
-/// signing and verifying is the business of key rotation, not of the certificate.
-const CERT_VALIDITY_DAYS: i64 = 3650;
-const CERT_COMMON_NAME: &str = "Tollgate token signing key";
 
 /// The public half of one key: what verifying and publishing (JWKS) need, and where the key
 /// stands in its set's rotation.
@@ -57,10 +48,12 @@ pub struct KeyInfo {
     not_after: DateTime<Utc>,
     certificate_der: Vec<u8>,
     public_key: PKey<Public>,
-    /// The JWK `n` and `e`: base64url of the minimal big-endian bytes, made once at load so
-    /// publishing cannot fail later.
-    jwk_n: String,
-    jwk_e: String,
+    /// The one algorithm this key signs and verifies with.
+    algorithm: SigningAlgorithm,
+    /// The key as `jsonwebtoken` verifies with it, with that algorithm.
+    verifying: VerifyingKey,
+    /// The JWK's key members, made once at load so publishing cannot fail later.
+    jwk: JwkParams,
     /// The file name without its suffix (`<stamp>-<kid8>`), shared by the pair's files.
     stem: String,
     /// From the key's retirement marker.
@@ -77,12 +70,7 @@ impl KeyInfo {
             .map_err(|_| InfraError::Key("SHA-1 digest is not 20 bytes".into()))?;
         let kid = upper_hex(&thumbprint);
         let public_key = cert.public_key()?;
-        let rsa = public_key
-            .rsa()
-            .map_err(|_| InfraError::Key("certificate key is not RSA".into()))?;
-        // `BigNum::to_vec` is already minimal (no leading zero bytes), as RFC 7518 §6.3.1 asks.
-        let jwk_n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
-        let jwk_e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
+        let (algorithm, jwk, decoding) = public_parts(&public_key)?;
         Ok(Self {
             stem: format!(
                 "{}-{}",
@@ -95,8 +83,12 @@ impl KeyInfo {
             not_after: asn1_to_utc(cert.not_after())?,
             certificate_der: cert.to_der()?,
             public_key,
-            jwk_n,
-            jwk_e,
+            algorithm,
+            verifying: VerifyingKey {
+                algorithm: algorithm.jws(),
+                key: decoding,
+            },
+            jwk,
             retired_at: None,
             signing_ended_at: None,
         })
@@ -127,19 +119,24 @@ impl KeyInfo {
         &self.certificate_der
     }
 
-    /// The RSA public key (the JWK `n` and `e`).
+    /// The public key.
     pub fn public_key(&self) -> &PKeyRef<Public> {
         &self.public_key
     }
 
-    /// The JWK `n` member: base64url of the modulus, big-endian, without leading zero bytes.
-    pub fn jwk_n(&self) -> &str {
-        &self.jwk_n
+    /// The algorithm this key signs with, and the only one it verifies.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
     }
 
-    /// The JWK `e` member: base64url of the public exponent (`AQAB` for 65537).
-    pub fn jwk_e(&self) -> &str {
-        &self.jwk_e
+    /// The key as verification uses it.
+    pub(super) fn verifying_key(&self) -> &VerifyingKey {
+        &self.verifying
+    }
+
+    /// The JWK members of the public key (`n`, `e`; or `crv`, `x`, `y`; or `crv`, `x`).
+    pub fn jwk_params(&self) -> &JwkParams {
+        &self.jwk
     }
 
     /// When the key was retired (`tollgate keys retire`), if it was.
@@ -196,13 +193,25 @@ impl KeySet {
     /// # Errors
     /// As [`KeySet::load`] and [`KeySet::generate`].
     pub fn load_or_generate(dir: &Path) -> Result<KeySet, InfraError> {
+        Self::load_or_generate_with(dir, SigningAlgorithm::default())
+    }
+
+    /// [`KeySet::load_or_generate`], generating a key of `algorithm` when one is needed
+    /// (setting `tokens.algorithm`). Existing keys keep their own algorithms.
+    ///
+    /// # Errors
+    /// As [`KeySet::load`] and [`KeySet::generate`].
+    pub fn load_or_generate_with(
+        dir: &Path,
+        algorithm: SigningAlgorithm,
+    ) -> Result<KeySet, InfraError> {
         ensure_dir(dir)?;
         let can_sign = key_files(dir)?
             .iter()
             .any(|f| !retirement_marker(dir, &f.stem).exists());
         if !can_sign {
-            let info = Self::generate(dir)?;
-            tracing::info!(kid = info.kid(), dir = %dir.display(), "generated a token signing key");
+            let info = Self::generate_with(dir, SystemClock.now(), algorithm)?;
+            tracing::info!(kid = info.kid(), algorithm = %algorithm, dir = %dir.display(), "generated a token signing key");
         }
         Self::load(dir)
     }
@@ -214,7 +223,7 @@ impl KeySet {
     /// - [`InfraError::Io`] when `dir` or a file cannot be read;
     /// - [`InfraError::Key`] when `dir` is writable by group or others, holds no key pair, a
     ///   private key file is accessible by group or others, a file does not parse, a key is not
-    ///   RSA of at least 2048 bits, a certificate does not match its key or its file name, two
+    ///   RSA of at least 2048 bits, P-256 or Ed25519, a certificate does not match its key or its file name, two
     ///   pairs hold the same key, a retirement marker does not parse, or every key is retired;
     /// - [`InfraError::Crypto`] when OpenSSL fails otherwise.
     pub fn load(dir: &Path) -> Result<KeySet, InfraError> {
@@ -246,8 +255,8 @@ impl KeySet {
         })
     }
 
-    /// Generates a key pair and stores it in `dir` (created with mode 0700 when missing); it
-    /// becomes the signing key at the next load (running servers keep their key until they
+    /// Generates an RS512 key pair and stores it in `dir` (created with mode 0700 when missing);
+    /// it becomes the signing key at the next load (running servers keep their key until they
     /// restart). Stamped with the system time.
     ///
     /// # Errors
@@ -263,8 +272,20 @@ impl KeySet {
     /// [`InfraError::Io`] when the files cannot be written, [`InfraError::Key`] when `dir` is
     /// writable by group or others, [`InfraError::Crypto`] when OpenSSL fails.
     pub fn generate_at(dir: &Path, now: DateTime<Utc>) -> Result<KeyInfo, InfraError> {
+        Self::generate_with(dir, now, SigningAlgorithm::default())
+    }
+
+    /// [`KeySet::generate_at`] for a key of `algorithm`.
+    ///
+    /// # Errors
+    /// As [`KeySet::generate_at`].
+    pub fn generate_with(
+        dir: &Path,
+        now: DateTime<Utc>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<KeyInfo, InfraError> {
         ensure_dir(dir)?;
-        let (key, cert) = new_pair(now)?;
+        let (key, cert) = x509::new_pair(now, algorithm)?;
         store_pair(dir, now, &key, &cert)
     }
 
@@ -424,11 +445,8 @@ fn load_pair(dir: &Path, file: &KeyFile) -> Result<(KeyInfo, PKey<Private>), Inf
     }
     let key = PKey::private_key_from_pem(&fs::read(&key_path).map_err(io(&key_path))?)
         .map_err(|e| bad(&key_path, format!("not a PEM private key ({e})")))?;
-    if key.id() != Id::RSA || key.bits() < MIN_RSA_BITS {
-        return Err(bad(
-            &key_path,
-            format!("not an RSA key of at least {MIN_RSA_BITS} bits"),
-        ));
+    if let Err(why) = x509::algorithm_of(&key) {
+        return Err(bad(&key_path, why));
     }
     let cert = X509::from_pem(&fs::read(&cert_path).map_err(io(&cert_path))?)
         .map_err(|e| bad(&cert_path, format!("not a PEM certificate ({e})")))?;
@@ -454,36 +472,6 @@ fn load_pair(dir: &Path, file: &KeyFile) -> Result<(KeyInfo, PKey<Private>), Inf
     Ok((info, key))
 }
 
-/// A fresh RSA key and a self-signed certificate for it, valid from `now`.
-pub(crate) fn new_pair(now: DateTime<Utc>) -> Result<(PKey<Private>, X509), InfraError> {
-    let key = PKey::from_rsa(Rsa::generate(RSA_BITS)?)?;
-
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_nid(Nid::COMMONNAME, CERT_COMMON_NAME)?;
-    let name = name.build();
-    // 127 random bits: unique, and positive without a leading zero byte (RFC 5280 §4.1.2.2).
-    let mut serial = BigNum::new()?;
-    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
-    let not_after = now
-        .checked_add_signed(Duration::days(CERT_VALIDITY_DAYS))
-        .ok_or_else(|| InfraError::Key("creation time out of range".into()))?;
-
-    let mut cert = X509Builder::new()?;
-    cert.set_version(2)?;
-    cert.set_serial_number(&*serial.to_asn1_integer()?)?;
-    cert.set_subject_name(&name)?;
-    cert.set_issuer_name(&name)?;
-    cert.set_not_before(&*Asn1Time::from_unix(now.timestamp())?)?;
-    cert.set_not_after(&*Asn1Time::from_unix(not_after.timestamp())?)?;
-    cert.set_pubkey(&key)?;
-    cert.append_extension(BasicConstraints::new().critical().build()?)?;
-    cert.append_extension(KeyUsage::new().critical().digital_signature().build()?)?;
-    let ski = SubjectKeyIdentifier::new().build(&cert.x509v3_context(None, None))?;
-    cert.append_extension(ski)?;
-    cert.sign(&key, MessageDigest::sha256())?;
-    Ok((key, cert.build()))
-}
-
 /// Writes a pair under its final names, certificate first and key last, each through a temporary
 /// file and a rename: a crash leaves at worst an orphan certificate or a hidden `.tmp` file,
 /// which loading ignores, never a key without its certificate.
@@ -502,24 +490,40 @@ pub(crate) fn store_pair(
         (KEY_SUFFIX, key_pem.as_slice(), 0o600),
     ];
     for (suffix, bytes, mode) in files {
-        let tmp = dir.join(format!(".{stem}{suffix}.tmp"));
-        let path = dir.join(format!("{stem}{suffix}"));
-        let written =
-            write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
-        if let Err(e) = written {
-            // Best effort: the error that matters is the one being returned.
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
+        write_atomically(dir, &format!("{stem}{suffix}"), bytes, mode)?;
     }
     // Make the renames durable before anyone is handed tokens signed with this key.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
+    sync_dir(dir)?;
     Ok(info)
 }
 
-pub(super) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
+/// Writes `dir/name` through a hidden temporary file and a rename, so the file is either wholly
+/// there or not at all (loading ignores `.tmp` files). The caller syncs the directory once its
+/// renames are done ([`sync_dir`]).
+pub(super) fn write_atomically(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), InfraError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let written =
+        write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
+    if let Err(e) = written {
+        // Best effort: the error that matters is the one being returned.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Makes the renames in `dir` durable.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), InfraError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -571,19 +575,51 @@ pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InfraError {
     }
 }
 
-fn asn1_to_utc(t: &Asn1TimeRef) -> Result<DateTime<Utc>, InfraError> {
-    let diff = Asn1Time::from_unix(0)?.diff(t)?;
-    let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
-    DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| InfraError::Key("certificate time out of range".into()))
-}
-
-fn upper_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
+/// What verification and the JWKS need of a public key: its algorithm, its JWK members and the
+/// key as `jsonwebtoken` takes it.
+fn public_parts(
+    key: &PKeyRef<Public>,
+) -> Result<(SigningAlgorithm, JwkParams, DecodingKey), InfraError> {
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    let algorithm = x509::algorithm_of(key).map_err(InfraError::Key)?;
+    Ok(match algorithm {
+        SigningAlgorithm::Rs512 => {
+            let rsa = key.rsa()?;
+            // `BigNum::to_vec` is already minimal (no leading zero bytes), as RFC 7518 §6.3.1
+            // asks.
+            let (n, e) = (rsa.n().to_vec(), rsa.e().to_vec());
+            (
+                algorithm,
+                JwkParams::Rsa {
+                    n: b64(&n),
+                    e: b64(&e),
+                },
+                DecodingKey::from_rsa_raw_components(&n, &e),
+            )
+        }
+        SigningAlgorithm::Es256 => {
+            let (x, y) = x509::ec_coordinates(key)?;
+            let point = [&[4u8][..], &x, &y].concat();
+            (
+                algorithm,
+                JwkParams::Ec {
+                    crv: "P-256".into(),
+                    x: b64(&x),
+                    y: b64(&y),
+                },
+                DecodingKey::from_ec_der(&point),
+            )
+        }
+        SigningAlgorithm::EdDsa => {
+            let x = key.raw_public_key()?;
+            (
+                algorithm,
+                JwkParams::Okp {
+                    crv: "Ed25519".into(),
+                    x: b64(&x),
+                },
+                DecodingKey::from_ed_der(&x),
+            )
+        }
+    })
 }

@@ -3,8 +3,9 @@
 //! A key stops signing when it is retired or when a newer key that is not retired appears
 //! (see [`KeyInfo::signing_ended_at`]). Every token it can have signed expires at most the
 //! longest token lifetime after that, and verifiers accept a token up to the leeway past its
-//! `exp`; so the key must keep verifying, and stay in the JWKS, for exactly that
-//! [trust window](key_trust_window) after it stopped signing, and no longer.
+//! `exp`; so the key must keep verifying, and stay in the JWKS, for exactly that trust window
+//! ([`TokenPolicy::key_trust_window`](tollgate_domain::TokenPolicy::key_trust_window), domain
+//! arithmetic) after it stopped signing, and no longer.
 //!
 //! Retirement is a marker file next to the pair, `<stamp>-<kid8>.retired`, holding the instant
 //! of retirement in the file-name stamp format. A marker rather than a rename, so the pair's own
@@ -16,9 +17,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use tollgate_application::Clock as _;
-use tollgate_domain::TokenPolicy;
 
-use super::keys::{check_dir, io, write_new, STAMP_FORMAT};
+use super::keys::{check_dir, io, sync_dir, write_atomically, STAMP_FORMAT};
 use super::{KeyInfo, KeySet};
 use crate::{InfraError, SystemClock};
 
@@ -46,19 +46,6 @@ pub enum KeyStatus {
         /// When its trust window ended.
         since: DateTime<Utc>,
     },
-}
-
-/// How long after a key stopped signing it must keep verifying: the longest lifetime a token
-/// can have under `policy`, plus the verification `leeway` (a negative leeway counts as zero).
-///
-/// The longest lifetime is the access lifetime or the longer refresh lifetime capped by the
-/// family's absolute lifetime, whichever is longer (access tokens are not capped by the family).
-pub fn key_trust_window(policy: &TokenPolicy, leeway: Duration) -> Duration {
-    let refresh = policy
-        .refresh_ttl
-        .max(policy.refresh_long_ttl)
-        .min(policy.family_max_lifetime);
-    policy.access_ttl.max(refresh) + leeway.max(Duration::zero())
 }
 
 impl KeyInfo {
@@ -193,21 +180,16 @@ pub(super) fn read_retirement(dir: &Path, stem: &str) -> Result<Option<DateTime<
         })
 }
 
-/// Writes the marker through a temporary file and a rename, then syncs the directory, so the
-/// retirement is either wholly there or not at all.
+/// Writes the marker atomically, then syncs the directory, so the retirement is either wholly
+/// there or not at all.
 fn write_marker(dir: &Path, stem: &str, now: DateTime<Utc>) -> Result<(), InfraError> {
     check_dir(dir)?;
-    let path = retirement_marker(dir, stem);
-    let tmp = dir.join(format!(".{stem}{RETIRED_SUFFIX}.tmp"));
     let text = format!("{}\n", now.format(STAMP_FORMAT));
-    let written = write_new(&tmp, text.as_bytes(), 0o644)
-        .and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
-    if let Err(e) = written {
-        // Best effort: the error that matters is the one being returned.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    write_atomically(
+        dir,
+        &format!("{stem}{RETIRED_SUFFIX}"),
+        text.as_bytes(),
+        0o644,
+    )?;
+    sync_dir(dir)
 }

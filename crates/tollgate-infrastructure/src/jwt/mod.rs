@@ -1,29 +1,27 @@
-//! JWTs: the on-disk [`KeySet`] with its rotation rules, the RS512 [`JwtCodec`] (API.md §2) that
-//! also publishes the JWKS, and [`JwksVerifier`] for services that only have the JWKS.
+//! JWTs: the on-disk [`KeySet`] with its rotation rules, the [`JwtCodec`] (API.md §2; RS512, ES256
+//! or EdDSA per key) that also publishes the JWKS, and [`JwksVerifier`] for services that only have the JWKS.
 //!
-//! Signing and verifying use OpenSSL directly, with the signing key parsed once at load, so the
-//! hot path never re-reads PEM and there is one crypto stack in the build.
+//! Verification goes through `jsonwebtoken` (`decode_header`, `decode` with a pinned
+//! `Validation`), whose cryptography is OpenSSL through [`OPENSSL_PROVIDER`]; signing calls
+//! OpenSSL directly with the signing key parsed once at load. One crypto stack in the build.
 
+mod algorithm;
 mod claims_wire;
 mod codec;
 mod jwks_verifier;
 mod keys;
 mod lifecycle;
+mod provider;
 mod publish;
 mod verify;
+mod x509;
 
+pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
 pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
 pub use keys::{KeyInfo, KeySet};
-pub use lifecycle::{key_trust_window, KeyStatus, Retirement};
+pub use lifecycle::{KeyStatus, Retirement};
+pub use provider::OPENSSL_PROVIDER;
 
 #[cfg(test)]
-mod codec_tests;
-#[cfg(test)]
-mod jwks_tests;
-#[cfg(test)]
-mod keys_tests;
-#[cfg(test)]
-mod lifecycle_tests;
-#[cfg(test)]
-mod test_support;
+mod tests;

@@ -5,19 +5,18 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use tollgate_application::{PublicJwk, PublicKeys};
 
-use super::verify::SIGNING_ALGORITHM;
 use super::{JwtCodec, KeyInfo};
 
 impl KeyInfo {
-    /// This key as a public JWK: `kty: RSA`, `use: sig`, `alg: RS512`, `kid`, `n`, `e`, `x5t`.
+    /// This key as a public JWK: `kty` (`RSA`, `EC` or `OKP`), `use: sig`, its `alg`, `kid`,
+    /// the key members (`n`, `e`; `crv`, `x`, `y`; `crv`, `x`), `x5t`.
     pub fn public_jwk(&self) -> PublicJwk {
         PublicJwk {
-            kty: "RSA".to_owned(),
+            kty: self.jwk_params().kty().to_owned(),
             key_use: "sig".to_owned(),
-            alg: SIGNING_ALGORITHM.to_owned(),
+            alg: self.algorithm().name().to_owned(),
             kid: self.kid().to_owned(),
-            n: self.jwk_n().to_owned(),
-            e: self.jwk_e().to_owned(),
+            params: self.jwk_params().clone(),
             x5t: URL_SAFE_NO_PAD.encode(self.thumbprint_sha1()),
         }
     }

@@ -3,14 +3,15 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use tollgate_application::{PublicJwk, PublishedKeys};
+use tollgate_application::{JwkParams, PublicJwk, PublishedKeys};
 
 /// Caches may keep the set five minutes. A retired key leaving late is harmless (its tokens have
 /// expired); a new key is published as soon as a restarted server signs with it, so verifiers
 /// that meet an unknown `kid` should refetch rather than wait for this to run out.
 const CACHE_CONTROL: &str = "public, max-age=300";
 
-/// One JWK, members in the order RFC 7517's examples use. Public members only, by construction.
+/// One JWK, members in the order RFC 7517's examples use. Public members only, by construction;
+/// each key type's own members only (`n`, `e` for RSA; `crv`, `x`, `y` for EC; `crv`, `x` for OKP).
 #[derive(Serialize)]
 struct Jwk<'a> {
     kty: &'a str,
@@ -18,8 +19,16 @@ struct Jwk<'a> {
     key_use: &'a str,
     alg: &'a str,
     kid: &'a str,
-    n: &'a str,
-    e: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crv: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    e: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y: Option<&'a str>,
     x5t: &'a str,
 }
 
@@ -32,14 +41,24 @@ fn jwk_set(keys: &[PublicJwk]) -> JwkSet<'_> {
     JwkSet {
         keys: keys
             .iter()
-            .map(|k| Jwk {
-                kty: &k.kty,
-                key_use: &k.key_use,
-                alg: &k.alg,
-                kid: &k.kid,
-                n: &k.n,
-                e: &k.e,
-                x5t: &k.x5t,
+            .map(|k| {
+                let (crv, n, e, x, y) = match &k.params {
+                    JwkParams::Rsa { n, e } => (None, Some(n), Some(e), None, None),
+                    JwkParams::Ec { crv, x, y } => (Some(crv), None, None, Some(x), Some(y)),
+                    JwkParams::Okp { crv, x } => (Some(crv), None, None, Some(x), None),
+                };
+                Jwk {
+                    kty: &k.kty,
+                    key_use: &k.key_use,
+                    alg: &k.alg,
+                    kid: &k.kid,
+                    crv: crv.map(String::as_str),
+                    n: n.map(String::as_str),
+                    e: e.map(String::as_str),
+                    x: x.map(String::as_str),
+                    y: y.map(String::as_str),
+                    x5t: &k.x5t,
+                }
             })
             .collect(),
     }
@@ -67,8 +86,10 @@ mod tests {
             key_use: "sig".into(),
             alg: "RS512".into(),
             kid: "ABCDEF".into(),
-            n: "nnnn".into(),
-            e: "AQAB".into(),
+            params: JwkParams::Rsa {
+                n: "nnnn".into(),
+                e: "AQAB".into(),
+            },
             x5t: "xxxx".into(),
         };
         let json = serde_json::to_string(&jwk_set(&[key])).unwrap();
@@ -79,6 +100,42 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&jwk_set(&[])).unwrap(),
             r#"{"keys":[]}"#
+        );
+    }
+
+    #[test]
+    fn ec_and_okp_keys_serialize_with_their_own_members_only() {
+        let key = |kty: &str, alg: &str, params| PublicJwk {
+            kty: kty.into(),
+            key_use: "sig".into(),
+            alg: alg.into(),
+            kid: "K".into(),
+            params,
+            x5t: "t".into(),
+        };
+        let ec = key(
+            "EC",
+            "ES256",
+            JwkParams::Ec {
+                crv: "P-256".into(),
+                x: "xx".into(),
+                y: "yy".into(),
+            },
+        );
+        let okp = key(
+            "OKP",
+            "EdDSA",
+            JwkParams::Okp {
+                crv: "Ed25519".into(),
+                x: "xx".into(),
+            },
+        );
+        assert_eq!(
+            serde_json::to_string(&jwk_set(&[ec, okp])).unwrap(),
+            concat!(
+                r#"{"keys":[{"kty":"EC","use":"sig","alg":"ES256","kid":"K","crv":"P-256","x":"xx","y":"yy","x5t":"t"},"#,
+                r#"{"kty":"OKP","use":"sig","alg":"EdDSA","kid":"K","crv":"Ed25519","x":"xx","x5t":"t"}]}"#
+            )
         );
     }
 }

@@ -9,9 +9,9 @@ use chrono::Duration;
 use tollgate_application::{Error as AppError, TokenSigner as _, TokenVerifier as _};
 use tollgate_domain::TokenRejection;
 
-use super::keys::store_pair;
-use super::test_support::*;
-use super::{JwtCodec, KeySet};
+use super::support::*;
+use crate::jwt::keys::store_pair;
+use crate::jwt::{JwtCodec, KeySet};
 use crate::InfraError;
 
 fn mode(path: &Path) -> u32 {
@@ -290,10 +290,11 @@ fn the_same_key_stored_twice_is_refused() {
 }
 
 #[test]
-fn a_weak_or_non_rsa_key_is_refused() {
+fn a_key_of_another_type_or_curve_is_refused() {
     let dir = tempfile::tempdir().unwrap();
+    // P-384: an EC key, but not of the one curve we use (ES256 is P-256).
     let ec = openssl::ec::EcKey::generate(
-        &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::SECP384R1).unwrap(),
     )
     .unwrap();
     let ec = openssl::pkey::PKey::from_ec_key(ec).unwrap();

@@ -13,8 +13,8 @@ use openssl::x509::X509;
 use tollgate_domain::{AccessClaims, AccessTokenId, FamilyId, RefreshClaims, TokenId, UserId};
 use uuid::Uuid;
 
-use super::keys::new_pair;
-use super::{JwtCodec, KeySet};
+use crate::jwt::x509::new_pair;
+use crate::jwt::{JwtCodec, KeySet, SigningAlgorithm};
 
 pub(super) const ISSUER: &str = "https://auth.example";
 pub(super) const LEEWAY_SECS: i64 = 30;
@@ -31,10 +31,74 @@ pub(super) fn t0() -> DateTime<Utc> {
 }
 
 fn make(slot: &'static OnceLock<Pair>) -> &'static Pair {
+    make_for(slot, SigningAlgorithm::Rs512)
+}
+
+fn make_for(slot: &'static OnceLock<Pair>, algorithm: SigningAlgorithm) -> &'static Pair {
     slot.get_or_init(|| {
-        let (key, cert) = new_pair(t0()).unwrap();
+        let (key, cert) = new_pair(t0(), algorithm).unwrap();
         Pair { key, cert }
     })
+}
+
+/// A shared key pair of each algorithm; the RS512 one is [`ours`].
+pub(super) fn pair_for(algorithm: SigningAlgorithm) -> &'static Pair {
+    static ES256: OnceLock<Pair> = OnceLock::new();
+    static EDDSA: OnceLock<Pair> = OnceLock::new();
+    match algorithm {
+        SigningAlgorithm::Rs512 => ours(),
+        SigningAlgorithm::Es256 => make_for(&ES256, algorithm),
+        SigningAlgorithm::EdDsa => make_for(&EDDSA, algorithm),
+    }
+}
+
+/// The `kid` of a pair: uppercase hex SHA-1 of its certificate's DER.
+pub(super) fn kid_of_pair(pair: &Pair) -> String {
+    openssl::sha::sha1(&pair.cert.to_der().unwrap())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
+}
+
+/// A key set of one key of each algorithm (the EdDSA one, newest, signs), and a codec over it
+/// that trusts them all.
+pub(super) fn all_algorithms_codec() -> JwtCodec {
+    static SET: OnceLock<Arc<KeySet>> = OnceLock::new();
+    let set = SET.get_or_init(|| {
+        let pairs: Vec<_> = SigningAlgorithm::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(i, alg)| {
+                let p = pair_for(alg);
+                let created = t0() - Duration::hours(3 - i as i64);
+                (created, p.key.clone(), p.cert.clone(), None)
+            })
+            .collect();
+        Arc::new(KeySet::in_memory(&pairs).unwrap())
+    });
+    JwtCodec::new(set.clone(), ISSUER, Duration::seconds(LEEWAY_SECS))
+}
+
+/// A JWS signature of `input` with `key` for `algorithm`, made independently of the codec
+/// (OpenSSL's own calls; ECDSA converted from DER to `r || s`).
+pub(super) fn sign_as(algorithm: &str, key: &PKey<Private>, input: &[u8]) -> Vec<u8> {
+    match algorithm {
+        "ES256" => {
+            let der = Signer::new(MessageDigest::sha256(), key)
+                .unwrap()
+                .sign_oneshot_to_vec(input)
+                .unwrap();
+            let sig = openssl::ecdsa::EcdsaSig::from_der(&der).unwrap();
+            let mut raw = sig.r().to_vec_padded(32).unwrap();
+            raw.extend(sig.s().to_vec_padded(32).unwrap());
+            raw
+        }
+        "EdDSA" => Signer::new_without_digest(key)
+            .unwrap()
+            .sign_oneshot_to_vec(input)
+            .unwrap(),
+        _ => rs512(key)(input),
+    }
 }
 
 /// The key of [`shared_keys`].

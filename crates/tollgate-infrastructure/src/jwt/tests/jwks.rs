@@ -5,29 +5,47 @@ use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use serde_json::{json, Value};
 use tollgate_application::{
-    Error as AppError, PublicKeys as _, TokenSigner as _, TokenVerifier as _,
+    Error as AppError, JwkParams, PublicKeys as _, TokenSigner as _, TokenVerifier as _,
 };
 use tollgate_domain::TokenRejection::{self, *};
 
-use super::test_support::*;
-use super::{JwksVerifier, KeySet};
+use super::support::*;
+use crate::jwt::{JwksVerifier, KeySet};
 use crate::InfraError;
+
+/// A published key as JSON, as the server serves it.
+pub(super) fn jwk_json(jwk: &tollgate_application::PublicJwk) -> Value {
+    let mut json = json!({
+        "kty": jwk.kty, "use": jwk.key_use, "alg": jwk.alg, "kid": jwk.kid, "x5t": jwk.x5t,
+    });
+    match &jwk.params {
+        JwkParams::Rsa { n, e } => {
+            json["n"] = json!(n);
+            json["e"] = json!(e);
+        }
+        JwkParams::Ec { crv, x, y } => {
+            json["crv"] = json!(crv);
+            json["x"] = json!(x);
+            json["y"] = json!(y);
+        }
+        JwkParams::Okp { crv, x } => {
+            json["crv"] = json!(crv);
+            json["x"] = json!(x);
+        }
+    }
+    json
+}
 
 /// Our key as the server publishes it.
 fn our_jwk() -> Value {
-    let jwk = codec().jwks(t0()).remove(0);
-    json!({
-        "kty": jwk.kty, "use": jwk.key_use, "alg": jwk.alg, "kid": jwk.kid,
-        "n": jwk.n, "e": jwk.e, "x5t": jwk.x5t,
-    })
+    jwk_json(&codec().jwks(t0()).remove(0))
 }
 
 /// `foreign` as a JWK.
 fn foreign_jwk() -> Value {
     let set =
         KeySet::in_memory(&[(t0(), foreign().key.clone(), foreign().cert.clone(), None)]).unwrap();
-    let jwk = set.signing().public_jwk();
-    json!({ "kty": "RSA", "use": "sig", "alg": "RS512", "kid": jwk.kid, "n": jwk.n, "e": jwk.e })
+    without(jwk_json(&set.signing().public_jwk()), "x5t")
 }
 
 fn jwks(keys: &[Value]) -> String {
@@ -142,7 +160,8 @@ fn issuer_audience_and_times_are_checked_as_strictly_as_by_the_codec() {
 
 #[test]
 fn keys_of_another_type_or_use_are_skipped() {
-    let ec = json!({ "kty": "EC", "crv": "P-256", "kid": "ec", "x": "AA", "y": "AA" });
+    // P-384 is no curve of ours (ES256 keys are P-256).
+    let ec = json!({ "kty": "EC", "crv": "P-384", "kid": "ec", "x": "AA", "y": "AA" });
     let skipped = [
         ec,
         with(foreign_jwk(), "use", json!("enc")),

@@ -9,8 +9,8 @@ use openssl::sign::Signer;
 use tollgate_application::{Error as AppError, TokenSigner as _, TokenVerifier as _};
 use tollgate_domain::TokenRejection::{self, *};
 
-use super::test_support::*;
-use super::JwtCodec;
+use super::support::*;
+use crate::jwt::JwtCodec;
 
 /// The rejection reason, or a panic naming what came back instead.
 fn rejection<T: std::fmt::Debug>(result: Result<T, AppError>) -> TokenRejection {

@@ -1,0 +1,8 @@
+//! The `jwt` module's tests, one file per concern; `support` holds the shared keys and helpers.
+
+mod algorithms;
+mod codec;
+mod jwks;
+mod keys;
+mod lifecycle;
+mod support;
