@@ -1,7 +1,10 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    AccessTokenId, Family, FamilyId, Password, RefreshTokenRecord, TokenId, TokenPolicy, UserName,
+    AccessTokenId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey, ThrottlePolicy,
+    TokenId, TokenPolicy, UserName,
 };
 
 use crate::issue::sign_pair;
@@ -16,6 +19,18 @@ pub struct LoginRequest {
     pub password: Password,
     /// `longLivedRefreshToken=true`: refresh tokens of this family live `refresh_long_ttl`.
     pub long_lived: bool,
+    /// The client's address, when known: failures are counted against it as well as the name.
+    pub client_address: Option<IpAddr>,
+}
+
+impl LoginRequest {
+    /// The keys this attempt is throttled by: the name exactly as sent (the user store matches
+    /// names exactly, so a known and an unknown name are counted alike) and the address.
+    fn throttle_keys(&self) -> Vec<ThrottleKey> {
+        let mut keys = vec![ThrottleKey::UserName(self.user_name.clone())];
+        keys.extend(self.client_address.map(ThrottleKey::address));
+        keys
+    }
 }
 
 /// The password grant: checks credentials and starts a new family.
@@ -23,20 +38,58 @@ pub struct LoginRequest {
 pub struct Login {
     ports: Ports,
     policy: Arc<TokenPolicy>,
+    throttle: ThrottlePolicy,
 }
 
 impl Login {
-    /// Builds the use case.
+    /// Builds the use case, throttling with [`ThrottlePolicy::default`].
     pub fn new(ports: Ports, policy: Arc<TokenPolicy>) -> Self {
-        Self { ports, policy }
+        Self {
+            ports,
+            policy,
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+
+    /// Replaces the throttling rules.
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: ThrottlePolicy) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Refuses an attempt whose name or address is blocked, without any password hashing, so
+    /// that a throttled flood costs one indexed read per request. [`Login::execute`] calls it
+    /// first; a caller that queues logins for hashing calls it before queueing. Blocking.
+    ///
+    /// # Errors
+    /// [`Error::Throttled`] with the seconds until the block ends; storage errors as the port
+    /// returns them.
+    pub fn check_throttle(&self, request: &LoginRequest) -> Result<(), Error> {
+        let p = &self.ports;
+        let now = p.clock.now();
+        match p.throttle.blocked_until(&request.throttle_keys(), now)? {
+            Some(until) if until > now => {
+                p.events.record(&SecurityEvent::LoginThrottled {
+                    user_name: UserName::parse(&request.user_name).ok(),
+                    address: request.client_address,
+                });
+                Err(Error::Throttled {
+                    retry_after_secs: seconds_until(now, until),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Logs a user in and issues the first pair of a new family. Blocking (hashing, storage).
     ///
     /// # Errors
     /// [`Error::InvalidCredentials`] for an unknown user, a wrong password or a disabled user,
-    /// after the same hashing work in every case; storage errors as the ports return them.
+    /// after the same hashing work in every case; [`Error::Throttled`] (before any hashing) as
+    /// [`Login::check_throttle`]; storage errors as the ports return them.
     pub fn execute(&self, request: &LoginRequest) -> Result<TokenPair, Error> {
+        self.check_throttle(request)?;
         let p = &self.ports;
         let name = UserName::parse(&request.user_name).ok();
         let user = match &name {
@@ -51,9 +104,16 @@ impl Login {
             _ => {
                 p.events
                     .record(&SecurityEvent::LoginFailed { user_name: name });
+                let at = p.clock.now();
+                for key in request.throttle_keys() {
+                    p.throttle.record_failure(&key, at, &self.throttle)?;
+                }
                 return Err(Error::InvalidCredentials);
             }
         };
+        // Only the name's counter: the address may be shared with an attacker still trying.
+        p.throttle
+            .reset(&ThrottleKey::UserName(request.user_name.clone()))?;
 
         let now = p.clock.now();
         let family = Family {
@@ -81,4 +141,10 @@ impl Login {
         p.sessions.create_family(&family, &record)?;
         Ok(pair)
     }
+}
+
+/// Whole seconds from `now` until `until`, rounded up and at least 1 (for `Retry-After`).
+fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
+    let millis = (until - now).num_milliseconds().max(1);
+    u64::try_from(millis.saturating_add(999) / 1000).unwrap_or(1)
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use mockall::automock;
 use tollgate_domain::{
     AccessClaims, Client, ClientId, ClientSecret, Family, FamilyId, Password, PasswordHash,
-    RefreshClaims, RefreshTokenRecord, RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
+    RefreshClaims, RefreshTokenRecord, RevokeReason, SecretDigest, ThrottleKey, ThrottlePolicy,
+    TokenId, User, UserId, UserName,
 };
 use uuid::Uuid;
 
@@ -260,6 +261,41 @@ pub trait PasswordHasher: Send + Sync {
     ) -> Result<bool, Error>;
 }
 
+/// Failed-login counters, kept where every server process sees them (the database), so that
+/// throttling holds across processes.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait LoginThrottle: Send + Sync {
+    /// The latest instant until which any of `keys` is blocked, when it lies after `now`.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; a key never seen is not blocked.
+    fn blocked_until(
+        &self,
+        keys: &[ThrottleKey],
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, Error>;
+
+    /// Counts one failed login against `key` at `at` and blocks the key for
+    /// `policy.delay_after(count)`. The count restarts at one when the previous failure is older
+    /// than `policy.forget_after`. Concurrent calls, also from other processes, each count once.
+    /// Returns the instant the key is now blocked until (`None` while failures are free).
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn record_failure(
+        &self,
+        key: &ThrottleKey,
+        at: DateTime<Utc>,
+        policy: &ThrottlePolicy,
+    ) -> Result<Option<DateTime<Utc>>, Error>;
+
+    /// Forgets every failure counted against `key` (after a successful login).
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown key is `Ok(())`.
+    fn reset(&self, key: &ThrottleKey) -> Result<(), Error>;
+}
+
 /// Something a security team wants to know about. Never carries a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecurityEvent {
@@ -267,6 +303,13 @@ pub enum SecurityEvent {
     LoginFailed {
         /// The name that was tried (validated, so printable).
         user_name: Option<UserName>,
+    },
+    /// A login was refused unchecked because its name or address is throttled.
+    LoginThrottled {
+        /// The name that was tried, when it was valid.
+        user_name: Option<UserName>,
+        /// The client address, when known.
+        address: Option<std::net::IpAddr>,
     },
     /// A spent refresh token was presented again and its family was revoked.
     RefreshTokenReused {

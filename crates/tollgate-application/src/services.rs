@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use crate::{
-    ClientStore, Clock, IdGenerator, PasswordHasher, PublicKeys, SecretHasher, SecurityEvents,
-    SessionStore, TokenSigner, TokenVerifier, UserStore,
+    ClientStore, Clock, IdGenerator, LoginThrottle, PasswordHasher, PublicKeys, SecretHasher,
+    SecurityEvents, SessionStore, TokenSigner, TokenVerifier, UserStore,
 };
 
 /// One adapter for every port; the use cases take what they need from it.
@@ -30,4 +30,6 @@ pub struct Ports {
     pub clients: Arc<dyn ClientStore>,
     /// Client-secret digests.
     pub secrets: Arc<dyn SecretHasher>,
+    /// Failed-login counters (brute-force throttling).
+    pub throttle: Arc<dyn LoginThrottle>,
 }

@@ -22,7 +22,9 @@ use common::{
     user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };
 
-fn login(mocks: Mocks) -> Login {
+fn login(mut mocks: Mocks) -> Login {
+    // Throttling has its own tests (login_throttle.rs).
+    mocks.allow_throttle();
     Login::new(mocks.ports(), Arc::new(policy()))
 }
 
@@ -31,6 +33,7 @@ fn request(user_name: &str, password: &str, long_lived: bool) -> LoginRequest {
         user_name: user_name.to_owned(),
         password: Password::parse(password).unwrap(),
         long_lived,
+        client_address: None,
     }
 }
 

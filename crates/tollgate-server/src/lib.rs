@@ -18,8 +18,8 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings, SecretString,
-    ServerSettings, Settings, TokenSettings,
+    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LoginSettings,
+    PasswordSettings, SecretString, ServerSettings, Settings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -81,6 +81,7 @@ pub fn open_services(
         events: Arc::new(LogSecurityEvents),
         clients: Arc::new(database.client_store()),
         secrets: Arc::new(Sha256Secrets),
+        throttle: Arc::new(database.login_throttle()),
     };
     Ok(Services {
         ports,

@@ -5,7 +5,7 @@ use diesel::RunQueryDsl;
 use super::migrations::{self, Step};
 use super::pool::{self, Pool, PoolOptions};
 use super::url::{self, Target};
-use super::{DieselClientStore, DieselSessionStore, DieselUserStore};
+use super::{DieselClientStore, DieselLoginThrottle, DieselSessionStore, DieselUserStore};
 use crate::InfraError;
 
 /// The storage backends this crate knows.
@@ -85,6 +85,11 @@ impl Database {
     /// The OAuth client store on this database.
     pub fn client_store(&self) -> DieselClientStore {
         DieselClientStore::new(self.clone())
+    }
+
+    /// The failed-login counters on this database.
+    pub fn login_throttle(&self) -> DieselLoginThrottle {
+        DieselLoginThrottle::new(self.clone())
     }
 
     /// Applies every pending embedded migration (as [`Database::connect`] does); returns the

@@ -17,6 +17,7 @@ mod pool;
 mod rows;
 pub(crate) mod schema;
 mod session_store;
+mod throttle_store;
 pub(crate) mod types;
 mod url;
 mod user_store;
@@ -25,6 +26,7 @@ pub use client_store::DieselClientStore;
 pub use database::{Backend, Database};
 pub use pool::PoolOptions;
 pub use session_store::DieselSessionStore;
+pub use throttle_store::DieselLoginThrottle;
 pub use user_store::DieselUserStore;
 
 #[cfg(all(feature = "test-support", feature = "postgres"))]

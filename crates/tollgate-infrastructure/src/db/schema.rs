@@ -57,6 +57,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::db::types::sql::Instant;
+
+    login_failures (key_digest) {
+        key_digest -> Text,
+        failures -> BigInt,
+        last_failure_at -> Instant,
+        blocked_until -> Nullable<Instant>,
+    }
+}
+
 diesel::joinable!(token_families -> users (user_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(users, token_families, refresh_tokens);
