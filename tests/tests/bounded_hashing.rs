@@ -58,6 +58,10 @@ impl PasswordHasher for SlowCountingHasher {
         self.done.fetch_add(1, Ordering::SeqCst);
         result
     }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        self.inner.needs_rehash(hash)
+    }
 }
 
 fn app(

@@ -111,6 +111,12 @@ impl Login {
                 return Err(Error::InvalidCredentials);
             }
         };
+        if p.hasher.needs_rehash(&user.password_hash) {
+            // Conditional on the hash just verified: a password set meanwhile is kept.
+            let fresh = p.hasher.hash(&request.password)?;
+            p.users
+                .replace_password_hash(user.id, &user.password_hash, &fresh)?;
+        }
         // Only the name's counter: the address may be shared with an attacker still trying.
         p.throttle
             .reset(&ThrottleKey::UserName(request.user_name.clone()))?;

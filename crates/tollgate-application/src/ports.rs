@@ -72,6 +72,19 @@ pub trait UserStore: Send + Sync {
     /// [`Error::UserNotFound`] when no user has this id.
     fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<(), Error>;
 
+    /// Replaces a user's password hash only if it is still `old` (a rehash on login must never
+    /// overwrite a password an administrator set meanwhile). Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown user or a changed hash is
+    /// `Ok(false)`.
+    fn replace_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, Error>;
+
     /// Deletes a user; their families and refresh-token records go with them (the storage
     /// cascades), so every token they held becomes unknown.
     ///
@@ -259,6 +272,11 @@ pub trait PasswordHasher: Send + Sync {
         password: &Password,
         hash: Option<&'a PasswordHash>,
     ) -> Result<bool, Error>;
+
+    /// Whether `hash` was made with other parameters (or another algorithm) than new hashes
+    /// are, so that a successful login should store a fresh hash: otherwise old accounts keep
+    /// a cost, and so a timing, different from the dummy hash of unknown names.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 }
 
 /// Failed-login counters, kept where every server process sees them (the database), so that

@@ -25,6 +25,8 @@ use common::{
 fn login(mut mocks: Mocks) -> Login {
     // Throttling has its own tests (login_throttle.rs).
     mocks.allow_throttle();
+    // Rehashing has its own tests (login_throttle.rs); here every stored hash is current.
+    mocks.hasher.expect_needs_rehash().returning(|_| false);
     Login::new(mocks.ports(), Arc::new(policy()))
 }
 

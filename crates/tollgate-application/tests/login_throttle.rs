@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use mockall::predicate::eq;
 use tollgate_application::{Error, Login, LoginRequest, SecurityEvent};
-use tollgate_domain::{Password, ThrottleKey, ThrottlePolicy, UserName};
+use tollgate_domain::{Password, PasswordHash, ThrottleKey, ThrottlePolicy, UserName};
 
 use common::{alice, alice_name, now, policy, Mocks, ALICE_PASSWORD};
 
@@ -160,6 +160,8 @@ fn a_success_resets_the_name_but_not_the_address() {
         .times(1)
         .return_once(|_| Ok(Some(alice())));
     m.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    m.hasher.expect_needs_rehash().returning(|_| false);
+    m.users.expect_replace_password_hash().never();
     m.throttle
         .expect_reset()
         .with(eq(ThrottleKey::UserName("alice".to_owned())))
@@ -176,6 +178,63 @@ fn a_success_resets_the_name_but_not_the_address() {
         .expect_create_family()
         .times(1)
         .returning(|_, _| Ok(()));
+    assert!(login(m).execute(&request("alice", ALICE_PASSWORD)).is_ok());
+}
+
+/// A successful login by `alice` whose stored hash `needs_rehash` says is outdated or not.
+fn successful_login(m: &mut Mocks) {
+    expect_not_blocked(m, "alice");
+    m.users
+        .expect_find_by_name()
+        .times(1)
+        .return_once(|_| Ok(Some(alice())));
+    m.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
+    m.throttle.expect_reset().times(1).returning(|_| Ok(()));
+    m.signer
+        .expect_sign_access()
+        .returning(|_| Ok("a".to_owned()));
+    m.signer
+        .expect_sign_refresh()
+        .returning(|_| Ok("r".to_owned()));
+    m.sessions
+        .expect_create_family()
+        .times(1)
+        .returning(|_, _| Ok(()));
+}
+
+#[test]
+fn a_hash_with_outdated_parameters_is_replaced_conditionally_on_login() {
+    let mut m = Mocks::new();
+    successful_login(&mut m);
+    let stored = alice().password_hash;
+    let checked = stored.clone();
+    m.hasher
+        .expect_needs_rehash()
+        .withf(move |h| *h == checked)
+        .times(1)
+        .returning(|_| true);
+    let fresh = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$new$new".to_owned());
+    let returned = fresh.clone();
+    m.hasher
+        .expect_hash()
+        .withf(|p| *p == Password::parse(ALICE_PASSWORD).unwrap())
+        .times(1)
+        .return_once(move |_| Ok(returned));
+    m.users
+        .expect_replace_password_hash()
+        .withf(move |id, old, new| *id == alice().id && *old == stored && *new == fresh)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    assert!(login(m).execute(&request("alice", ALICE_PASSWORD)).is_ok());
+}
+
+#[test]
+fn a_current_hash_is_left_alone() {
+    let mut m = Mocks::new();
+    successful_login(&mut m);
+    m.hasher.expect_needs_rehash().times(1).returning(|_| false);
+    m.hasher.expect_hash().never();
+    m.users.expect_replace_password_hash().never();
     assert!(login(m).execute(&request("alice", ALICE_PASSWORD)).is_ok());
 }
 

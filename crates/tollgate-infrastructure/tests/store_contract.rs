@@ -91,6 +91,7 @@ contract! {
     resetting_a_key_forgets_its_failures,
     failures_older_than_the_forget_window_start_over,
     racing_failures_each_count_once,
+    a_password_hash_is_replaced_only_while_it_is_unchanged,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1147,4 +1148,30 @@ fn racing_failures_each_count_once(t: &TestDatabase) {
             .unwrap(),
         Some(t0() + Duration::seconds(256))
     );
+}
+
+fn a_password_hash_is_replaced_only_while_it_is_unchanged(t: &TestDatabase) {
+    let users = connect(t).user_store();
+    let u = stored_user(&connect(t));
+    let rehashed = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$new$new".to_owned());
+    assert!(users
+        .replace_password_hash(u.id, &u.password_hash, &rehashed)
+        .unwrap());
+    assert_eq!(
+        users.find_by_id(u.id).unwrap().unwrap().password_hash,
+        rehashed
+    );
+    // The old hash is no longer stored: a late rehash of the old password changes nothing.
+    let late = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$late$late".to_owned());
+    assert!(!users
+        .replace_password_hash(u.id, &u.password_hash, &late)
+        .unwrap());
+    assert_eq!(
+        users.find_by_id(u.id).unwrap().unwrap().password_hash,
+        rehashed
+    );
+    let nobody = UserId::from_uuid(Uuid::new_v4());
+    assert!(!users
+        .replace_password_hash(nobody, &rehashed, &late)
+        .unwrap());
 }
