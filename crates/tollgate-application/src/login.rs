@@ -111,12 +111,6 @@ impl Login {
                 return Err(Error::InvalidCredentials);
             }
         };
-        if p.hasher.needs_rehash(&user.password_hash) {
-            // Conditional on the hash just verified: a password set meanwhile is kept.
-            let fresh = p.hasher.hash(&request.password)?;
-            p.users
-                .replace_password_hash(user.id, &user.password_hash, &fresh)?;
-        }
         // Only the name's counter: the address may be shared with an attacker still trying.
         p.throttle
             .reset(&ThrottleKey::UserName(request.user_name.clone()))?;
@@ -144,7 +138,20 @@ impl Login {
         };
         // Sign before storing: a signing failure then leaves no orphan family behind.
         let pair = sign_pair(p.signer.as_ref(), &self.policy, &user, &family, &record)?;
-        p.sessions.create_family(&family, &record)?;
+        // Stored only if the user still has the hash just verified and is enabled: a password
+        // change, disable or delete that raced this login wins.
+        if !p
+            .sessions
+            .create_login_family(&family, &record, &user.password_hash)?
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        if p.hasher.needs_rehash(&user.password_hash) {
+            // Conditional on the hash just verified: a password set meanwhile is kept.
+            let fresh = p.hasher.hash(&request.password)?;
+            p.users
+                .replace_password_hash(user.id, &user.password_hash, &fresh)?;
+        }
         Ok(pair)
     }
 }

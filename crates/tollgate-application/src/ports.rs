@@ -115,6 +115,24 @@ pub trait SessionStore: Send + Sync {
     /// [`Error::Conflict`] when either id exists already.
     fn create_family(&self, family: &Family, first: &RefreshTokenRecord) -> Result<(), Error>;
 
+    /// Stores a login's new family with its first refresh token, atomically, only if the user
+    /// still exists, is enabled and still has the password hash `verified` (the one the login
+    /// checked). Returns `false`, storing nothing, otherwise.
+    ///
+    /// This settles a login racing `set-password`, `disable` or `delete` in the database: the
+    /// check locks the user's row until the family is stored, so an administrative change
+    /// either comes first (the login is refused) or waits, and its revocation then sees the new
+    /// family.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when either id exists already.
+    fn create_login_family(
+        &self,
+        family: &Family,
+        first: &RefreshTokenRecord,
+        verified: &PasswordHash,
+    ) -> Result<bool, Error>;
+
     /// The token record and its family.
     ///
     /// # Errors

@@ -175,9 +175,9 @@ fn a_success_resets_the_name_but_not_the_address() {
         .expect_sign_refresh()
         .returning(|_| Ok("r".to_owned()));
     m.sessions
-        .expect_create_family()
+        .expect_create_login_family()
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
     assert!(login(m).execute(&request("alice", ALICE_PASSWORD)).is_ok());
 }
 
@@ -197,9 +197,9 @@ fn successful_login(m: &mut Mocks) {
         .expect_sign_refresh()
         .returning(|_| Ok("r".to_owned()));
     m.sessions
-        .expect_create_family()
+        .expect_create_login_family()
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
 }
 
 #[test]

@@ -92,6 +92,7 @@ contract! {
     failures_older_than_the_forget_window_start_over,
     racing_failures_each_count_once,
     a_password_hash_is_replaced_only_while_it_is_unchanged,
+    a_login_family_is_stored_only_while_the_user_is_unchanged,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1174,4 +1175,33 @@ fn a_password_hash_is_replaced_only_while_it_is_unchanged(t: &TestDatabase) {
     assert!(!users
         .replace_password_hash(nobody, &rehashed, &late)
         .unwrap());
+}
+
+fn a_login_family_is_stored_only_while_the_user_is_unchanged(t: &TestDatabase) {
+    let db = connect(t);
+    let sessions = db.session_store();
+    let u = stored_user(&db);
+    let (f, first) = family(u.id);
+    assert!(sessions
+        .create_login_family(&f, &first, &u.password_hash)
+        .unwrap());
+    assert_eq!(family_of(&db, first.id).id, f.id);
+
+    // The password changed after the login verified the old one.
+    let (f2, first2) = family(u.id);
+    let old = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$old$old".to_owned());
+    assert!(!sessions.create_login_family(&f2, &first2, &old).unwrap());
+    assert_eq!(token(&db, first2.id), None);
+    assert_eq!(sessions.find_family(f2.id).unwrap(), None);
+
+    // Disabled, then deleted.
+    db.user_store().set_disabled(u.id, true).unwrap();
+    assert!(!sessions
+        .create_login_family(&f2, &first2, &u.password_hash)
+        .unwrap());
+    db.user_store().delete(u.id).unwrap();
+    assert!(!sessions
+        .create_login_family(&f2, &first2, &u.password_hash)
+        .unwrap());
+    assert_eq!(token(&db, first2.id), None);
 }

@@ -250,6 +250,7 @@ impl Mocks {
     /// Forbids every write to the session store.
     pub fn forbid_session_writes(&mut self) {
         self.sessions.expect_create_family().never();
+        self.sessions.expect_create_login_family().never();
         self.sessions.expect_rotate().never();
         self.sessions.expect_revoke_family().never();
         self.sessions.expect_revoke_user_families().never();

@@ -1,10 +1,12 @@
 use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 use tollgate_application::{Error, RotateOutcome, SessionStore};
-use tollgate_domain::{Family, FamilyId, RefreshTokenRecord, RevokeReason, TokenId, UserId};
+use tollgate_domain::{
+    Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
+};
 
 use super::rows::{FamilyRow, TokenRow};
-use super::schema::{refresh_tokens, token_families};
+use super::schema::{refresh_tokens, token_families, users};
 use super::types::{DbTime, DbUuid};
 use super::{on_unique_violation, Database};
 
@@ -120,6 +122,47 @@ impl SessionStore for DieselSessionStore {
                 .values(&token_row)
                 .execute(conn)?;
             Ok(())
+        })
+        .map_err(|e| {
+            on_unique_violation(
+                e,
+                Error::Conflict("token family or refresh token id exists"),
+            )
+        })
+    }
+
+    fn create_login_family(
+        &self,
+        family: &Family,
+        first: &RefreshTokenRecord,
+        verified: &PasswordHash,
+    ) -> Result<bool, Error> {
+        let family_row = FamilyRow::from(family);
+        let token_row = TokenRow::from(first);
+        let user = DbUuid(family.user_id.as_uuid());
+        db_write!(self.db, |conn| {
+            // A no-op UPDATE rather than a SELECT: it takes the row lock (PostgreSQL; SQLite's
+            // IMMEDIATE transaction already holds the write lock), so a concurrent password
+            // change, disable or delete waits for this commit or, when it came first, makes
+            // the row no longer match.
+            let current = diesel::update(
+                users::table
+                    .find(user)
+                    .filter(users::password_hash.eq(verified.as_str()))
+                    .filter(users::disabled.eq(false)),
+            )
+            .set(users::disabled.eq(false))
+            .execute(conn)?;
+            if current == 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(token_families::table)
+                .values(&family_row)
+                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(&token_row)
+                .execute(conn)?;
+            Ok(true)
         })
         .map_err(|e| {
             on_unique_violation(
