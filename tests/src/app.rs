@@ -4,7 +4,7 @@ use std::thread::JoinHandle;
 
 use actix_web::dev::ServerHandle;
 use tempfile::TempDir;
-use tollgate_application::UserAdmin;
+use tollgate_application::{PasswordHasher, UserAdmin};
 use tollgate_infrastructure::testing::TestDatabase;
 use tollgate_server::cli::{run_client_command, ClientCommand};
 use tollgate_server::{Application, Overrides, Services, Settings};
@@ -57,6 +57,9 @@ impl TestEnv {
         s.password.memory_kib = 8;
         s.password.iterations = 1;
         s.tokens.issuer = "https://tollgate.test".into();
+        // Every suite logs in from 127.0.0.1, many with wrong passwords on purpose; throttling
+        // is out of reach except in the suites about it, which restore the defaults.
+        s.login.max_failures = 1_000_000;
         s
     }
 }
@@ -87,11 +90,29 @@ impl TestApp {
 
     /// A server on an existing environment (e.g. to restart on the same database and keys).
     pub fn spawn_in(env: Arc<TestEnv>, tweak: impl FnOnce(&mut Settings)) -> Self {
+        Self::start(env, None, tweak)
+    }
+
+    /// Like [`spawn_with`](Self::spawn_with), with the password hasher replaced.
+    pub fn spawn_with_hasher(
+        backend: Backend,
+        hasher: Arc<dyn PasswordHasher>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
+        Some(Self::start(TestEnv::new(backend)?, Some(hasher), tweak))
+    }
+
+    fn start(
+        env: Arc<TestEnv>,
+        hasher: Option<Arc<dyn PasswordHasher>>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = env.settings();
         tweak(&mut settings);
         let clock = TestClock::default();
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
+            hasher,
         };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -157,6 +178,16 @@ impl TestApp {
             "/api/oauth2/token",
             "application/x-www-form-urlencoded",
             body.as_bytes(),
+        )
+    }
+
+    /// POSTs a form body to the token endpoint with one extra header.
+    pub fn post_token_with_header(&self, body: &str, name: &str, value: &str) -> Response {
+        send(
+            self.agent
+                .post(&format!("{}/api/oauth2/token", self.base_url))
+                .set(name, value),
+            Some(("application/x-www-form-urlencoded", body.as_bytes())),
         )
     }
 

@@ -10,6 +10,13 @@ pub enum Error {
     /// Login refused: unknown user, wrong password or disabled user (deliberately indistinct).
     #[error("invalid user name or password")]
     InvalidCredentials,
+    /// Too many failed logins for this user name or client address: refused before any
+    /// password hashing (HTTP 429).
+    #[error("too many failed logins, retry later")]
+    Throttled {
+        /// Whole seconds until the block ends (at least 1), for `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// Client authentication failed: unknown client, wrong secret, no credentials where they
     /// are required, or a configured client that did not authenticate (deliberately indistinct).
     #[error("client authentication failed")]

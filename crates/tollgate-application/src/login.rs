@@ -1,13 +1,16 @@
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    AccessTokenId, Family, FamilyId, Password, RefreshTokenRecord, TokenId, TokenPolicy, UserName,
+    AccessTokenId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey, ThrottlePolicy,
+    TokenId, TokenPolicy, UserName,
 };
 
 use crate::issue::sign_pair;
 use crate::{
-    Clock, Error, IdGenerator, PasswordHasher, SecurityEvent, SecurityEvents, SessionStore,
-    TokenPair, TokenSigner, UserStore,
+    Clock, Error, IdGenerator, LoginThrottle, PasswordHasher, SecurityEvent, SecurityEvents,
+    SessionStore, TokenPair, TokenSigner, UserStore,
 };
 
 /// What a client sends to log in.
@@ -19,6 +22,18 @@ pub struct LoginRequest {
     pub password: Password,
     /// `longLivedRefreshToken=true`: refresh tokens of this family live `refresh_long_ttl`.
     pub long_lived: bool,
+    /// The client's address, when known: failures are counted against it as well as the name.
+    pub client_address: Option<IpAddr>,
+}
+
+impl LoginRequest {
+    /// The keys this attempt is throttled by: the name exactly as sent (the user store matches
+    /// names exactly, so a known and an unknown name are counted alike) and the address.
+    fn throttle_keys(&self) -> Vec<ThrottleKey> {
+        let mut keys = vec![ThrottleKey::UserName(self.user_name.clone())];
+        keys.extend(self.client_address.map(ThrottleKey::address));
+        keys
+    }
 }
 
 /// The ports [`Login`] uses, and only those.
@@ -36,8 +51,10 @@ pub struct LoginPorts {
     pub signer: Arc<dyn TokenSigner>,
     /// Checks the password.
     pub hasher: Arc<dyn PasswordHasher>,
-    /// Hears about failed logins.
+    /// Hears about failed and throttled logins.
     pub events: Arc<dyn SecurityEvents>,
+    /// Failed-login counters (brute-force throttling).
+    pub throttle: Arc<dyn LoginThrottle>,
 }
 
 /// The password grant: checks credentials and starts a new family.
@@ -45,20 +62,58 @@ pub struct LoginPorts {
 pub struct Login {
     ports: LoginPorts,
     policy: Arc<TokenPolicy>,
+    throttle: ThrottlePolicy,
 }
 
 impl Login {
-    /// Builds the use case.
+    /// Builds the use case, throttling with [`ThrottlePolicy::default`].
     pub fn new(ports: LoginPorts, policy: Arc<TokenPolicy>) -> Self {
-        Self { ports, policy }
+        Self {
+            ports,
+            policy,
+            throttle: ThrottlePolicy::default(),
+        }
+    }
+
+    /// Replaces the throttling rules.
+    #[must_use]
+    pub fn with_throttle(mut self, throttle: ThrottlePolicy) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Refuses an attempt whose name or address is blocked, without any password hashing, so
+    /// that a throttled flood costs one indexed read per request. [`Login::execute`] calls it
+    /// first; a caller that queues logins for hashing calls it before queueing. Blocking.
+    ///
+    /// # Errors
+    /// [`Error::Throttled`] with the seconds until the block ends; storage errors as the port
+    /// returns them.
+    pub fn check_throttle(&self, request: &LoginRequest) -> Result<(), Error> {
+        let p = &self.ports;
+        let now = p.clock.now();
+        match p.throttle.blocked_until(&request.throttle_keys(), now)? {
+            Some(until) if until > now => {
+                p.events.record(&SecurityEvent::LoginThrottled {
+                    user_name: UserName::parse(&request.user_name).ok(),
+                    address: request.client_address,
+                });
+                Err(Error::Throttled {
+                    retry_after_secs: seconds_until(now, until),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Logs a user in and issues the first pair of a new family. Blocking (hashing, storage).
     ///
     /// # Errors
     /// [`Error::InvalidCredentials`] for an unknown user, a wrong password or a disabled user,
-    /// after the same hashing work in every case; storage errors as the ports return them.
+    /// after the same hashing work in every case; [`Error::Throttled`] (before any hashing) as
+    /// [`Login::check_throttle`]; storage errors as the ports return them.
     pub fn execute(&self, request: &LoginRequest) -> Result<TokenPair, Error> {
+        self.check_throttle(request)?;
         let p = &self.ports;
         let name = UserName::parse(&request.user_name).ok();
         let user = match &name {
@@ -73,9 +128,16 @@ impl Login {
             _ => {
                 p.events
                     .record(&SecurityEvent::LoginFailed { user_name: name });
+                let at = p.clock.now();
+                for key in request.throttle_keys() {
+                    p.throttle.record_failure(&key, at, &self.throttle)?;
+                }
                 return Err(Error::InvalidCredentials);
             }
         };
+        // Only the name's counter: the address may be shared with an attacker still trying.
+        p.throttle
+            .reset(&ThrottleKey::UserName(request.user_name.clone()))?;
 
         let now = p.clock.now();
         let family = Family {
@@ -100,7 +162,26 @@ impl Login {
         };
         // Sign before storing: a signing failure then leaves no orphan family behind.
         let pair = sign_pair(p.signer.as_ref(), &self.policy, &user, &family, &record)?;
-        p.sessions.create_family(&family, &record)?;
+        // Stored only if the user still has the hash just verified and is enabled: a password
+        // change, disable or delete that raced this login wins.
+        if !p
+            .sessions
+            .create_login_family(&family, &record, &user.password_hash)?
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        if p.hasher.needs_rehash(&user.password_hash) {
+            // Conditional on the hash just verified: a password set meanwhile is kept.
+            let fresh = p.hasher.hash(&request.password)?;
+            p.users
+                .replace_password_hash(user.id, &user.password_hash, &fresh)?;
+        }
         Ok(pair)
     }
+}
+
+/// Whole seconds from `now` until `until`, rounded up and at least 1 (for `Retry-After`).
+fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
+    let millis = (until - now).num_milliseconds().max(1);
+    u64::try_from(millis.saturating_add(999) / 1000).unwrap_or(1)
 }

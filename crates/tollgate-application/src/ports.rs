@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use mockall::automock;
 use tollgate_domain::{
     AccessClaims, Client, ClientId, ClientSecret, Family, FamilyId, Password, PasswordHash,
-    RefreshClaims, RefreshTokenRecord, RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
+    RefreshClaims, RefreshTokenRecord, RevokeReason, SecretDigest, ThrottleKey, ThrottlePolicy,
+    TokenId, User, UserId, UserName,
 };
 use uuid::Uuid;
 
@@ -71,6 +72,19 @@ pub trait UserStore: Send + Sync {
     /// [`Error::UserNotFound`] when no user has this id.
     fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<(), Error>;
 
+    /// Replaces a user's password hash only if it is still `old` (a rehash on login must never
+    /// overwrite a password an administrator set meanwhile). Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown user or a changed hash is
+    /// `Ok(false)`.
+    fn replace_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, Error>;
+
     /// Deletes a user; their families and refresh-token records go with them (the storage
     /// cascades), so every token they held becomes unknown.
     ///
@@ -100,6 +114,24 @@ pub trait SessionStore: Send + Sync {
     /// # Errors
     /// [`Error::Conflict`] when either id exists already.
     fn create_family(&self, family: &Family, first: &RefreshTokenRecord) -> Result<(), Error>;
+
+    /// Stores a login's new family with its first refresh token, atomically, only if the user
+    /// still exists, is enabled and still has the password hash `verified` (the one the login
+    /// checked). Returns `false`, storing nothing, otherwise.
+    ///
+    /// This settles a login racing `set-password`, `disable` or `delete` in the database: the
+    /// check locks the user's row until the family is stored, so an administrative change
+    /// either comes first (the login is refused) or waits, and its revocation then sees the new
+    /// family.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when either id exists already.
+    fn create_login_family(
+        &self,
+        family: &Family,
+        first: &RefreshTokenRecord,
+        verified: &PasswordHash,
+    ) -> Result<bool, Error>;
 
     /// The token record and its family.
     ///
@@ -258,6 +290,46 @@ pub trait PasswordHasher: Send + Sync {
         password: &Password,
         hash: Option<&'a PasswordHash>,
     ) -> Result<bool, Error>;
+
+    /// Whether `hash` was made with other parameters (or another algorithm) than new hashes
+    /// are, so that a successful login should store a fresh hash: otherwise old accounts keep
+    /// a cost, and so a timing, different from the dummy hash of unknown names.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
+}
+
+/// Failed-login counters, kept where every server process sees them (the database), so that
+/// throttling holds across processes.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait LoginThrottle: Send + Sync {
+    /// The latest instant until which any of `keys` is blocked, when it lies after `now`.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; a key never seen is not blocked.
+    fn blocked_until(
+        &self,
+        keys: &[ThrottleKey],
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, Error>;
+
+    /// Counts one failed login against `key` at `at` and blocks the key for
+    /// `policy.delay_after(count)`. The count restarts at one when the previous failure is older
+    /// than `policy.forget_after`. Concurrent calls, also from other processes, each count once.
+    /// Returns the instant the key is now blocked until (`None` while failures are free).
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn record_failure(
+        &self,
+        key: &ThrottleKey,
+        at: DateTime<Utc>,
+        policy: &ThrottlePolicy,
+    ) -> Result<Option<DateTime<Utc>>, Error>;
+
+    /// Forgets every failure counted against `key` (after a successful login).
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown key is `Ok(())`.
+    fn reset(&self, key: &ThrottleKey) -> Result<(), Error>;
 }
 
 /// Something a security team wants to know about. Never carries a secret.
@@ -267,6 +339,13 @@ pub enum SecurityEvent {
     LoginFailed {
         /// The name that was tried (validated, so printable).
         user_name: Option<UserName>,
+    },
+    /// A login was refused unchecked because its name or address is throttled.
+    LoginThrottled {
+        /// The name that was tried, when it was valid.
+        user_name: Option<UserName>,
+        /// The client address, when known.
+        address: Option<std::net::IpAddr>,
     },
     /// A spent refresh token was presented again and its family was revoked.
     RefreshTokenReused {

@@ -2,8 +2,9 @@ use std::sync::Arc;
 
 use crate::{
     ClientAdminPorts, ClientAuthenticatorPorts, ClientStore, Clock, IdGenerator, LoginPorts,
-    PasswordHasher, PublicKeys, PublishedKeysPorts, RefreshPorts, SecretHasher, SecurityEvents,
-    SessionStore, TokenCheckPorts, TokenSigner, TokenVerifier, UserAdminPorts, UserStore,
+    LoginThrottle, PasswordHasher, PublicKeys, PublishedKeysPorts, RefreshPorts, SecretHasher,
+    SecurityEvents, SessionStore, TokenCheckPorts, TokenSigner, TokenVerifier, UserAdminPorts,
+    UserStore,
 };
 
 /// One adapter for every port: a wiring convenience for a server that runs every use case.
@@ -35,6 +36,8 @@ pub struct Ports {
     pub clients: Arc<dyn ClientStore>,
     /// Client-secret digests.
     pub secrets: Arc<dyn SecretHasher>,
+    /// Failed-login counters (brute-force throttling).
+    pub throttle: Arc<dyn LoginThrottle>,
 }
 
 impl Ports {
@@ -48,6 +51,7 @@ impl Ports {
             signer: self.signer.clone(),
             hasher: self.hasher.clone(),
             events: self.events.clone(),
+            throttle: self.throttle.clone(),
         }
     }
 

@@ -22,7 +22,11 @@ use common::{
     user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };
 
-fn login(mocks: Mocks) -> Login {
+fn login(mut mocks: Mocks) -> Login {
+    // Throttling has its own tests (login_throttle.rs).
+    mocks.allow_throttle();
+    // Rehashing has its own tests (login_throttle.rs); here every stored hash is current.
+    mocks.hasher.expect_needs_rehash().returning(|_| false);
     Login::new(mocks.ports().login(), Arc::new(policy()))
 }
 
@@ -31,6 +35,7 @@ fn request(user_name: &str, password: &str, long_lived: bool) -> LoginRequest {
         user_name: user_name.to_owned(),
         password: Password::parse(password).unwrap(),
         long_lived,
+        client_address: None,
     }
 }
 
@@ -61,7 +66,7 @@ fn expect_refusal(m: &mut Mocks, user_name: Option<UserName>) {
         .with(eq(SecurityEvent::LoginFailed { user_name }))
         .times(1)
         .return_const(());
-    m.sessions.expect_create_family().never();
+    m.sessions.expect_create_login_family().never();
     m.forbid_signing();
 }
 
@@ -89,14 +94,16 @@ fn new_session(long_lived: bool, refresh_ttl: Duration) -> (Family, RefreshToken
     (family, record)
 }
 
-/// Exactly one `create_family` with exactly this family and record.
+/// Exactly one `create_login_family` with exactly this family and record, conditional on
+/// Alice's verified hash.
 fn expect_create_family(m: &mut Mocks, family: &Family, record: &RefreshTokenRecord) {
     let (family, record) = (family.clone(), record.clone());
+    let verified = PasswordHash::new(ALICE_HASH.to_owned());
     m.sessions
-        .expect_create_family()
-        .withf(move |f, r| *f == family && *r == record)
+        .expect_create_login_family()
+        .withf(move |f, r, h| *f == family && *r == record && *h == verified)
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
 }
 
 fn assert_invalid_credentials(result: Result<TokenPair, Error>) {
@@ -182,15 +189,15 @@ fn login_signs_the_pair_before_storing_the_family() {
     );
     let signatures = Arc::clone(&m.signatures);
     m.sessions
-        .expect_create_family()
+        .expect_create_login_family()
         .times(1)
-        .returning(move |_, _| {
+        .returning(move |_, _, _| {
             assert_eq!(
                 signatures.load(Ordering::SeqCst),
                 2,
                 "both tokens must be signed before the family is stored"
             );
-            Ok(())
+            Ok(true)
         });
 
     login(m)
@@ -211,7 +218,7 @@ fn a_signing_failure_leaves_no_family_behind() {
         .expect_sign_refresh()
         .times(..=1)
         .returning(|_| Err(Error::unexpected("signing key unreadable")));
-    m.sessions.expect_create_family().never();
+    m.sessions.expect_create_login_family().never();
     m.forbid_events();
 
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
@@ -233,9 +240,9 @@ fn a_failed_family_insert_returns_no_tokens() {
         refresh_claims_for(&family, &record),
     );
     m.sessions
-        .expect_create_family()
+        .expect_create_login_family()
         .times(1)
-        .returning(|_, _| Err(unavailable()));
+        .returning(|_, _, _| Err(unavailable()));
     m.forbid_events();
 
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
@@ -323,7 +330,7 @@ fn a_storage_outage_while_looking_up_the_user_propagates() {
         .expect_verify()
         .times(..=1)
         .returning(|_, _| Ok(false));
-    m.sessions.expect_create_family().never();
+    m.sessions.expect_create_login_family().never();
     m.forbid_signing();
     m.forbid_events();
 
@@ -333,4 +340,25 @@ fn a_storage_outage_while_looking_up_the_user_propagates() {
         matches!(result, Err(Error::Unavailable(_))),
         "got {result:?}"
     );
+}
+
+#[test]
+fn a_login_whose_user_changed_meanwhile_is_refused() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, alice_name(), Some(alice()));
+    expect_password_check(&mut m, ALICE_PASSWORD, Some(ALICE_HASH), true);
+    m.signer
+        .expect_sign_access()
+        .returning(|_| Ok("a".to_owned()));
+    m.signer
+        .expect_sign_refresh()
+        .returning(|_| Ok("r".to_owned()));
+    // The store finds the user's hash changed (or the user disabled or deleted).
+    m.sessions
+        .expect_create_login_family()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    m.hasher.expect_hash().never();
+    let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
+    assert_invalid_credentials(result);
 }

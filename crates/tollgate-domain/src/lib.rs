@@ -7,6 +7,7 @@ mod ids;
 mod policy;
 pub mod rotation;
 mod session;
+mod throttle;
 mod user;
 
 pub use claims::{AccessClaims, RefreshClaims};
@@ -15,4 +16,5 @@ pub use error::DomainError;
 pub use ids::{AccessTokenId, FamilyId, TokenId, UserId};
 pub use policy::{whole_seconds, TokenPolicy};
 pub use session::{Family, RefreshTokenRecord, RevokeReason, TokenRejection};
+pub use throttle::{ThrottleKey, ThrottlePolicy};
 pub use user::{Password, PasswordHash, User, UserName};

@@ -12,6 +12,11 @@ impl SecurityEvents for LogSecurityEvents {
                 user_name = user_name.as_ref().map(|n| n.as_str()).unwrap_or("<invalid>"),
                 "login failed"
             ),
+            SecurityEvent::LoginThrottled { address, .. } => tracing::warn!(
+                target: "tollgate::security",
+                address = address.map(|a| a.to_string()).unwrap_or_default(),
+                "login refused: too many failed logins for this name or address"
+            ),
             SecurityEvent::RefreshTokenReused {
                 user_id,
                 family_id,

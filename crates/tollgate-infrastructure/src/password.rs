@@ -131,6 +131,21 @@ impl PasswordHasher for Argon2Hasher {
         };
         Ok(self.verify_phc(password, hash.as_str())?)
     }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        let Ok(parsed) = PhcHash::new(hash.as_str()) else {
+            // Unreadable hashes fail verification anyway; nothing to refresh.
+            return false;
+        };
+        let Ok(stored) = Params::try_from(&parsed) else {
+            return true;
+        };
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || parsed.version != Some(u32::from(Version::V0x13))
+            || stored.m_cost() != self.params.memory_kib
+            || stored.t_cost() != self.params.iterations
+            || stored.p_cost() != self.params.parallelism
+    }
 }
 
 impl Argon2Hasher {
@@ -171,6 +186,23 @@ mod tests {
 
     fn pw(s: &str) -> Password {
         Password::parse(s).unwrap()
+    }
+
+    #[test]
+    fn only_hashes_with_other_parameters_need_a_rehash() {
+        let cheap_hasher = Argon2Hasher::new(cheap()).unwrap();
+        let other = Argon2Hasher::new(Argon2Params {
+            memory_kib: 16,
+            ..cheap()
+        })
+        .unwrap();
+        let hash = cheap_hasher.hash(&pw("Password1")).unwrap();
+        assert!(!cheap_hasher.needs_rehash(&hash));
+        assert!(other.needs_rehash(&hash));
+        let argon2i = PasswordHash::new(
+            "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo".into(),
+        );
+        assert!(cheap_hasher.needs_rehash(&argon2i));
     }
 
     #[test]

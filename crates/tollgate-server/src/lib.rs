@@ -22,7 +22,8 @@ mod wiring;
 pub use error::ServerError;
 pub use settings::{
     AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat, LogSettings,
-    PasswordSettings, PurgeSettings, SecretString, ServerSettings, Settings, TokenSettings,
+    LoginSettings, PasswordSettings, PurgeSettings, SecretString, ServerSettings, Settings,
+    TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -2,12 +2,15 @@
 //! environment variables.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize, Serializer};
-use tollgate_domain::TokenPolicy;
+use tollgate_domain::{ThrottlePolicy, TokenPolicy};
 use tollgate_infrastructure::db::PurgePolicy;
 use tollgate_infrastructure::jwt::SigningAlgorithm;
 
@@ -37,6 +40,8 @@ pub struct Settings {
     pub purge: PurgeSettings,
     /// Log format and level.
     pub log: LogSettings,
+    /// Brute-force throttling of the password grant.
+    pub login: LoginSettings,
 }
 
 /// `[log]`.
@@ -80,6 +85,9 @@ pub struct ServerSettings {
     /// Most blocking-pool threads per HTTP worker (storage, signing, Argon2 run there);
     /// 0 keeps actix's default (512 shared out among the workers).
     pub blocking_threads: usize,
+    /// Peers (CIDRs, e.g. `10.0.0.0/8`, `::1/128`) whose `X-Forwarded-For` names the client
+    /// address. Empty (the default): the socket's peer address is the client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[database]`.
@@ -149,6 +157,33 @@ pub struct PasswordSettings {
     pub iterations: u32,
     /// Lanes (OWASP: 1).
     pub parallelism: u32,
+    /// Most password hashes computed at once (each takes `memory_kib`); 0 means one per CPU.
+    pub max_concurrent_hashes: usize,
+    /// Seconds a login waits for a hashing slot before it is answered 503 (fractions allowed).
+    pub queue_timeout: f64,
+}
+
+/// `[login]`: brute-force throttling (RFC 6749 §4.3.2), counted in the database per login name
+/// and per client address.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginSettings {
+    /// Failed logins allowed per name or address before any delay.
+    pub max_failures: u32,
+    /// Seconds blocked after the first failure beyond `max_failures`; doubles per failure.
+    pub base_delay: u64,
+    /// Longest block, in seconds.
+    pub max_delay: u64,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            base_delay: 1,
+            max_delay: 15 * 60,
+        }
+    }
 }
 
 /// `[bootstrap]`: a first user for a fresh install.
@@ -228,6 +263,7 @@ impl Default for Settings {
             bootstrap: BootstrapSettings::default(),
             purge: PurgeSettings::default(),
             log: LogSettings::default(),
+            login: LoginSettings::default(),
         }
     }
 }
@@ -241,6 +277,7 @@ impl Default for ServerSettings {
             shutdown_timeout: 10,
             metrics_bind: None,
             blocking_threads: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -286,6 +323,8 @@ impl Default for PasswordSettings {
             memory_kib: 19_456,
             iterations: 2,
             parallelism: 1,
+            max_concurrent_hashes: 0,
+            queue_timeout: 2.0,
         }
     }
 }
@@ -323,6 +362,9 @@ impl Settings {
             tracing_subscriber::EnvFilter::try_new(level)
                 .map_err(|e| ServerError::Config(format!("log.level: {e}")))?;
         }
+        settings.throttle_policy()?;
+        settings.trusted_proxies()?;
+        settings.hash_queue_timeout()?;
         Ok(settings)
     }
 
@@ -366,6 +408,70 @@ impl Settings {
             revoked_before: now - Duration::seconds(p.keep_revoked),
             batch: p.batch,
         })
+    }
+
+    /// The throttling rules from `[login]`.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when a delay is out of range.
+    pub fn throttle_policy(&self) -> Result<ThrottlePolicy, ServerError> {
+        let l = &self.login;
+        let seconds =
+            |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX).min(86_400 * 2));
+        let policy = ThrottlePolicy {
+            max_failures: l.max_failures,
+            base_delay: seconds(l.base_delay),
+            max_delay: seconds(l.max_delay),
+            ..ThrottlePolicy::default()
+        };
+        policy
+            .validate()
+            .map_err(|e| ServerError::Config(e.to_string()))?;
+        Ok(policy)
+    }
+
+    /// `server.trusted_proxies`, parsed.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] naming the first entry that is not a CIDR or address.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ServerError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                // A bare address is its own one-address network.
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ServerError::Config(format!(
+                            "server.trusted_proxies: {s:?} is not a CIDR such as 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// How many password hashes may run at once: `password.max_concurrent_hashes`, or the
+    /// number of CPUs when 0.
+    pub fn max_concurrent_hashes(&self) -> usize {
+        match self.password.max_concurrent_hashes {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
+
+    /// `password.queue_timeout` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] unless it is 0 to 60 seconds.
+    pub fn hash_queue_timeout(&self) -> Result<StdDuration, ServerError> {
+        let t = self.password.queue_timeout;
+        if !(0.0..=60.0).contains(&t) {
+            return Err(ServerError::Config(
+                "password.queue_timeout must be 0 to 60 seconds".into(),
+            ));
+        }
+        Ok(StdDuration::from_secs_f64(t))
     }
 
     /// The token rules, with `default_issuer` when `tokens.issuer` is empty.
@@ -470,6 +576,45 @@ mod tests {
             let err = Settings::load(Some(&path)).unwrap_err();
             assert!(err.to_string().contains("purge."), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn login_and_proxy_settings_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[login]\nmax_failures = 3\nbase_delay = 2\nmax_delay = 60\n\
+             [server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n\
+             [password]\nmax_concurrent_hashes = 3\nqueue_timeout = 0.5\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path)).unwrap();
+        let p = s.throttle_policy().unwrap();
+        assert_eq!(
+            (p.max_failures, p.base_delay, p.max_delay),
+            (3, Duration::seconds(2), Duration::seconds(60))
+        );
+        assert_eq!(s.trusted_proxies().unwrap().len(), 2);
+        assert_eq!(s.max_concurrent_hashes(), 3);
+        assert_eq!(
+            s.hash_queue_timeout().unwrap(),
+            StdDuration::from_millis(500)
+        );
+        std::fs::write(&path, "[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n").unwrap();
+        assert!(matches!(
+            Settings::load(Some(&path)),
+            Err(ServerError::Config(_))
+        ));
+        std::fs::write(&path, "[login]\nbase_delay = 0\n").unwrap();
+        assert!(matches!(
+            Settings::load(Some(&path)),
+            Err(ServerError::Config(_))
+        ));
+        let d = Settings::default();
+        assert_eq!(d.throttle_policy().unwrap(), ThrottlePolicy::default());
+        assert!(d.max_concurrent_hashes() >= 1);
+        assert_eq!(d.hash_queue_timeout().unwrap(), StdDuration::from_secs(2));
     }
 
     #[test]

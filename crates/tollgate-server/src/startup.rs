@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use tollgate_application::{Clock, UserAdmin};
+use tollgate_application::{Clock, PasswordHasher, UserAdmin};
 use tollgate_infrastructure::db::Backend;
 use tollgate_infrastructure::SystemClock;
 use tollgate_web::{AppState, Operations, WebConfig};
@@ -22,6 +22,8 @@ use crate::{ServerError, Settings};
 pub struct Overrides {
     /// The time source; the system clock when `None`.
     pub clock: Option<Arc<dyn Clock>>,
+    /// The password hasher; Argon2id with the `[password]` settings when `None`.
+    pub hasher: Option<Arc<dyn PasswordHasher>>,
 }
 
 /// A bound, ready-to-run server.
@@ -47,7 +49,10 @@ impl Application {
             None => None,
         };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let services = open_services(settings, &format!("http://{address}"), clock.clone())?;
+        let mut services = open_services(settings, &format!("http://{address}"), clock.clone())?;
+        if let Some(hasher) = overrides.hasher {
+            services.ports.hasher = hasher;
+        }
         bootstrap_user(settings, &services)?;
         crate::maintenance::spawn(settings, &services.database, clock.clone());
         if let Some(warning) = issuer_warning(settings, services.database.backend()) {
@@ -71,6 +76,10 @@ impl Application {
                 WebConfig {
                     max_body_bytes: settings.server.max_body_bytes,
                     require_client: settings.auth.require_client,
+                    trusted_proxies: settings.trusted_proxies()?,
+                    throttle: settings.throttle_policy()?,
+                    max_concurrent_hashes: settings.max_concurrent_hashes(),
+                    hash_queue_timeout: settings.hash_queue_timeout()?,
                     ..WebConfig::default()
                 },
             )
@@ -170,15 +179,17 @@ fn issuer_warning(settings: &Settings, backend: Backend) -> Option<&'static str>
     )
 }
 
-/// Creates the `[bootstrap]` user when configured and absent, so a fresh install is usable.
+/// Creates the `[bootstrap]` user when configured and the user table is empty, so a fresh
+/// install is usable. Only then: an administrator who was deleted or renamed must not come back
+/// with the bootstrap password at the next start.
 fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), ServerError> {
     let (Some(name), Some(password)) = (&settings.bootstrap.user, &settings.bootstrap.password)
     else {
         return Ok(());
     };
-    let parsed = UserName::parse(name).map_err(tollgate_application::Error::from)?;
+    UserName::parse(name).map_err(tollgate_application::Error::from)?;
     // Look first: hashing a password on every start for nothing would slow restarts.
-    if services.ports.users.find_by_name(&parsed)?.is_some() {
+    if !services.ports.users.list()?.is_empty() {
         return Ok(());
     }
     match UserAdmin::new(services.ports.user_admin()).add(name, password.expose()) {

@@ -99,6 +99,7 @@ pub fn open_services(
         )),
         clients: Arc::new(database.client_store()),
         secrets: Arc::new(Sha256Secrets),
+        throttle: Arc::new(database.login_throttle()),
     };
     Ok(Services {
         ports,

@@ -34,6 +34,12 @@ pub enum OAuthError {
         /// Seconds for `Retry-After`.
         retry_after_secs: u32,
     },
+    /// Too many failed logins for this name or address (`429`, RFC 6749 §4.3.2).
+    #[error("too many failed logins, retry later")]
+    TooManyAttempts {
+        /// Seconds for `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// Anything else; details go to the log only.
     #[error("internal server error")]
     ServerError,
@@ -54,7 +60,9 @@ impl OAuthError {
             Self::InvalidClient(_) => "invalid_client",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::InvalidGrant(_) => "invalid_grant",
-            Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::TemporarilyUnavailable { .. } | Self::TooManyAttempts { .. } => {
+                "temporarily_unavailable"
+            }
             Self::ServerError => "server_error",
         }
     }
@@ -69,6 +77,7 @@ impl OAuthError {
                 tracing::info!(%reason, "refresh token rejected");
                 Self::InvalidGrant("the refresh token is invalid, expired or revoked")
             }
+            AppError::Throttled { retry_after_secs } => Self::TooManyAttempts { retry_after_secs },
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "storage unavailable");
                 Self::TemporarilyUnavailable { retry_after_secs }
@@ -87,6 +96,7 @@ impl ResponseError for OAuthError {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidClient(_) => StatusCode::UNAUTHORIZED,
             Self::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -96,6 +106,9 @@ impl ResponseError for OAuthError {
         let mut response = HttpResponse::build(self.status_code());
         no_store(&mut response);
         if let Self::TemporarilyUnavailable { retry_after_secs } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::TooManyAttempts { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         if let Self::InvalidClient(_) = self {
@@ -135,6 +148,21 @@ mod tests {
     }
 
     #[test]
+    fn throttling_is_a_429_temporarily_unavailable_with_retry_after() {
+        let e = OAuthError::from_app(
+            AppError::Throttled {
+                retry_after_secs: 8,
+            },
+            5,
+        );
+        assert_eq!(e.code(), "temporarily_unavailable");
+        let r = e.error_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "8");
+        assert_eq!(r.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
+    }
+
+    #[test]
     fn descriptions_are_ascii_without_quotes_or_backslashes() {
         let all = [
             OAuthError::InvalidRequest("missing parameter: grant_type"),
@@ -144,6 +172,9 @@ mod tests {
             OAuthError::InvalidClient("client authentication failed"),
             OAuthError::UnauthorizedClient,
             OAuthError::TemporarilyUnavailable {
+                retry_after_secs: 1,
+            },
+            OAuthError::TooManyAttempts {
                 retry_after_secs: 1,
             },
             OAuthError::ServerError,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod client_addr;
 mod client_auth;
 mod error;
 mod form;

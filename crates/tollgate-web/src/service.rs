@@ -3,7 +3,10 @@
 //! Each handler takes only the use case it runs as `web::Data<…>`, and a route is mounted only
 //! when its use case was given, so a route can never run without what it needs.
 
+use std::sync::Arc;
+
 use actix_web::web;
+use tokio::sync::Semaphore;
 use tollgate_application::{
     AccessGuard, ClientAuthenticator, ClientCredentials, Error as AppError, Introspection, Login,
     PublishedKeys, Refresh, Revocation,
@@ -55,6 +58,10 @@ impl Endpoint {
 pub(crate) struct Grants {
     pub(crate) login: Login,
     pub(crate) refresh: Refresh,
+    /// Hashing slots: a login holds one while it runs on the blocking pool, so at most
+    /// `max_concurrent_hashes` Argon2 computations (and their memory) exist at once, and the
+    /// blocking threads left over serve refresh, revocation and introspection.
+    pub(crate) hashing: Arc<Semaphore>,
 }
 
 /// Tollgate's HTTP routes, built from the use cases a host runs.
@@ -127,8 +134,8 @@ impl TokenService {
             .app_data(self.endpoint)
             .app_data(self.grants)
             .service(
-            web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
-        );
+                web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
+            );
         if let Some(guard) = self.guard {
             // Bearer-protected routes here also check that the token's session is still live.
             let bearer = web::Data::new(BearerAuth::with_session_check(guard.clone()));
@@ -236,6 +243,7 @@ impl TokenServiceBuilder {
                 },
             ))
         });
+        let hashing = Arc::new(Semaphore::new(self.config.max_concurrent_hashes.max(1)));
         TokenService {
             endpoint: web::Data::new(Endpoint {
                 config: self.config,
@@ -244,6 +252,7 @@ impl TokenServiceBuilder {
             grants: web::Data::new(Grants {
                 login: self.login,
                 refresh: self.refresh,
+                hashing,
             }),
             guard: self.guard,
             revocation: self.revocation.map(web::Data::new),

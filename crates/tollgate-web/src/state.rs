@@ -1,11 +1,12 @@
 use std::sync::Arc;
+use std::time::Duration;
 
+use ipnet::IpNet;
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, IdGenerator, Introspection, Login, Metrics, Ports, PublishedKeys,
-    Readiness, Refresh,
-    Revocation,
+    AccessGuard, ClientAuthenticator, IdGenerator, Introspection, Login, Metrics, Ports,
+    PublishedKeys, Readiness, Refresh, Revocation,
 };
-use tollgate_domain::TokenPolicy;
+use tollgate_domain::{ThrottlePolicy, TokenPolicy};
 
 use crate::TokenService;
 
@@ -18,6 +19,14 @@ pub struct WebConfig {
     pub retry_after_secs: u32,
     /// `auth.require_client`: token and revocation requests must authenticate a client.
     pub require_client: bool,
+    /// Peers whose `X-Forwarded-For` names the client address (`server.trusted_proxies`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Failed-login throttling (`[login]`).
+    pub throttle: ThrottlePolicy,
+    /// Most password hashes at once (`password.max_concurrent_hashes`, at least 1).
+    pub max_concurrent_hashes: usize,
+    /// How long a login waits for a hashing slot before `503` (`password.queue_timeout`).
+    pub hash_queue_timeout: Duration,
 }
 
 impl Default for WebConfig {
@@ -27,6 +36,10 @@ impl Default for WebConfig {
             max_body_bytes: 16 * 1024,
             retry_after_secs: 5,
             require_client: false,
+            trusted_proxies: Vec::new(),
+            throttle: ThrottlePolicy::default(),
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
+            hash_queue_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -58,7 +71,7 @@ impl AppState {
     /// hang off the policy's issuer.
     pub fn new(ports: Ports, policy: Arc<TokenPolicy>, config: WebConfig) -> Self {
         let service = TokenService::builder(
-            Login::new(ports.login(), policy.clone()),
+            Login::new(ports.login(), policy.clone()).with_throttle(config.throttle),
             Refresh::new(ports.refresh(), policy.clone()),
         )
         .config(config)

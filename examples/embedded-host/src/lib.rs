@@ -177,6 +177,24 @@ impl UserStore for Members {
         })?)
     }
 
+    fn replace_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, Error> {
+        // Conditional on the old hash, so a rehash never overwrites a password set meanwhile.
+        let target = members::table
+            .find(id.to_string())
+            .filter(members::password_hash.eq(old.as_str()));
+        let rows = self.run(|c| {
+            diesel::update(target)
+                .set(members::password_hash.eq(new.as_str()))
+                .execute(c)
+        })?;
+        Ok(rows == 1)
+    }
+
     /// Deletes the member. Their refresh tokens stop working at once (`Refresh` finds no owner);
     /// a host that wants the session rows gone too calls `SessionStore::revoke_user_families`.
     fn delete(&self, id: UserId) -> Result<(), Error> {
@@ -225,7 +243,7 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
         Arc::new(RandomIds),
         Arc::new(LogSecurityEvents),
     );
-    let sessions = Arc::new(db.session_store());
+    let sessions = Arc::new(db.session_store_for_external_users());
     let login = Login::new(
         LoginPorts {
             clock: clock.clone(),
@@ -235,6 +253,8 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
             signer: codec.clone(),
             hasher: hasher.clone(),
             events: events.clone(),
+            // Failed logins are counted in Tollgate's tables, shared by every process.
+            throttle: Arc::new(db.login_throttle()),
         },
         policy.clone(),
     );

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tollgate_application::{
-    Error, MockClientStore, MockClock, MockIdGenerator, MockPasswordHasher, MockPublicKeys,
-    MockSecretHasher, MockSecurityEvents, MockSessionStore, MockTokenSigner, MockTokenVerifier,
-    MockUserStore, Ports,
+    Error, MockClientStore, MockClock, MockIdGenerator, MockLoginThrottle, MockPasswordHasher,
+    MockPublicKeys, MockSecretHasher, MockSecurityEvents, MockSessionStore, MockTokenSigner,
+    MockTokenVerifier, MockUserStore, Ports,
 };
 use tollgate_domain::{
     whole_seconds, AccessClaims, AccessTokenId, Family, FamilyId, PasswordHash, RefreshClaims,
@@ -190,6 +190,7 @@ pub struct Mocks {
     pub events: MockSecurityEvents,
     pub clients: MockClientStore,
     pub secrets: MockSecretHasher,
+    pub throttle: MockLoginThrottle,
     /// How many tokens the signer mock has signed; lets a store expectation check that signing
     /// happened before it.
     pub signatures: Arc<AtomicUsize>,
@@ -218,6 +219,7 @@ impl Mocks {
             events: MockSecurityEvents::new(),
             clients: MockClientStore::new(),
             secrets: MockSecretHasher::new(),
+            throttle: MockLoginThrottle::new(),
             signatures: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -248,6 +250,7 @@ impl Mocks {
     /// Forbids every write to the session store.
     pub fn forbid_session_writes(&mut self) {
         self.sessions.expect_create_family().never();
+        self.sessions.expect_create_login_family().never();
         self.sessions.expect_rotate().never();
         self.sessions.expect_revoke_family().never();
         self.sessions.expect_revoke_user_families().never();
@@ -264,6 +267,18 @@ impl Mocks {
         self.events.expect_record().never();
     }
 
+    /// Lets the throttle answer "not blocked" and count and reset freely, for tests about
+    /// something else.
+    pub fn allow_throttle(&mut self) {
+        self.throttle
+            .expect_blocked_until()
+            .returning(|_, _| Ok(None));
+        self.throttle
+            .expect_record_failure()
+            .returning(|_, _, _| Ok(None));
+        self.throttle.expect_reset().returning(|_| Ok(()));
+    }
+
     /// Moves the mocks into a [`Ports`].
     pub fn ports(self) -> Ports {
         Ports {
@@ -278,6 +293,7 @@ impl Mocks {
             events: Arc::new(self.events),
             clients: Arc::new(self.clients),
             secrets: Arc::new(self.secrets),
+            throttle: Arc::new(self.throttle),
         }
     }
 }

@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use super::migrations::{self, Step};
 use super::pool::{self, Pool, PoolOptions};
 use super::url::{self, Target};
-use super::{DieselClientStore, DieselSessionStore, DieselUserStore};
+use super::{DieselClientStore, DieselLoginThrottle, DieselSessionStore, DieselUserStore};
 use crate::InfraError;
 
 /// The storage backends this crate knows.
@@ -96,9 +96,24 @@ impl Database {
         DieselSessionStore::new(self.clone())
     }
 
+    /// The session store for a host that keeps its users in its own table (its own
+    /// `UserStore`). The only difference: a login's family is stored without checking Tollgate's
+    /// `users` row in the same transaction, since there is none. Such a host settles a login
+    /// racing its own password change or disable itself, e.g. by revoking the user's families
+    /// (`SessionStore::revoke_user_families`) after the change *and* refusing refreshes of
+    /// families created before it.
+    pub fn session_store_for_external_users(&self) -> DieselSessionStore {
+        DieselSessionStore::for_external_users(self.clone())
+    }
+
     /// The OAuth client store on this database.
     pub fn client_store(&self) -> DieselClientStore {
         DieselClientStore::new(self.clone())
+    }
+
+    /// The failed-login counters on this database.
+    pub fn login_throttle(&self) -> DieselLoginThrottle {
+        DieselLoginThrottle::new(self.clone())
     }
 
     /// Applies every pending embedded migration (as [`Database::connect`] does); returns the

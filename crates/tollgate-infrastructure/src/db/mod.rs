@@ -21,6 +21,7 @@ pub(crate) mod schema;
 mod seed;
 mod session_store;
 mod stats;
+mod throttle_store;
 pub(crate) mod types;
 mod url;
 mod user_store;
@@ -33,6 +34,7 @@ pub use purge::{PurgePolicy, PurgeReport};
 pub use seed::SeedFamilies;
 pub use session_store::DieselSessionStore;
 pub use stats::PoolStats;
+pub use throttle_store::DieselLoginThrottle;
 pub use user_store::DieselUserStore;
 
 #[cfg(all(feature = "test-support", feature = "postgres"))]

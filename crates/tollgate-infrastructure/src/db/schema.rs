@@ -57,6 +57,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::db::types::sql::Instant;
+
+    login_failures (key_digest) {
+        key_digest -> Text,
+        failures -> BigInt,
+        last_failure_at -> Instant,
+        blocked_until -> Nullable<Instant>,
+    }
+}
+
 // No `joinable!(token_families -> users)`: a family's user may live in a host's own table
 // (migration sessions_without_user_fk).
 diesel::joinable!(refresh_tokens -> token_families (family_id));

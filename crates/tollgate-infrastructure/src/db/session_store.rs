@@ -1,10 +1,12 @@
 use chrono::{DateTime, Utc};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 use tollgate_application::{Error, RotateOutcome, SessionStore};
-use tollgate_domain::{Family, FamilyId, RefreshTokenRecord, RevokeReason, TokenId, UserId};
+use tollgate_domain::{
+    Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
+};
 
 use super::rows::{FamilyRow, TokenRow};
-use super::schema::{refresh_tokens, token_families};
+use super::schema::{refresh_tokens, token_families, users};
 use super::types::{DbTime, DbUuid};
 use super::{on_unique_violation, Database};
 
@@ -12,11 +14,24 @@ use super::{on_unique_violation, Database};
 #[derive(Debug, Clone)]
 pub struct DieselSessionStore {
     db: Database,
+    /// The users live in a host's own table, not in Tollgate's `users`: a login's family is then
+    /// stored without the same-transaction check of the user row (there is no row to check).
+    external_users: bool,
 }
 
 impl DieselSessionStore {
     pub(crate) fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            external_users: false,
+        }
+    }
+
+    pub(crate) fn for_external_users(db: Database) -> Self {
+        Self {
+            db,
+            external_users: true,
+        }
     }
 }
 
@@ -120,6 +135,54 @@ impl SessionStore for DieselSessionStore {
                 .values(&token_row)
                 .execute(conn)?;
             Ok(())
+        })
+        .map_err(|e| {
+            on_unique_violation(
+                e,
+                Error::Conflict("token family or refresh token id exists"),
+            )
+        })
+    }
+
+    fn create_login_family(
+        &self,
+        family: &Family,
+        first: &RefreshTokenRecord,
+        verified: &PasswordHash,
+    ) -> Result<bool, Error> {
+        let family_row = FamilyRow::from(family);
+        let token_row = TokenRow::from(first);
+        if self.external_users {
+            // The host's user store holds the users, so this store cannot see a password
+            // change racing the login; the host settles that race on its side (see
+            // `Database::session_store_for_external_users`).
+            self.create_family(family, first)?;
+            return Ok(true);
+        }
+        let user = DbUuid(family.user_id.as_uuid());
+        db_write!(self.db, |conn| {
+            // A no-op UPDATE rather than a SELECT: it takes the row lock (PostgreSQL; SQLite's
+            // IMMEDIATE transaction already holds the write lock), so a concurrent password
+            // change, disable or delete waits for this commit or, when it came first, makes
+            // the row no longer match.
+            let current = diesel::update(
+                users::table
+                    .find(user)
+                    .filter(users::password_hash.eq(verified.as_str()))
+                    .filter(users::disabled.eq(false)),
+            )
+            .set(users::disabled.eq(false))
+            .execute(conn)?;
+            if current == 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(token_families::table)
+                .values(&family_row)
+                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(&token_row)
+                .execute(conn)?;
+            Ok(true)
         })
         .map_err(|e| {
             on_unique_violation(

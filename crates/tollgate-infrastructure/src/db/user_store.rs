@@ -88,6 +88,24 @@ impl UserStore for DieselUserStore {
         one_user_updated(updated)
     }
 
+    fn replace_password_hash(
+        &self,
+        id: UserId,
+        old: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, Error> {
+        let updated = db_run!(self.db, |conn| {
+            Ok(diesel::update(
+                users::table
+                    .find(DbUuid(id.as_uuid()))
+                    .filter(users::password_hash.eq(old.as_str())),
+            )
+            .set(users::password_hash.eq(new.as_str()))
+            .execute(conn)?)
+        })?;
+        Ok(updated > 0)
+    }
+
     fn delete(&self, id: UserId) -> Result<(), Error> {
         // The families name their user without a foreign key (a host may bring its own users),
         // so they are deleted here, in the user's transaction; their refresh tokens follow by

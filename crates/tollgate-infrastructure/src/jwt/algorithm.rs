@@ -4,10 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use jsonwebtoken::Algorithm;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The algorithm of a key pair (API.md §2): each key signs, and verifies, with exactly this one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
 pub enum SigningAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-512, RSA of at least 2048 bits (generated: 2048).
     #[default]

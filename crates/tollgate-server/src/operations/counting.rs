@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tollgate_application::{Error, RotateOutcome, SecurityEvent, SecurityEvents, SessionStore};
-use tollgate_domain::{Family, FamilyId, RefreshTokenRecord, RevokeReason, TokenId, UserId};
+use tollgate_domain::{
+    Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
+};
 
 use super::PrometheusMetrics;
 
@@ -30,6 +32,7 @@ impl SecurityEvents for CountingEvents {
         // (login throttling feeds `tollgate_login_throttled_total` once it reports an event).
         match event {
             SecurityEvent::RefreshTokenReused { .. } => self.metrics.reuse_detected(),
+            SecurityEvent::LoginThrottled { .. } => self.metrics.login_throttled(),
             SecurityEvent::LoginFailed { .. }
             | SecurityEvent::ClientAuthenticationFailed { .. }
             | SecurityEvent::SessionsRevoked { .. } => {}
@@ -55,6 +58,15 @@ impl CountingSessions {
 impl SessionStore for CountingSessions {
     fn create_family(&self, family: &Family, first: &RefreshTokenRecord) -> Result<(), Error> {
         self.inner.create_family(family, first)
+    }
+
+    fn create_login_family(
+        &self,
+        family: &Family,
+        first: &RefreshTokenRecord,
+        verified: &PasswordHash,
+    ) -> Result<bool, Error> {
+        self.inner.create_login_family(family, first, verified)
     }
 
     fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error> {

@@ -5,6 +5,7 @@ use tollgate_application::LoginRequest;
 use tollgate_domain::GrantType;
 
 use crate::body::read_form;
+use crate::client_addr::client_address;
 use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
 use crate::handlers::run_blocking;
@@ -45,27 +46,60 @@ async fn issue(
     };
     let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
     let retry_after = endpoint.config.retry_after_secs;
-    let pair = run_blocking("token", retry_after, move || {
-        // The client is settled first, so a refused client costs no password hashing and
-        // spends no refresh token.
-        let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
-        let grant_type = match &request.grant {
-            Grant::Password { .. } => GrantType::Password,
-            Grant::RefreshToken { .. } => GrantType::RefreshToken,
-        };
-        endpoint.authorize_grant(client.as_ref(), grant_type)?;
-        match request.grant {
-            Grant::Password {
-                user_name,
-                password,
-                long_lived,
-            } => grants.login.execute(&LoginRequest {
-                user_name,
-                password,
-                long_lived,
-            }),
-            Grant::RefreshToken { refresh_token } => grants.refresh.execute(&refresh_token),
+    let grant_type = match &request.grant {
+        Grant::Password { .. } => GrantType::Password,
+        Grant::RefreshToken { .. } => GrantType::RefreshToken,
+    };
+    let login = match request.grant {
+        Grant::Password {
+            user_name,
+            password,
+            long_lived,
+        } => LoginRequest {
+            user_name,
+            password,
+            long_lived,
+            client_address: client_address(&req, &endpoint.config.trusted_proxies),
+        },
+        Grant::RefreshToken { refresh_token } => {
+            let pair = run_blocking("token", retry_after, move || {
+                // The client is settled first, so a refused client spends no refresh token.
+                let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
+                endpoint.authorize_grant(client.as_ref(), grant_type)?;
+                grants.refresh.execute(&refresh_token)
+            })
+            .await?;
+            return Ok(token_response(&pair));
         }
+    };
+
+    // Cheap checks first, on a blocking thread (they read the database): a refused client or a
+    // throttled name or address is answered without queueing for a hashing slot.
+    let queue_timeout = endpoint.config.hash_queue_timeout;
+    let checked = {
+        let grants = grants.clone();
+        run_blocking("token", retry_after, move || {
+            let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
+            endpoint.authorize_grant(client.as_ref(), grant_type)?;
+            grants.login.check_throttle(&login)?;
+            Ok(login)
+        })
+        .await?
+    };
+
+    // The slot is taken here, on the async side, before the login reaches the blocking pool:
+    // waiting logins hold no blocking thread and no Argon2 memory.
+    let permit = tokio::time::timeout(queue_timeout, grants.hashing.clone().acquire_owned()).await;
+    let Ok(Ok(permit)) = permit else {
+        tracing::warn!("login refused: every password hashing slot stayed busy");
+        return Err(OAuthError::TemporarilyUnavailable {
+            retry_after_secs: retry_after,
+        });
+    };
+    let pair = run_blocking("token", retry_after, move || {
+        let result = grants.login.execute(&checked);
+        drop(permit);
+        result
     })
     .await?;
     Ok(token_response(&pair))
