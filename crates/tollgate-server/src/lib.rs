@@ -11,15 +11,17 @@ pub mod cli;
 mod client_cli;
 mod error;
 mod keys_cli;
+mod log_limit;
 mod settings;
 mod startup;
 pub mod telemetry;
+mod tls;
 mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
     AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, PasswordSettings, SecretString,
-    ServerSettings, Settings, TokenSettings,
+    ServerSettings, Settings, TlsSettings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -45,6 +45,19 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown waits for requests in flight.
     pub shutdown_timeout: u64,
+    /// HTTPS (issue 7): both files set ⇒ `serve` speaks TLS 1.2+ only.
+    pub tls: TlsSettings,
+}
+
+/// `[server.tls]`: a PEM certificate chain and its private key; relative paths are under
+/// `data_dir`. Both or neither.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificate chain (PEM), leaf first.
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM), mode 0600 or stricter.
+    pub key: Option<PathBuf>,
 }
 
 /// `[database]`.
@@ -162,6 +175,7 @@ impl Default for ServerSettings {
             workers: 0,
             max_body_bytes: 16 * 1024,
             shutdown_timeout: 10,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -229,6 +243,7 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         settings.token_policy("http://validation.invalid")?;
+        settings.tls_files()?;
         Ok(settings)
     }
 
@@ -245,6 +260,23 @@ impl Settings {
     /// The key directory, resolved under `data_dir` when relative.
     pub fn keys_dir(&self) -> PathBuf {
         self.data_dir.join(&self.keys.dir)
+    }
+
+    /// The TLS certificate and key paths (resolved under `data_dir` when relative), when
+    /// `server.tls` is configured.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when only one of the two is set.
+    pub fn tls_files(&self) -> Result<Option<(PathBuf, PathBuf)>, ServerError> {
+        match (&self.server.tls.cert, &self.server.tls.key) {
+            (Some(cert), Some(key)) => {
+                Ok(Some((self.data_dir.join(cert), self.data_dir.join(key))))
+            }
+            (None, None) => Ok(None),
+            _ => Err(ServerError::Config(
+                "server.tls.cert and server.tls.key must be set together".into(),
+            )),
+        }
     }
 
     /// `tokens.leeway` as a duration: the clock skew tolerated on `exp` and `nbf`.
@@ -333,6 +365,25 @@ mod tests {
             Settings::load(Some(&path)),
             Err(ServerError::Config(_))
         ));
+    }
+
+    #[test]
+    fn tls_files_come_together_and_resolve_under_the_data_dir() {
+        let mut s = Settings {
+            data_dir: PathBuf::from("/srv/tollgate"),
+            ..Settings::default()
+        };
+        assert!(s.tls_files().unwrap().is_none());
+        s.server.tls.cert = Some(PathBuf::from("tls/cert.pem"));
+        assert!(matches!(s.tls_files(), Err(ServerError::Config(_))));
+        s.server.tls.key = Some(PathBuf::from("/etc/tollgate/key.pem"));
+        assert_eq!(
+            s.tls_files().unwrap(),
+            Some((
+                PathBuf::from("/srv/tollgate/tls/cert.pem"),
+                PathBuf::from("/etc/tollgate/key.pem")
+            ))
+        );
     }
 
     #[test]

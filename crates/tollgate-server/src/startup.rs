@@ -12,6 +12,7 @@ use tollgate_web::{AppState, WebConfig};
 
 use tollgate_domain::UserName;
 
+use crate::tls;
 use crate::wiring::{open_services, Services};
 use crate::{ServerError, Settings};
 
@@ -38,8 +39,14 @@ impl Application {
     pub fn build(settings: &Settings, overrides: Overrides) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(&settings.server.bind)?;
         let address = listener.local_addr()?;
+        let tls = match settings.tls_files()? {
+            Some((cert, key)) => Some(tls::acceptor(&cert, &key)?),
+            None => None,
+        };
+        let https = tls.is_some();
+        let scheme = if https { "https" } else { "http" };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let services = open_services(settings, &format!("http://{address}"), clock)?;
+        let services = open_services(settings, &format!("{scheme}://{address}"), clock)?;
         bootstrap_user(settings, &services)?;
 
         let state = web::Data::new(AppState::new(
@@ -53,6 +60,7 @@ impl Application {
         ));
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(tollgate_web::SecurityHeaders::new(https))
                 // Path only: a query string is never logged, whatever a client puts there.
                 .wrap(
                     Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
@@ -60,12 +68,25 @@ impl Application {
                 )
                 .configure(tollgate_web::configure(state.clone()))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout)
-        .listen(listener)?;
+        .shutdown_timeout(settings.server.shutdown_timeout);
+        server = match tls {
+            Some(acceptor) => server.listen_openssl(listener, acceptor)?,
+            None => {
+                if !address.ip().is_loopback() {
+                    tracing::warn!(
+                        %address,
+                        "serving plain HTTP on a non-loopback address: passwords and tokens cross \
+                         the network in clear; set server.tls.cert and server.tls.key, or \
+                         terminate TLS in front of this server"
+                    );
+                }
+                server.listen(listener)?
+            }
+        };
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
-        tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
+        tracing::info!(%address, %scheme, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
         Ok(Self {
             port: address.port(),
             server: server.run(),
@@ -111,7 +132,11 @@ fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), Server
     }
     match UserAdmin::new(services.ports.clone()).add(name, password.expose()) {
         Ok(user) => {
-            tracing::info!(user = %user.name, "bootstrap user created");
+            // Login names stay out of logs (a name field may hold a mistyped password).
+            tracing::info!(
+                user = %tollgate_infrastructure::redact::user_name_digest(user.name.as_str()),
+                "bootstrap user created"
+            );
             Ok(())
         }
         // Another process sharing the database created it first.

@@ -57,6 +57,9 @@ pub fn open_services(
             connection_timeout: StdDuration::from_secs(settings.database.connect_timeout),
         },
     )?;
+    // Checked here too (the key set refuses them as well) so that every exposed secret file is
+    // reported the same way: one line with the `chmod` that fixes it.
+    tollgate_infrastructure::files::ensure_private_keys(&settings.keys_dir())?;
     let keys = Arc::new(KeySet::load_or_generate(&settings.keys_dir())?);
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
     let codec = Arc::new(JwtCodec::for_policy(

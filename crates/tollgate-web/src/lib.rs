@@ -6,13 +6,16 @@ mod client_auth;
 mod error;
 mod form;
 mod handlers;
+mod headers;
 mod operation_form;
 mod response;
 mod state;
 
 pub use auth::{Authenticated, BearerAuth, BearerError};
+pub use client_auth::parse_basic;
 pub use error::OAuthError;
 pub use form::{Grant, TokenRequest};
+pub use headers::{SecurityHeaders, SecurityHeadersService};
 pub use response::format_expiry;
 pub use state::{AppState, WebConfig};
 

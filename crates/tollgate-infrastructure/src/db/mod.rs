@@ -17,6 +17,8 @@ mod pool;
 mod rows;
 pub(crate) mod schema;
 mod session_store;
+#[cfg(feature = "sqlite")]
+mod sqlite_file;
 pub(crate) mod types;
 mod url;
 mod user_store;

@@ -13,6 +13,8 @@ use tollgate_domain::{
 };
 use uuid::Uuid;
 
+use super::strict_json::object_without_duplicates;
+
 /// `aud` of access tokens.
 pub(super) const ACCESS_AUDIENCE: &str = "access";
 /// `aud` of refresh tokens.
@@ -141,8 +143,8 @@ struct Checked {
 
 /// Parses the payload and checks `aud`, `iss`, `exp`, `nbf` and `iat`, in that order.
 fn common(payload: &[u8], expected: &Expected<'_>) -> Result<Checked, TokenRejection> {
-    let map: Map<String, Value> =
-        serde_json::from_slice(payload).map_err(|_| TokenRejection::Malformed)?;
+    // A claim given twice is refused (RFC 7519 §4), not resolved to its last value.
+    let map = object_without_duplicates(payload).map_err(|_| TokenRejection::Malformed)?;
     // A missing, array-valued or otherwise different `aud` is a token meant for someone else.
     if map.get("aud").and_then(Value::as_str) != Some(expected.audience) {
         return Err(TokenRejection::Audience);

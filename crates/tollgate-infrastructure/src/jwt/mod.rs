@@ -10,6 +10,7 @@ mod jwks_verifier;
 mod keys;
 mod lifecycle;
 mod publish;
+mod strict_json;
 mod verify;
 
 pub use codec::JwtCodec;
