@@ -67,6 +67,14 @@ fn no_secret_of_a_run_reaches_its_log() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained all along: trace output fills a pipe quickly, and a full pipe would block the
+    // server's logging, and with it the server.
+    let mut pipe = server.stderr.take().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).unwrap();
+        text
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
     while ureq::get(&format!("{base}/.well-known/jwks.json"))
         .call()
@@ -162,15 +170,8 @@ fn no_secret_of_a_run_reaches_its_log() {
     );
 
     let _ = server.kill();
-    let mut stderr = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     let _ = server.wait();
-    logs.push_str(&stderr);
+    logs.push_str(&drain.join().unwrap());
 
     assert!(
         logs.lines().count() > 10,
