@@ -26,6 +26,10 @@ pub enum InfraError {
     /// Password hashing failed or its parameters are invalid.
     #[error("password hashing error: {0}")]
     PasswordHash(String),
+    /// A file holding secrets (database, private key) can be read by group or others; the
+    /// message names the file and the `chmod` that fixes it.
+    #[error("{0}")]
+    InsecureFile(String),
     /// A JWKS document is unusable (see `jwt::JwksVerifier::from_jwks_json`).
     #[error("invalid JWKS: {0}")]
     Jwks(String),

@@ -1,5 +1,7 @@
 use tollgate_application::{SecurityEvent, SecurityEvents};
 
+use crate::redact::user_name_digest;
+
 /// Writes security events to the log (target `tollgate::security`), never a secret.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogSecurityEvents;
@@ -9,7 +11,8 @@ impl SecurityEvents for LogSecurityEvents {
         match event {
             SecurityEvent::LoginFailed { user_name } => tracing::warn!(
                 target: "tollgate::security",
-                user_name = user_name.as_ref().map(|n| n.as_str()).unwrap_or("<invalid>"),
+                // A digest, never the name: it may be a password typed in the wrong field.
+                user = user_name.as_ref().map_or_else(|| "<invalid>".to_owned(), |n| user_name_digest(n.as_str())),
                 "login failed"
             ),
             SecurityEvent::LoginThrottled { address, .. } => tracing::warn!(

@@ -7,9 +7,11 @@ mod clock;
 pub mod db;
 mod error;
 mod events;
+pub mod files;
 mod ids;
 pub mod jwt;
 mod password;
+pub mod redact;
 mod secrets;
 #[cfg(all(
     feature = "test-support",

@@ -12,6 +12,9 @@ pub enum ServerError {
     /// A use case failed.
     #[error(transparent)]
     App(#[from] tollgate_application::Error),
+    /// The TLS certificate or key (`server.tls.*`) is unusable.
+    #[error("TLS error: {0}")]
+    Tls(String),
     /// Input given on the command line was refused.
     #[error("{0}")]
     Input(String),

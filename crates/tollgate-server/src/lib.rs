@@ -12,18 +12,20 @@ mod client_cli;
 mod config_cli;
 mod error;
 mod keys_cli;
+mod log_limit;
 mod maintenance;
 pub mod operations;
 mod settings;
 mod startup;
 pub mod telemetry;
+mod tls;
 mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
     AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat, LogSettings,
     LoginSettings, PasswordSettings, PurgeSettings, SecretString, ServerSettings, Settings,
-    TokenSettings,
+    TlsSettings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -88,6 +88,19 @@ pub struct ServerSettings {
     /// Peers (CIDRs, e.g. `10.0.0.0/8`, `::1/128`) whose `X-Forwarded-For` names the client
     /// address. Empty (the default): the socket's peer address is the client address.
     pub trusted_proxies: Vec<String>,
+    /// HTTPS (issue 7): both files set ⇒ `serve` speaks TLS 1.2+ only.
+    pub tls: TlsSettings,
+}
+
+/// `[server.tls]`: a PEM certificate chain and its private key; relative paths are under
+/// `data_dir`. Both or neither.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Certificate chain (PEM), leaf first.
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM), mode 0600 or stricter.
+    pub key: Option<PathBuf>,
 }
 
 /// `[database]`.
@@ -278,6 +291,7 @@ impl Default for ServerSettings {
             metrics_bind: None,
             blocking_threads: 0,
             trusted_proxies: Vec::new(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -365,6 +379,7 @@ impl Settings {
         settings.throttle_policy()?;
         settings.trusted_proxies()?;
         settings.hash_queue_timeout()?;
+        settings.tls_files()?;
         Ok(settings)
     }
 
@@ -381,6 +396,23 @@ impl Settings {
     /// The key directory, resolved under `data_dir` when relative.
     pub fn keys_dir(&self) -> PathBuf {
         self.data_dir.join(&self.keys.dir)
+    }
+
+    /// The TLS certificate and key paths (resolved under `data_dir` when relative), when
+    /// `server.tls` is configured.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when only one of the two is set.
+    pub fn tls_files(&self) -> Result<Option<(PathBuf, PathBuf)>, ServerError> {
+        match (&self.server.tls.cert, &self.server.tls.key) {
+            (Some(cert), Some(key)) => {
+                Ok(Some((self.data_dir.join(cert), self.data_dir.join(key))))
+            }
+            (None, None) => Ok(None),
+            _ => Err(ServerError::Config(
+                "server.tls.cert and server.tls.key must be set together".into(),
+            )),
+        }
     }
 
     /// `tokens.leeway` as a duration: the clock skew tolerated on `exp` and `nbf`.
@@ -615,6 +647,25 @@ mod tests {
         assert_eq!(d.throttle_policy().unwrap(), ThrottlePolicy::default());
         assert!(d.max_concurrent_hashes() >= 1);
         assert_eq!(d.hash_queue_timeout().unwrap(), StdDuration::from_secs(2));
+    }
+
+    #[test]
+    fn tls_files_come_together_and_resolve_under_the_data_dir() {
+        let mut s = Settings {
+            data_dir: PathBuf::from("/srv/tollgate"),
+            ..Settings::default()
+        };
+        assert!(s.tls_files().unwrap().is_none());
+        s.server.tls.cert = Some(PathBuf::from("tls/cert.pem"));
+        assert!(matches!(s.tls_files(), Err(ServerError::Config(_))));
+        s.server.tls.key = Some(PathBuf::from("/etc/tollgate/key.pem"));
+        assert_eq!(
+            s.tls_files().unwrap(),
+            Some((
+                PathBuf::from("/srv/tollgate/tls/cert.pem"),
+                PathBuf::from("/etc/tollgate/key.pem")
+            ))
+        );
     }
 
     #[test]

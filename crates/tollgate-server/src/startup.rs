@@ -14,6 +14,7 @@ use tollgate_web::{AppState, Operations, WebConfig};
 use tollgate_domain::UserName;
 
 use crate::operations::ServiceReadiness;
+use crate::tls;
 use crate::wiring::{open_services, Services};
 use crate::{ServerError, Settings};
 
@@ -44,12 +45,19 @@ impl Application {
     pub fn build(settings: &Settings, overrides: Overrides) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(&settings.server.bind)?;
         let address = listener.local_addr()?;
+        let tls = match settings.tls_files()? {
+            Some((cert, key)) => Some(tls::acceptor(&cert, &key)?),
+            None => None,
+        };
+        let https = tls.is_some();
+        let scheme = if https { "https" } else { "http" };
         let metrics_listener = match &settings.server.metrics_bind {
             Some(bind) => Some(TcpListener::bind(bind)?),
             None => None,
         };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let mut services = open_services(settings, &format!("http://{address}"), clock.clone())?;
+        let mut services =
+            open_services(settings, &format!("{scheme}://{address}"), clock.clone())?;
         if let Some(hasher) = overrides.hasher {
             services.ports.hasher = hasher;
         }
@@ -102,19 +110,33 @@ impl Application {
         };
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(tollgate_web::SecurityHeaders::new(https))
                 // One span and one log line per request; never the query string or the body.
                 .wrap(from_fn(tollgate_web::observe))
                 .configure(tollgate_web::configure(state.clone()))
         })
-        .shutdown_timeout(settings.server.shutdown_timeout)
-        .listen(listener)?;
+        .shutdown_timeout(settings.server.shutdown_timeout);
+        server = match tls {
+            Some(acceptor) => server.listen_openssl(listener, acceptor)?,
+            None => {
+                if !address.ip().is_loopback() {
+                    tracing::warn!(
+                        %address,
+                        "serving plain HTTP on a non-loopback address: passwords and tokens cross \
+                         the network in clear; set server.tls.cert and server.tls.key, or \
+                         terminate TLS in front of this server"
+                    );
+                }
+                server.listen(listener)?
+            }
+        };
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
         }
         if settings.server.blocking_threads > 0 {
             server = server.worker_max_blocking_threads(settings.server.blocking_threads);
         }
-        tracing::info!(%address, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
+        tracing::info!(%address, %scheme, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
         let (metrics_port, metrics_server) = match metrics_server {
             Some((port, server)) => (Some(port), Some(server)),
             None => (None, None),
@@ -194,7 +216,11 @@ fn bootstrap_user(settings: &Settings, services: &Services) -> Result<(), Server
     }
     match UserAdmin::new(services.ports.user_admin()).add(name, password.expose()) {
         Ok(user) => {
-            tracing::info!(user = %user.name, "bootstrap user created");
+            // Login names stay out of logs (a name field may hold a mistyped password).
+            tracing::info!(
+                user = %tollgate_infrastructure::redact::user_name_digest(user.name.as_str()),
+                "bootstrap user created"
+            );
             Ok(())
         }
         // Another process sharing the database created it first.

@@ -2,8 +2,11 @@
 
 use std::io::IsTerminal;
 
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
 
+use crate::log_limit::RepeatLimit;
 use crate::settings::{LogFormat, LogSettings};
 
 /// The filter in force: `RUST_LOG`, else `TOLLGATE_LOG` (kept from earlier releases), else
@@ -22,26 +25,37 @@ pub fn filter(settings: &LogSettings) -> Result<EnvFilter, String> {
     EnvFilter::try_new(level).map_err(|e| format!("log.level: {e}"))
 }
 
-/// Logs to stderr in `log.format` (`human` or `json`), filtered as [`filter`] says. Called once
-/// the settings are read; a second call (tests) keeps the first subscriber.
+/// Logs to stderr in `log.format` (`human` or `json`), filtered as [`filter`] says; identical
+/// warnings are limited to five a minute (`log_limit`), so a flood of bad requests cannot fill
+/// the disk. Called once the settings are read; a second call (tests) keeps the first subscriber.
 ///
 /// # Errors
 /// As [`filter`].
 pub fn init(settings: &LogSettings) -> Result<(), String> {
     let filter = filter(settings)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colour codes only for a person at a terminal, not in a journal or a file.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal, not in a journal or a file.
+    let ansi = std::io::stderr().is_terminal();
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(RepeatLimit::default());
     let _ = match settings.format {
-        LogFormat::Human => builder.try_init(),
+        LogFormat::Human => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
         // One JSON object per line with the span fields (request id, route) flattened in.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     Ok(())

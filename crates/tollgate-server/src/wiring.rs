@@ -61,6 +61,9 @@ pub fn open_services(
             statement_cache: settings.database.statement_cache,
         },
     )?;
+    // Checked here too (the key set refuses them as well) so that every exposed secret file is
+    // reported the same way: one line with the `chmod` that fixes it.
+    tollgate_infrastructure::files::ensure_private_keys(&settings.keys_dir())?;
     let keys = Arc::new(KeySet::load_or_generate_with(
         &settings.keys_dir(),
         settings.tokens.algorithm,

@@ -52,8 +52,16 @@ pub(crate) fn client_credentials(
     Ok(basic)
 }
 
-/// Parses `Basic base64(urlencode(id) ":" urlencode(secret))`. Empty parts count as absent.
-fn parse_basic(value: &[u8]) -> Result<ClientCredentials, OAuthError> {
+/// Parses an `Authorization` header value as `Basic base64(urlencode(id) ":" urlencode(secret))`
+/// (RFC 6749 §2.3.1). Empty parts count as absent.
+///
+/// Hand-written on purpose: RFC 7617 parsers split at the first colon of the raw decoded bytes
+/// and do not form-urldecode the parts, which RFC 6749 §2.3.1 asks for; the base64 itself is
+/// the `base64` crate's.
+///
+/// # Errors
+/// `invalid_client` for anything that is not well-formed Basic credentials in UTF-8.
+pub fn parse_basic(value: &[u8]) -> Result<ClientCredentials, OAuthError> {
     const MALFORMED: OAuthError =
         OAuthError::InvalidClient("the Authorization header is not valid HTTP Basic credentials");
     let value = std::str::from_utf8(value).map_err(|_| MALFORMED)?;

@@ -163,6 +163,18 @@ pub(crate) fn collect_params<P: Copy, const N: usize>(
     Ok(values)
 }
 
+impl TokenRequest {
+    /// Parses a token request body (`application/x-www-form-urlencoded`, UTF-8) exactly as the
+    /// token endpoint does: both dialects, strict about repeats (API.md §1). Public so that
+    /// fuzzers and property tests reach the same code the endpoint runs.
+    ///
+    /// # Errors
+    /// `invalid_request` or `unsupported_grant_type`, as the endpoint answers them.
+    pub fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        parse_token_request(body)
+    }
+}
+
 /// Parses a token request body.
 ///
 /// Empty values count as absent; a parameter given twice, or under both spellings, is

@@ -7,6 +7,7 @@ mod client_auth;
 mod error;
 mod form;
 mod handlers;
+mod headers;
 mod observe;
 mod operation_form;
 mod response;
@@ -14,8 +15,10 @@ mod service;
 mod state;
 
 pub use auth::{Authenticated, BearerAuth, BearerError};
+pub use client_auth::parse_basic;
 pub use error::OAuthError;
 pub use form::{parse_token_request, Grant, TokenRequest};
+pub use headers::{SecurityHeaders, SecurityHeadersService};
 pub use observe::{observe, REQUEST_ID};
 pub use response::format_expiry;
 pub use service::{TokenService, TokenServiceBuilder};

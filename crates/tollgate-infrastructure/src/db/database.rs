@@ -6,6 +6,8 @@ use diesel::RunQueryDsl;
 
 use super::migrations::{self, Step};
 use super::pool::{self, Pool, PoolOptions};
+#[cfg(feature = "sqlite")]
+use super::sqlite_file;
 use super::url::{self, Target};
 use super::{DieselClientStore, DieselLoginThrottle, DieselSessionStore, DieselUserStore};
 use crate::InfraError;
@@ -37,18 +39,23 @@ impl Database {
     /// Opens the database at `url` and applies pending embedded migrations.
     ///
     /// `url` is `sqlite://<path>` (relative to the working directory, or absolute as in
-    /// `sqlite:///var/lib/tollgate.db`; the file is created if missing) or `postgres://…` /
+    /// `sqlite:///var/lib/tollgate.db`; the file and its directory are created if missing, with
+    /// modes 0600 and 0700) or `postgres://…` /
     /// `postgresql://…` (anything libpq accepts, e.g. `?options=-csearch_path%3Dtenant`).
     /// Migrations run under a lock, so several processes may start on one database at once.
     ///
     /// # Errors
     /// [`InfraError::UnsupportedDatabase`] for an unknown scheme or one whose backend this
-    /// build lacks (naming the missing cargo feature), [`InfraError::Pool`] when no connection
+    /// build lacks (naming the missing cargo feature), [`InfraError::InsecureFile`] for an SQLite
+    /// file group or others can read, [`InfraError::Pool`] when no connection
     /// opens within `options.connection_timeout`, [`InfraError::Migration`] when migrating fails.
     pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, InfraError> {
         let pool = match url::parse(url)? {
             #[cfg(feature = "sqlite")]
-            Target::Sqlite(url) => Pool::Sqlite(pool::sqlite(&url, options)?),
+            Target::Sqlite(url) => {
+                sqlite_file::prepare(&url)?;
+                Pool::Sqlite(pool::sqlite(&url, options)?)
+            }
             #[cfg(feature = "postgres")]
             Target::Postgres(url) => Pool::Postgres(pool::postgres(&url, options)?),
         };

@@ -20,6 +20,8 @@ pub(crate) mod schema;
 #[cfg(feature = "test-support")]
 mod seed;
 mod session_store;
+#[cfg(feature = "sqlite")]
+mod sqlite_file;
 mod stats;
 mod throttle_store;
 pub(crate) mod types;
