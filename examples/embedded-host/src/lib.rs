@@ -219,11 +219,13 @@ pub struct Auth {
 /// # Errors
 /// When the database or the keys cannot be opened.
 pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, Box<dyn StdError>> {
-    let members = Arc::new(Members::open(db_file)?);
+    // Tollgate first: it creates the file private (0600) and refuses one others can read, which
+    // matters here since the host's member hashes live in the same file.
     let db = Database::connect(
         &format!("sqlite://{}", db_file.display()),
         &PoolOptions::default(),
     )?;
+    let members = Arc::new(Members::open(db_file)?);
     let policy = Arc::new(TokenPolicy {
         issuer: issuer.to_owned(),
         access_ttl: Duration::minutes(15),
