@@ -127,8 +127,8 @@ impl TokenService {
             .app_data(self.endpoint)
             .app_data(self.grants)
             .service(
-            web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
-        );
+                web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
+            );
         if let Some(guard) = self.guard {
             // Bearer-protected routes here also check that the token's session is still live.
             let bearer = web::Data::new(BearerAuth::with_session_check(guard.clone()));

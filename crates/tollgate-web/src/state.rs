@@ -1,9 +1,8 @@
 use std::sync::Arc;
 
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, IdGenerator, Introspection, Login, Metrics, Ports, PublishedKeys,
-    Readiness, Refresh,
-    Revocation,
+    AccessGuard, ClientAuthenticator, IdGenerator, Introspection, Login, Metrics, Ports,
+    PublishedKeys, Readiness, Refresh, Revocation,
 };
 use tollgate_domain::TokenPolicy;
 
