@@ -255,3 +255,100 @@ pub(crate) fn register(cfg: &mut web::ServiceConfig) {
         .service(web::resource(DOCS_PATH).route(web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/api/docs/{_:.*}").config(Config::from(OPENAPI_PATH)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn document() -> Value {
+        serde_json::from_str(&openapi_json().unwrap()).unwrap()
+    }
+
+    fn response<'a>(doc: &'a Value, path: &str, method: &str, status: &str) -> &'a Value {
+        let r = &doc["paths"][path][method]["responses"][status];
+        assert!(r.is_object(), "{method} {path} has no {status}");
+        r
+    }
+
+    #[test]
+    fn the_token_form_names_both_dialects() {
+        let doc = document();
+        let body = &doc["paths"]["/api/oauth2/token"]["post"]["requestBody"]["content"];
+        assert_eq!(
+            body["application/x-www-form-urlencoded"]["schema"]["$ref"],
+            "#/components/schemas/TokenForm"
+        );
+        let props = doc["components"]["schemas"]["TokenForm"]["properties"]
+            .as_object()
+            .unwrap();
+        for name in [
+            "grantType",
+            "userName",
+            "password",
+            "refreshToken",
+            "longLivedRefreshToken",
+            "grant_type",
+            "username",
+            "refresh_token",
+            "client_id",
+            "client_secret",
+        ] {
+            assert!(props.contains_key(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_oauth_body_and_their_headers() {
+        let doc = document();
+        let codes: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        for code in [
+            "invalid_request",
+            "unsupported_grant_type",
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_grant",
+            "temporarily_unavailable",
+            "server_error",
+            "invalid_token",
+        ] {
+            assert!(codes.contains(&code), "{code} missing from {codes:?}");
+        }
+        let token = "/api/oauth2/token";
+        for status in ["400", "401", "413", "429", "500", "503"] {
+            let r = response(&doc, token, "post", status);
+            assert_eq!(
+                r["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/OAuthErrorBody",
+                "{status}"
+            );
+        }
+        for (status, header) in [
+            ("401", "WWW-Authenticate"),
+            ("429", "Retry-After"),
+            ("503", "Retry-After"),
+        ] {
+            let r = response(&doc, token, "post", status);
+            assert!(r["headers"][header].is_object(), "{status} {header}");
+        }
+        let me = response(&doc, "/api/users/me", "get", "401");
+        assert!(me["headers"]["WWW-Authenticate"].is_object());
+    }
+
+    #[test]
+    fn security_schemes_are_defined_and_used() {
+        let doc = document();
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes[CLIENT_BASIC]["scheme"], "basic");
+        assert_eq!(schemes[BEARER]["scheme"], "bearer");
+        let token_security = doc["paths"]["/api/oauth2/token"]["post"]["security"].to_string();
+        assert!(token_security.contains(CLIENT_BASIC), "{token_security}");
+        let me_security = doc["paths"]["/api/users/me"]["get"]["security"].to_string();
+        assert!(me_security.contains(BEARER), "{me_security}");
+    }
+}
