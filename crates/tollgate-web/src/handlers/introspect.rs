@@ -85,7 +85,7 @@ impl<'a> IntrospectionBody<'a> {
     description = "RFC 7662, for authenticated configured clients only (HTTP Basic or \
 `client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`.",
     request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
-    security(("client_basic" = []), ()),
+    security(("client_basic" = [])),
     responses(
         (status = 200, description = "The token's state", body = IntrospectionBody),
         (status = 400, description = "`invalid_request`: `token` missing or repeated, malformed \
