@@ -207,6 +207,16 @@ impl TestApp {
         send(request, None)
     }
 
+    /// A request with any method (upper- or lower-case) and, except for GET, an empty form body.
+    pub fn request(&self, method: &str, path: &str) -> Response {
+        let method = method.to_ascii_uppercase();
+        let request = self
+            .agent
+            .request(&method, &format!("{}{path}", self.base_url));
+        let body = (method != "GET").then_some(("application/x-www-form-urlencoded", &b""[..]));
+        send(request, body)
+    }
+
     /// A POST with an empty form body and an optional `Authorization` header value.
     pub fn post_authorized(&self, path: &str, authorization: Option<&str>) -> Response {
         let mut request = self.agent.post(&format!("{}{path}", self.base_url));

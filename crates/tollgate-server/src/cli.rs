@@ -79,6 +79,11 @@ Example:
     /// Inspect the settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the HTTP API's OpenAPI 3.1 document (the one served at `GET /api/openapi.json`).
+    #[command(
+        after_help = "Reads no settings and opens no database.\n\nExample:\n  tollgate openapi > openapi.json"
+    )]
+    Openapi,
 }
 
 /// `tollgate config …`.
@@ -168,6 +173,13 @@ impl Cli {
             // Before logging starts: the output is for a person or a script, on stdout only.
             return crate::config_cli::show(self.config.as_deref(), &mut std::io::stdout());
         }
+        if let Command::Openapi = self.command {
+            // Needs nothing but the compiled-in annotations, so it works without settings.
+            let json = tollgate_web::openapi_json()
+                .map_err(|e| ServerError::Input(format!("cannot render the document: {e}")))?;
+            println!("{json}");
+            return Ok(());
+        }
         let settings = Settings::load(self.config.as_deref())?;
         crate::telemetry::init(&settings.log).map_err(ServerError::Config)?;
         match self.command {
@@ -185,7 +197,7 @@ impl Cli {
             Command::User(cmd) => run_user_command(&settings, cmd),
             Command::Client(cmd) => run_client_command(&settings, cmd, &mut std::io::stdout()),
             // Answered above, before the settings were loaded for the other commands.
-            Command::Config(ConfigCommand::Show) => Ok(()),
+            Command::Config(ConfigCommand::Show) | Command::Openapi => Ok(()),
             Command::Keys(cmd) => run_keys_command(&settings, cmd),
             Command::Sessions(cmd) => run_session_command(&settings, cmd),
             Command::Purge { dry_run } => run_purge(&settings, dry_run),

@@ -8,11 +8,11 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
-use serde::Serialize;
 use thiserror::Error;
 use tollgate_application::{AccessGuard, Clock, Error as AppError, TokenVerifier};
 use tollgate_domain::AccessClaims;
 
+use crate::error::ErrorBody;
 use crate::response::no_store;
 
 type Check = dyn Fn(&str) -> Result<AccessClaims, AppError> + Send + Sync;
@@ -90,12 +90,6 @@ pub enum BearerError {
     /// Misconfiguration or a bug; details are logged.
     #[error("internal server error")]
     Internal,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    error_description: String,
 }
 
 impl ResponseError for BearerError {

@@ -45,10 +45,17 @@ pub enum OAuthError {
     ServerError,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    error_description: String,
+/// The RFC 6749 §5.2 error body (bearer-protected endpoints answer the same shape).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = OAuthErrorBody)]
+pub(crate) struct ErrorBody<'a> {
+    /// The error code.
+    #[schema(value_type = crate::openapi::ErrorCode)]
+    pub(crate) error: &'a str,
+    /// Readable ASCII without double quotes or backslashes; never a stack trace, SQL or key
+    /// material.
+    #[schema(examples("invalid user name or password"))]
+    pub(crate) error_description: String,
 }
 
 impl OAuthError {

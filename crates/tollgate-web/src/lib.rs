@@ -9,6 +9,7 @@ mod form;
 mod handlers;
 mod headers;
 mod observe;
+mod openapi;
 mod operation_form;
 mod response;
 mod service;
@@ -20,20 +21,23 @@ pub use error::OAuthError;
 pub use form::{parse_token_request, Grant, TokenRequest};
 pub use headers::{SecurityHeaders, SecurityHeadersService};
 pub use observe::{observe, REQUEST_ID};
+pub use openapi::{openapi_json, ApiDoc, DOCS_PATH, OPENAPI_PATH};
 pub use response::format_expiry;
 pub use service::{TokenService, TokenServiceBuilder};
 pub use state::{AppState, Operations, WebConfig};
 
 use actix_web::web;
 
-/// Registers every Tollgate route, sharing `state` across workers.
+/// Registers every Tollgate route, sharing `state` across workers, including the OpenAPI
+/// document (`GET /api/openapi.json`) and its Swagger page (`/api/docs`).
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     let service = state.service().clone();
     move |cfg| {
         let serve_metrics = service.operations().serve_metrics;
         cfg.configure(service.configure())
             .service(web::resource("/healthz").route(web::get().to(handlers::health::healthz)))
-            .service(web::resource("/readyz").route(web::get().to(handlers::health::readyz)));
+            .service(web::resource("/readyz").route(web::get().to(handlers::health::readyz)))
+            .configure(openapi::register);
         if serve_metrics {
             cfg.service(web::resource("/metrics").route(web::get().to(handlers::metrics::metrics)));
         }

@@ -12,8 +12,9 @@ pub fn format_expiry(t: DateTime<Utc>) -> String {
     format!("{}.{ticks:07}Z", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
-#[derive(Serialize)]
-struct TokenBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TokenResponse)]
+pub(crate) struct TokenBody<'a> {
     access_token: &'a str,
     refresh_token: &'a str,
     #[serde(rename = "accessTokenExpiresAt")]

@@ -11,7 +11,8 @@ const CLIENT_SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_
 
 /// The members we publish, in RFC 8414 §2 order. `scopes_supported` is left out: Tollgate has
 /// no scopes. Endpoints a host did not mount are left out too.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuthorizationServerMetadata)]
 pub(crate) struct Metadata {
     issuer: String,
     token_endpoint: String,
@@ -79,6 +80,17 @@ impl Metadata {
 }
 
 /// The server's metadata, computed once when the service was built.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    operation_id = "metadata",
+    responses(
+        (status = 200, description = "RFC 8414 authorization-server metadata; endpoints the \
+server does not mount are left out", body = Metadata,
+            headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+    ),
+)]
 pub(crate) async fn discovery(metadata: web::Data<Metadata>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((

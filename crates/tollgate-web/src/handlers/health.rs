@@ -8,7 +8,7 @@ use crate::response::no_store;
 use crate::Operations;
 
 /// The body of both probes: `{"status": "ok"}`, or `{"status": "unavailable", "reason": …}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Health {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -22,6 +22,13 @@ fn answer(status: StatusCode, body: Health) -> HttpResponse {
 
 /// The process is up and serving HTTP. No I/O on purpose: a database outage must not make an
 /// orchestrator restart a process that would recover by itself.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = Health)),
+)]
 pub(crate) async fn healthz() -> HttpResponse {
     answer(
         StatusCode::OK,
@@ -34,6 +41,16 @@ pub(crate) async fn healthz() -> HttpResponse {
 
 /// Token requests can be served now: the database answers a round trip and a signing key is
 /// usable. `503` with a short reason otherwise, so a load balancer takes this process out.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "`{\"status\":\"ok\"}`", body = Health),
+        (status = 503, description = "`{\"status\":\"unavailable\",\"reason\":…}`", body = Health),
+    ),
+)]
 pub(crate) async fn readyz(operations: web::Data<Operations>) -> HttpResponse {
     let Some(readiness) = operations.readiness.clone() else {
         // Only reachable when an embedder registered the route without a readiness port.

@@ -12,7 +12,8 @@ use crate::OAuthError;
 
 /// The RFC 7662 §2.2 answer. An inactive token is `{"active":false}` and nothing else, so that
 /// the answer tells nothing about why.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Introspection)]
 struct IntrospectionBody<'a> {
     active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +77,30 @@ impl<'a> IntrospectionBody<'a> {
 }
 
 /// Tells an authenticated client whether a token is active, and its claims when it is.
+#[utoipa::path(
+    post,
+    path = "/api/oauth2/introspect",
+    tag = "oauth2",
+    operation_id = "introspect",
+    description = "RFC 7662, for authenticated configured clients only (HTTP Basic or \
+`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`.",
+    request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
+    security(("client_basic" = [])),
+    responses(
+        (status = 200, description = "The token's state", body = IntrospectionBody),
+        (status = 400, description = "`invalid_request`: `token` missing or repeated, malformed \
+body, wrong content type", body = crate::error::ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed",
+            body = crate::error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
+        (status = 413, description = "`invalid_request`: the body exceeds `server.max_body_bytes`",
+            body = crate::error::ErrorBody),
+        (status = 500, description = "`server_error`", body = crate::error::ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be reached",
+            body = crate::error::ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn introspect(
     req: HttpRequest,
     payload: web::Payload,

@@ -12,7 +12,7 @@ const CACHE_CONTROL: &str = "public, max-age=300";
 
 /// One JWK, members in the order RFC 7517's examples use. Public members only, by construction;
 /// each key type's own members only (`n`, `e` for RSA; `crv`, `x`, `y` for EC; `crv`, `x` for OKP).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Jwk<'a> {
     kty: &'a str,
     #[serde(rename = "use")]
@@ -32,7 +32,7 @@ struct Jwk<'a> {
     x5t: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct JwkSet<'a> {
     keys: Vec<Jwk<'a>>,
 }
@@ -65,6 +65,17 @@ fn jwk_set(keys: &[PublicJwk]) -> JwkSet<'_> {
 }
 
 /// Every key that can still verify a live token. Answered from memory: no blocking work.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    operation_id = "jwks",
+    responses(
+        (status = 200, description = "RFC 7517 key set of every key that can still verify a live \
+token; public members only", body = JwkSet,
+            headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+    ),
+)]
 pub(crate) async fn jwks(keys: web::Data<PublishedKeys>) -> HttpResponse {
     let keys = keys.current();
     HttpResponse::Ok()

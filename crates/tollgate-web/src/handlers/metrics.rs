@@ -9,6 +9,20 @@ use crate::Operations;
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Every metric's current value. Gauges read storage, so this runs on the blocking pool.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    description = "Served here unless `server.metrics_bind` moves it to its own listener.",
+    responses(
+        (status = 200, description = "Prometheus metrics in OpenMetrics text",
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String),
+        (status = 404, description = "No metrics registry is configured"),
+        (status = 500, description = "The metrics task failed"),
+        (status = 503, description = "A gauge cannot read storage"),
+    ),
+)]
 pub(crate) async fn metrics(operations: web::Data<Operations>) -> HttpResponse {
     let Some(metrics) = operations.metrics.clone() else {
         return HttpResponse::NotFound().finish();

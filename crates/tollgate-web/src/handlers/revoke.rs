@@ -12,6 +12,30 @@ use crate::OAuthError;
 
 /// Revokes the session of a refresh or access token; `200` with an empty body whether or not
 /// the token was valid, so that the answer reveals nothing about it.
+#[utoipa::path(
+    post,
+    path = "/api/oauth2/revoke",
+    tag = "oauth2",
+    operation_id = "revoke",
+    description = "RFC 7009. A refresh token revokes its family; an access token the family named \
+by its `sid`. Client credentials are needed only with `auth.require_client`.",
+    request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or a token Tollgate does not know (empty body)"),
+        (status = 400, description = "`invalid_request`: `token` missing or repeated, malformed \
+body, wrong content type", body = crate::error::ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed",
+            body = crate::error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
+        (status = 413, description = "`invalid_request`: the body exceeds `server.max_body_bytes`",
+            body = crate::error::ErrorBody),
+        (status = 500, description = "`server_error`", body = crate::error::ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be reached",
+            body = crate::error::ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn revoke(
     req: HttpRequest,
     payload: web::Payload,

@@ -15,6 +15,37 @@ use crate::{OAuthError, Operations};
 
 /// Issues a token pair for a password login or a refresh token, counting the request by grant
 /// and outcome.
+#[utoipa::path(
+    post,
+    path = "/api/oauth2/token",
+    tag = "oauth2",
+    operation_id = "token",
+    summary = "Log in (password grant) or rotate a refresh token (refresh_token grant)",
+    description = "Both dialects on one endpoint: `grantType=Password&userName=…&password=…` or \
+`grant_type=password&username=…&password=…` logs in; `grantType=RefreshToken&refreshToken=…` or \
+`grant_type=refresh_token&refresh_token=…` refreshes. A refresh token works once; presenting a \
+spent one revokes its whole family. Responses carry `Cache-Control: no-store`.",
+    request_body(content = crate::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "A new token pair", body = crate::response::TokenBody),
+        (status = 400, description = "`invalid_request` (missing, repeated or both-spelled \
+parameter, malformed body, wrong content type), `unsupported_grant_type`, `invalid_grant` (bad \
+credentials or refresh token), `unauthorized_client`", body = crate::error::ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed",
+            body = crate::error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
+        (status = 413, description = "`invalid_request`: the body exceeds `server.max_body_bytes`",
+            body = crate::error::ErrorBody),
+        (status = 429, description = "`temporarily_unavailable`: too many failed logins for this \
+user or address (login throttle)", body = crate::error::ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 500, description = "`server_error`", body = crate::error::ErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be reached",
+            body = crate::error::ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn token(
     req: HttpRequest,
     payload: web::Payload,
