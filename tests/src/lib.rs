@@ -5,6 +5,7 @@
 
 mod app;
 mod clock;
+pub mod fixtures;
 pub mod forge;
 mod http;
 
