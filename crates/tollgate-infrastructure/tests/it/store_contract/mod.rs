@@ -27,39 +27,17 @@ use tollgate_infrastructure::testing::TestDatabase;
 use tollgate_infrastructure::InfraError;
 use uuid::Uuid;
 
+/// One store contract scenario per backend: SQLite, PostgreSQL, and PostgreSQL through PgBouncer
+/// in transaction pooling mode (the last two skipped, saying so, when not configured/installed).
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $name() {
-                    super::$name(&super::TestDatabase::sqlite());
-                }
-            )*
-        }
-
-        mod postgres {
-            $(
-                #[test]
-                fn $name() {
-                    if let Some(db) = super::TestDatabase::postgres() {
-                        super::$name(&db);
-                    }
-                }
-            )*
-        }
-
-        /// PostgreSQL through PgBouncer in transaction pooling mode (skipped, saying so, when
-        /// `pgbouncer` is not installed).
-        mod pgbouncer {
-            $(
-                #[test]
-                fn $name() {
-                    if let Some(db) = super::TestDatabase::postgres_via_pgbouncer() {
-                        super::$name(&db);
-                    }
-                }
-            )*
+        tollgate_infrastructure::per_backend! {
+            [
+                sqlite => Some(&super::TestDatabase::sqlite()),
+                postgres => super::TestDatabase::postgres().as_ref(),
+                pgbouncer => super::TestDatabase::postgres_via_pgbouncer().as_ref(),
+            ]
+            $($name),*
         }
     };
 }
