@@ -5,6 +5,7 @@
 
 mod app;
 mod clock;
+pub mod fixtures;
 pub mod forge;
 mod http;
 
@@ -12,16 +13,18 @@ pub use app::{encode, Backend, TestApp, TestEnv};
 pub use clock::TestClock;
 pub use http::{is_expires_at, Response};
 
+#[doc(hidden)]
+pub use tollgate_infrastructure::per_backend;
+
 /// Instantiates each `fn name(backend: Backend)` in the calling module once per storage backend,
-/// as `sqlite::name` and `postgres::name`.
+/// as `sqlite::name` and `postgres::name` (the store contract's `per_backend!` with this harness's
+/// backends; a skipped backend is skipped by `TestApp::spawn`).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name($crate::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name($crate::Backend::Postgres) } )*
+        $crate::per_backend! {
+            [sqlite => Some($crate::Backend::Sqlite), postgres => Some($crate::Backend::Postgres)]
+            $($name),*
         }
     };
 }

@@ -525,3 +525,40 @@ mod explain {
         line: String,
     }
 }
+
+/// Instantiates each scenario of the calling module once per backend: the store contract
+/// (`contract!` in this crate's tests) and the end-to-end suites (`tollgate_tests::backend_tests!`)
+/// are both this macro with their own list of backends.
+///
+/// ```text
+/// per_backend! {
+///     [sqlite => Some(&TestDatabase::sqlite()), postgres => TestDatabase::postgres().as_ref()]
+///     a_scenario, another_scenario,
+/// }
+/// ```
+///
+/// makes `sqlite::a_scenario`, `postgres::a_scenario`, … as `#[test]`s, each calling
+/// `super::a_scenario(fixture)`. A fixture is an `Option`, evaluated inside the test: `None` means
+/// the backend is skipped (the fixture prints why). Paths in a fixture resolve from the generated
+/// module, one level below the caller.
+#[macro_export]
+macro_rules! per_backend {
+    ($backends:tt $($name:ident),* $(,)?) => {
+        $crate::per_backend!(@backends [$($name),*] $backends);
+    };
+    (@backends $names:tt [$($backend:ident => $fixture:expr),+ $(,)?]) => {
+        $( $crate::per_backend!(@one $backend $fixture; $names); )+
+    };
+    (@one $backend:ident $fixture:expr; [$($name:ident),*]) => {
+        mod $backend {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(fixture) = $fixture {
+                        super::$name(fixture);
+                    }
+                }
+            )*
+        }
+    };
+}

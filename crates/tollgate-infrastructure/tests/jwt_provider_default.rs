@@ -2,7 +2,9 @@
 //! nothing installed a provider before Tollgate: Tollgate's OpenSSL provider becomes the
 //! default, and a host installing one later is refused without a panic.
 //!
-//! Its own test binary, so its own process: the provider is process-wide.
+//! Its own test binary, so its own process: the provider is process-wide. That is why this file
+//! stays outside the package's single `tests/it` binary, where another test would install a
+//! provider first.
 
 use std::sync::Arc;
 

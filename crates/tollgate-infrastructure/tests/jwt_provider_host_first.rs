@@ -2,7 +2,9 @@
 //! installed its own provider before Tollgate: Tollgate keeps it, verifies through it, and never
 //! panics.
 //!
-//! Its own test binary, so its own process: the provider is process-wide.
+//! Its own test binary, so its own process: the provider is process-wide. That is why this file
+//! stays outside the package's single `tests/it` binary, where another test would install a
+//! provider first.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! figures rather than assert timings). Run one with, e.g.:
 //!
 //! ```text
-//! cargo test --release -p tollgate-infrastructure --test store_load -- --ignored --nocapture purge_million_sqlite
+//! cargo test --release -p tollgate-infrastructure --test it -- --ignored --nocapture store_load::purge_million_sqlite
 //! ```
 //!
 //! A "refresh" here is what the refresh use case asks of storage: `find_token`, then `rotate`

@@ -12,8 +12,7 @@ backend_tests! {
     forwarded_for_names_the_client_only_behind_a_trusted_proxy,
 }
 
-const USER: &str = "administrator";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{ADMINISTRATOR as USER, PASSWORD};
 
 /// A server with the default `[login]` settings (5 free failures, 1 s doubling, 15 min cap).
 fn app(backend: Backend, trusted_proxies: &[&str]) -> Option<TestApp> {

@@ -5,8 +5,6 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -16,7 +14,7 @@ use tollgate_domain::{
     AccessTokenId, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy, TokenRejection,
 };
 
-use common::{
+use crate::common::{
     access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
     session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks, Session, TOKEN,
 };

@@ -2,15 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use chrono::Duration;
 use mockall::predicate::eq;
 use tollgate_application::{AccessGuard, Error};
 use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection, UserId};
 use uuid::Uuid;
 
-use common::{access_claims_for, now, session, unavailable, Mocks};
+use crate::common::{access_claims_for, now, session, unavailable, Mocks};
 
 const ACCESS: &str = "presented.access.jwt";
 

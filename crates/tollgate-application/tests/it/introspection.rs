@@ -4,14 +4,14 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use chrono::Duration;
 use mockall::predicate::eq;
 use tollgate_application::{Error, Introspected, Introspection, TokenTypeHint};
 use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection};
 
-use common::{access_claims_for, family_id, now, session, unavailable, Mocks, Session, TOKEN};
+use crate::common::{
+    access_claims_for, family_id, now, session, unavailable, Mocks, Session, TOKEN,
+};
 
 fn access_claims() -> AccessClaims {
     let s = session();

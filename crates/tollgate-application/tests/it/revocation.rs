@@ -4,15 +4,13 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use mockall::predicate::eq;
 use mockall::Sequence;
 use tollgate_application::{Error, Revocation, TokenTypeHint};
 use tollgate_domain::{AccessClaims, FamilyId, RevokeReason, TokenRejection, UserId};
 use uuid::Uuid;
 
-use common::{access_claims_for, family_id, now, session, unavailable, Mocks, TOKEN};
+use crate::common::{access_claims_for, family_id, now, session, unavailable, Mocks, TOKEN};
 
 fn access_claims() -> AccessClaims {
     let s = session();

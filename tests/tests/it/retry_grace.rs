@@ -7,8 +7,7 @@ use std::sync::{Arc, Barrier};
 use chrono::Duration;
 use tollgate_tests::{backend_tests, Backend, Response, TestApp};
 
-const USER: &str = "administrator";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{ADMINISTRATOR as USER, PASSWORD};
 const GRACE_SECS: i64 = 10;
 
 fn app_with_grace(backend: Backend, grace: i64) -> Option<TestApp> {

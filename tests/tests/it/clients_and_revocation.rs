@@ -7,8 +7,7 @@ use tollgate_application::ClientStore;
 use tollgate_domain::ClientId;
 use tollgate_tests::{backend_tests, encode, forge, Backend, Response, TestApp};
 
-const USER: &str = "alice";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{ALICE as USER, PASSWORD};
 const TOKEN: &str = "/api/oauth2/token";
 const REVOKE: &str = "/api/oauth2/revoke";
 const INTROSPECT: &str = "/api/oauth2/introspect";

@@ -5,8 +5,8 @@
 //! starts without expectations, so any call a test did not ask for panics; each test states the
 //! calls it expects, with their arguments and counts.
 
-// Each test crate uses a different part of this module; fixtures may panic like tests do.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Fixtures may panic like tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -3,16 +3,9 @@
 
 use chrono::Duration;
 use serde_json::json;
-use tollgate_tests::{backend_tests, forge, Backend, TestApp};
+use tollgate_tests::{backend_tests, forge, Backend};
 
-const USER: &str = "alice";
-const PASSWORD: &str = "Password1";
-
-fn app(backend: Backend) -> Option<TestApp> {
-    let app = TestApp::spawn(backend)?;
-    app.add_user(USER, PASSWORD);
-    Some(app)
-}
+use tollgate_tests::fixtures::{app_with_user, ALICE as USER, PASSWORD};
 
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
@@ -30,7 +23,9 @@ fn assert_invalid_token(r: &tollgate_tests::Response, what: &str) {
 }
 
 fn me_answers_with_the_callers_id_and_name(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let login = app.login(USER, PASSWORD);
     let access = login.access_token();
     let r = app.get("/api/users/me", Some(&bearer(&access)));
@@ -40,7 +35,9 @@ fn me_answers_with_the_callers_id_and_name(backend: Backend) {
 }
 
 fn no_credentials_get_a_bare_challenge(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     for auth in [None, Some("Basic YWxpY2U6UGFzc3dvcmQx"), Some("Bearer ")] {
         for r in [
             app.get("/api/users/me", auth),
@@ -57,7 +54,9 @@ fn no_credentials_get_a_bare_challenge(backend: Backend) {
 }
 
 fn refused_tokens_are_invalid_token(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let login = app.login(USER, PASSWORD);
     let access = login.access_token();
     let parts = forge::decode(&access);
@@ -79,7 +78,9 @@ fn refused_tokens_are_invalid_token(backend: Backend) {
 }
 
 fn logout_ends_exactly_the_callers_session(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let mine = app.login(USER, PASSWORD);
     let other = app.login(USER, PASSWORD);
     let r = app.post_authorized("/api/oauth2/logout", Some(&bearer(&mine.access_token())));
@@ -104,7 +105,9 @@ fn logout_ends_exactly_the_callers_session(backend: Backend) {
 }
 
 fn reuse_detection_also_kills_the_sessions_access_tokens_here(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let first = app.login(USER, PASSWORD);
     let second = app.refresh(&first.refresh_token());
     assert_eq!(
@@ -120,7 +123,9 @@ fn reuse_detection_also_kills_the_sessions_access_tokens_here(backend: Backend) 
 }
 
 fn revoking_a_users_sessions_kills_their_tokens(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let a = app.login(USER, PASSWORD);
     let b = app.login(USER, PASSWORD);
     app.post_authorized("/api/oauth2/logout", Some(&bearer(&b.access_token())));
@@ -139,7 +144,9 @@ fn revoking_a_users_sessions_kills_their_tokens(backend: Backend) {
 }
 
 fn deleting_a_user_ends_every_token_they_hold(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let login = app.login(USER, PASSWORD);
     assert_eq!(app.admin().delete(USER).unwrap(), 1);
     assert_eq!(app.refresh(&login.refresh_token()).error(), "invalid_grant");

@@ -18,17 +18,10 @@ use tollgate_infrastructure::jwt::{JwksVerifier, KeySet, SigningAlgorithm};
 use tollgate_infrastructure::SystemClock;
 use tollgate_tests::{backend_tests, forge, Backend, TestApp};
 
-const USER: &str = "administrator";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{app_with_user, ADMINISTRATOR as USER, PASSWORD};
 const ISSUER: &str = "https://tollgate.test";
 /// The members a published key has, and nothing else.
 const PUBLIC_MEMBERS: [&str; 7] = ["alg", "e", "kid", "kty", "n", "use", "x5t"];
-
-fn app(backend: Backend) -> Option<TestApp> {
-    let app = TestApp::spawn(backend)?;
-    app.add_user(USER, PASSWORD);
-    Some(app)
-}
 
 /// A login: (access token, refresh token).
 fn login(app: &TestApp) -> (String, String) {
@@ -94,7 +87,9 @@ fn set_clock(app: &TestApp, at: DateTime<Utc>) {
 // --- Rotation (storage matters: refresh on every backend) ---
 
 fn tokens_signed_by_the_old_key_keep_refreshing_after_a_rotation(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (old_access, old_refresh) = login(&app);
     let old_kid = kid_of(&old_access);
     let env = app.env.clone();
@@ -136,7 +131,9 @@ fn algorithm_of(token: &str) -> String {
 fn rs512_tokens_keep_refreshing_after_a_rotation_to_eddsa_until_the_old_key_retires(
     backend: Backend,
 ) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (old_access, old_refresh) = login(&app);
     let (_, spare_refresh) = login(&app);
     assert_eq!(algorithm_of(&old_access), "RS512");
@@ -262,7 +259,7 @@ fn a_server_set_to_es256_signs_publishes_and_refreshes_with_es256() {
 
 #[test]
 fn a_retired_key_leaves_the_jwks_and_verification_once_its_tokens_have_expired() {
-    let app = app(Backend::Sqlite).unwrap();
+    let app = app_with_user(Backend::Sqlite, USER).unwrap();
     let (old_access, old_refresh) = login(&app);
     let old_kid = kid_of(&old_access);
     let env = app.env.clone();
@@ -343,7 +340,7 @@ fn a_retired_key_leaves_the_jwks_and_verification_once_its_tokens_have_expired()
 
 #[test]
 fn the_published_key_alone_verifies_a_fresh_access_token() {
-    let app = app(Backend::Sqlite).unwrap();
+    let app = app_with_user(Backend::Sqlite, USER).unwrap();
     let (access, _) = login(&app);
     let kid = kid_of(&access);
     let set = jwks(&app);
@@ -398,7 +395,7 @@ fn the_published_key_alone_verifies_a_fresh_access_token() {
 
 #[test]
 fn the_jwks_has_no_private_members() {
-    let app = app(Backend::Sqlite).unwrap();
+    let app = app_with_user(Backend::Sqlite, USER).unwrap();
     let env = app.env.clone();
     let keys_dir = app.keys_dir();
     app.stop();
@@ -425,7 +422,7 @@ fn the_jwks_has_no_private_members() {
 
 #[test]
 fn a_verifier_built_from_the_served_jwks_verifies_the_servers_tokens() {
-    let app = app(Backend::Sqlite).unwrap();
+    let app = app_with_user(Backend::Sqlite, USER).unwrap();
     let (access, refresh) = login(&app);
     let served = app.get("/.well-known/jwks.json", None).text;
     let verifier = JwksVerifier::from_jwks_json(&served, ISSUER, Duration::seconds(30)).unwrap();

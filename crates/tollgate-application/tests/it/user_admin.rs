@@ -4,14 +4,12 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use mockall::predicate::eq;
 use mockall::Sequence;
 use tollgate_application::{Error, SecurityEvent, UserAdmin};
 use tollgate_domain::{DomainError, PasswordHash, RevokeReason, User, UserId, UserName};
 
-use common::{alice, alice_name, new_id, now, unavailable, user_id, Mocks, ALICE_PASSWORD};
+use crate::common::{alice, alice_name, new_id, now, unavailable, user_id, Mocks, ALICE_PASSWORD};
 
 const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new$new";
 
@@ -281,7 +279,7 @@ fn listing_users_returns_what_the_store_holds() {
 fn listing_sessions_returns_the_users_families() {
     let mut m = Mocks::new();
     expect_alice_found(&mut m);
-    let family = common::session().family;
+    let family = crate::common::session().family;
     let listed = vec![family.clone()];
     m.sessions
         .expect_list_user_families()

@@ -3,8 +3,6 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use tollgate_domain::{
     TokenRejection, User, UserId,
 };
 
-use common::{
+use crate::common::{
     access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
     session, unavailable, user_id, Mocks, Session, TOKEN,
 };
@@ -529,7 +527,7 @@ fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
 #[test]
 fn a_token_whose_subject_does_not_own_the_family_is_rejected() {
     let mut s = session();
-    s.claims.sub = UserId::from_uuid(common::uuid(99));
+    s.claims.sub = UserId::from_uuid(crate::common::uuid(99));
     let mut m = Mocks::new();
     expect_verified(&mut m, &s);
     expect_found(&mut m, &s);
@@ -551,7 +549,7 @@ fn a_signing_failure_fails_the_refresh_without_spending_the_token() {
     m.signer
         .expect_sign_access()
         .times(..=1)
-        .returning(|c| Ok(common::signed_access(c)));
+        .returning(|c| Ok(crate::common::signed_access(c)));
     m.signer
         .expect_sign_refresh()
         .times(..=1)

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -14,7 +12,7 @@ use mockall::predicate::eq;
 use tollgate_application::{Error, Login, LoginRequest, SecurityEvent};
 use tollgate_domain::{Password, PasswordHash, ThrottleKey, ThrottlePolicy, UserName};
 
-use common::{alice, alice_name, now, policy, Mocks, ALICE_PASSWORD};
+use crate::common::{alice, alice_name, now, policy, Mocks, ALICE_PASSWORD};
 
 fn address() -> IpAddr {
     "192.0.2.10".parse().unwrap()
@@ -244,7 +242,7 @@ fn a_storage_outage_of_the_throttle_is_not_a_free_pass() {
     m.throttle
         .expect_blocked_until()
         .times(1)
-        .returning(|_, _| Err(common::unavailable()));
+        .returning(|_, _| Err(crate::common::unavailable()));
     forbid_checking(&mut m);
     m.forbid_events();
     let result = login(m).execute(&request("alice", ALICE_PASSWORD));

@@ -1,6 +1,6 @@
 //! Checks that differ per backend or concern the plumbing around the stores: SQLite pragmas,
 //! PostgreSQL column types and query plans, and refused or unreachable database URLs. The
-//! store behaviour itself is in `store_contract.rs`.
+//! store behaviour itself is in `store_contract/`.
 #![cfg(any(feature = "sqlite", feature = "postgres"))]
 
 use std::time::Duration;

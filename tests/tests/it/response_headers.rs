@@ -3,8 +3,7 @@
 
 use tollgate_tests::{backend_tests, Backend, Response, TestApp};
 
-const USER: &str = "alice";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{ALICE as USER, PASSWORD};
 
 /// What every answer must carry (or lack), and, for errors and token-bearing answers, no-store.
 fn check(what: &str, r: &Response, must_not_be_cached: bool) {

@@ -4,8 +4,6 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use tollgate_domain::{
     RefreshTokenRecord, TokenId, User, UserName,
 };
 
-use common::{
+use crate::common::{
     access_claims_for, alice, alice_name, new_id, now, policy, refresh_claims_for, unavailable,
     user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };

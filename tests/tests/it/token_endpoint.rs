@@ -4,14 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use tollgate_tests::{backend_tests, encode, forge, is_expires_at, Backend, TestApp};
 
-const USER: &str = "administrator";
-const PASSWORD: &str = "Password1";
-
-fn app(backend: Backend) -> Option<TestApp> {
-    let app = TestApp::spawn(backend)?;
-    app.add_user(USER, PASSWORD);
-    Some(app)
-}
+use tollgate_tests::fixtures::{app_with_user, ADMINISTRATOR as USER, PASSWORD};
 
 fn login(app: &TestApp) -> (String, String) {
     let r = app.login(USER, PASSWORD);
@@ -28,7 +21,9 @@ fn secs(v: &Value) -> i64 {
 }
 
 fn login_in_the_product_dialect_returns_the_documented_shape(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let r = app.login(USER, PASSWORD);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
@@ -111,7 +106,9 @@ fn login_in_the_product_dialect_returns_the_documented_shape(backend: Backend) {
 }
 
 fn login_in_the_rfc_dialect_can_ask_for_a_long_lived_refresh_token(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let r = app.post_token(&format!(
         "grant_type=password&username={USER}&password={PASSWORD}&longLivedRefreshToken=true"
     ));
@@ -132,7 +129,9 @@ fn login_in_the_rfc_dialect_can_ask_for_a_long_lived_refresh_token(backend: Back
 }
 
 fn refresh_returns_a_new_pair_in_the_same_session(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (access, refresh) = login(&app);
     let r = app.refresh(&refresh);
     assert_eq!(r.status, 200, "{}", r.text);
@@ -149,7 +148,9 @@ fn refresh_returns_a_new_pair_in_the_same_session(backend: Backend) {
 }
 
 fn ten_chained_refreshes_give_distinct_tokens(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (access, mut refresh) = login(&app);
     let mut seen = std::collections::HashSet::from([access, refresh.clone()]);
     for i in 0..10 {
@@ -168,7 +169,9 @@ fn ten_chained_refreshes_give_distinct_tokens(backend: Backend) {
 }
 
 fn a_reused_refresh_token_is_refused_and_revokes_the_live_successor(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, first) = login(&app);
     let second = app.refresh(&first).refresh_token();
     let reuse = app.refresh(&first);
@@ -184,7 +187,9 @@ fn a_reused_refresh_token_is_refused_and_revokes_the_live_successor(backend: Bac
 }
 
 fn an_access_token_at_the_refresh_grant_is_invalid_grant(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (access, refresh) = login(&app);
     let r = app.refresh(&access);
     assert_eq!((r.status, r.error()), (400, "invalid_grant".into()));
@@ -193,7 +198,9 @@ fn an_access_token_at_the_refresh_grant_is_invalid_grant(backend: Backend) {
 }
 
 fn forged_refresh_tokens_are_invalid_grant(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, refresh) = login(&app);
     let parts = forge::decode(&refresh);
 
@@ -247,7 +254,9 @@ fn forged_refresh_tokens_are_invalid_grant(backend: Backend) {
 }
 
 fn an_expired_refresh_token_is_invalid_grant(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, refresh) = login(&app);
     app.clock.advance(Duration::hours(25));
     let r = app.refresh(&refresh);
@@ -276,7 +285,9 @@ fn refresh_tokens_never_outlive_their_family(backend: Backend) {
 }
 
 fn wrong_password_and_unknown_user_give_identical_answers(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let wrong = app.login(USER, "wrong");
     let unknown = app.login("nobody", PASSWORD);
     let invalid_name = app.post_token("grantType=Password&userName=%01&password=x");
@@ -287,7 +298,9 @@ fn wrong_password_and_unknown_user_give_identical_answers(backend: Backend) {
 }
 
 fn a_disabled_user_can_neither_log_in_nor_refresh(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, refresh) = login(&app);
     assert_eq!(app.admin().set_disabled(USER, true).unwrap(), 1);
     assert_eq!(app.login(USER, PASSWORD).error(), "invalid_grant");
@@ -299,7 +312,9 @@ fn a_disabled_user_can_neither_log_in_nor_refresh(backend: Backend) {
 }
 
 fn changing_the_password_revokes_every_session(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, a) = login(&app);
     let (_, b) = login(&app);
     assert_eq!(app.admin().set_password(USER, "NewPassword2").unwrap(), 2);
@@ -310,7 +325,9 @@ fn changing_the_password_revokes_every_session(backend: Backend) {
 }
 
 fn malformed_requests_are_invalid_request(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, refresh) = login(&app);
     for body in [
         String::new(),
@@ -343,7 +360,9 @@ fn malformed_requests_are_invalid_request(backend: Backend) {
 }
 
 fn an_unknown_grant_is_unsupported_grant_type(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     for grant in ["client_credentials", "authorization_code", "Passwordx"] {
         let r = app.post_token(&format!(
             "grantType={grant}&userName={USER}&password={PASSWORD}"
@@ -356,7 +375,9 @@ fn an_unknown_grant_is_unsupported_grant_type(backend: Backend) {
 }
 
 fn wrong_content_types_and_oversized_bodies_are_refused(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let body = format!("grantType=Password&userName={USER}&password={PASSWORD}");
     for ct in [
         "application/json",
@@ -377,7 +398,9 @@ fn wrong_content_types_and_oversized_bodies_are_refused(backend: Backend) {
 }
 
 fn tokens_issued_before_a_restart_still_refresh_after_it(backend: Backend) {
-    let Some(app) = app(backend) else { return };
+    let Some(app) = app_with_user(backend, USER) else {
+        return;
+    };
     let (_, refresh) = login(&app);
     let kid = forge::decode(&refresh).header["kid"].clone();
     let env = app.env.clone();

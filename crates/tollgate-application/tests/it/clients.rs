@@ -3,8 +3,6 @@
 // Fixture helpers are not #[test] fns, but may panic like them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +13,7 @@ use tollgate_application::{
 };
 use tollgate_domain::{Client, ClientId, DomainError, GrantType, SecretDigest};
 
-use common::{now, unavailable, Mocks};
+use crate::common::{now, unavailable, Mocks};
 
 const ID: &str = "web-app";
 const SECRET: &str = "the-right-secret";

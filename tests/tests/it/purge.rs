@@ -6,8 +6,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::Duration;
 use tollgate_tests::{backend_tests, Backend, TestApp};
 
-const USER: &str = "administrator";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{ADMINISTRATOR as USER, PASSWORD};
 
 backend_tests! {
     the_background_purge_deletes_expired_sessions_and_keeps_live_ones,

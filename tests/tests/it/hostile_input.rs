@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 use tollgate_application::Clock as _;
 use tollgate_tests::{backend_tests, forge, Backend, Response, TestApp};
 
-const USER: &str = "alice";
-const PASSWORD: &str = "Password1";
+use tollgate_tests::fixtures::{ALICE as USER, PASSWORD};
 /// The body limit of the corpus server: large enough that 100 KB values and 10,000 parameters
 /// reach the parser, small enough that a 3 MB token does not.
 const BODY_LIMIT: usize = 256 * 1024;

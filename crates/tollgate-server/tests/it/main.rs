@@ -1,0 +1,14 @@
+//! Integration tests of `tollgate-server`: the real `tollgate` binary run as a child process.
+//!
+//! One test binary per package: every file that used to be its own binary under `tests/` is a
+//! module here, so the package's dependencies are linked once instead of once per file.
+
+mod cli;
+mod client_cli;
+mod config_show;
+mod demo;
+mod fresh_start;
+mod help;
+mod log_scan;
+mod logs;
+mod multi_process;
