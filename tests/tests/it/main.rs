@@ -12,6 +12,7 @@ mod keys_and_discovery;
 mod load_tool;
 mod login_race;
 mod login_throttle;
+mod openapi;
 mod operations;
 mod postgres_outage;
 mod purge;
