@@ -226,92 +226,149 @@ fn the_successor_pair_is_signed_before_the_presented_token_is_spent() {
     refresh(m).execute(TOKEN).unwrap();
 }
 
-#[test]
-fn a_token_the_verifier_finds_expired_is_rejected_without_touching_the_store() {
-    let mut m = Mocks::new();
-    expect_verifier_rejects(&mut m, TokenRejection::Expired);
-    m.sessions.expect_find_token().never();
-    m.users.expect_find_by_id().never();
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::Expired
-    );
+/// Where a refused refresh stops: each stage reaches one port further than the one before.
+enum Stage {
+    /// The verifier refuses the JWT; the store is never asked.
+    VerifierRejects(TokenRejection),
+    /// The JWT verifies but names no stored token.
+    UnknownTokenId,
+    /// The token and its family are found; the domain's assessment refuses them.
+    Stored,
+    /// The token is found and rotatable, but its owner is looked up and refused.
+    Owner(fn() -> Option<User>),
 }
 
-#[test]
-fn a_token_for_the_wrong_audience_is_rejected_without_touching_the_store() {
-    let mut m = Mocks::new();
-    expect_verifier_rejects(&mut m, TokenRejection::Audience);
-    m.sessions.expect_find_token().never();
-    m.users.expect_find_by_id().never();
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::Audience
-    );
+/// One refusal: how the presented session differs from a live one, how far the refresh gets,
+/// and the reason it must report. Every row also requires that nothing is written, signed or
+/// reported as an event.
+struct Refusal {
+    case: &'static str,
+    alter: fn(&mut Session),
+    stage: Stage,
+    expected: TokenRejection,
 }
 
+fn unchanged(_: &mut Session) {}
+
+const REFUSALS: &[Refusal] = &[
+    Refusal {
+        case: "the verifier finds the token expired",
+        alter: unchanged,
+        stage: Stage::VerifierRejects(TokenRejection::Expired),
+        expected: TokenRejection::Expired,
+    },
+    Refusal {
+        case: "the token is for the wrong audience",
+        alter: unchanged,
+        stage: Stage::VerifierRejects(TokenRejection::Audience),
+        expected: TokenRejection::Audience,
+    },
+    Refusal {
+        // The verifier's leeway let the JWT through, but the record's own instant has passed.
+        case: "the stored token is past its expiry",
+        alter: |s| s.record.expires_at = now(),
+        stage: Stage::Stored,
+        expected: TokenRejection::Expired,
+    },
+    Refusal {
+        case: "the family is past its absolute end",
+        alter: |s| s.family.expires_at = now() - Duration::seconds(1),
+        stage: Stage::Stored,
+        expected: TokenRejection::Expired,
+    },
+    Refusal {
+        case: "the token id is unknown",
+        alter: unchanged,
+        stage: Stage::UnknownTokenId,
+        expected: TokenRejection::UnknownTokenId,
+    },
+    Refusal {
+        case: "the family was revoked (no rotation, no second revocation)",
+        alter: |s| {
+            s.family.revoked_at = Some(now() - Duration::minutes(5));
+            s.family.revoke_reason = Some(RevokeReason::Logout);
+        },
+        stage: Stage::Stored,
+        expected: TokenRejection::Revoked,
+    },
+    Refusal {
+        case: "a spent token of an already revoked family (not revoked again)",
+        alter: |s| {
+            s.record.used_at = Some(now() - Duration::minutes(30));
+            s.family.revoked_at = Some(now() - Duration::minutes(10));
+            s.family.revoke_reason = Some(RevokeReason::Reuse);
+        },
+        stage: Stage::Stored,
+        expected: TokenRejection::Revoked,
+    },
+    Refusal {
+        case: "the user is disabled",
+        alter: unchanged,
+        stage: Stage::Owner(|| {
+            let mut disabled = alice();
+            disabled.disabled = true;
+            Some(disabled)
+        }),
+        expected: TokenRejection::UserDisabled,
+    },
+    Refusal {
+        case: "the user was deleted",
+        alter: unchanged,
+        stage: Stage::Owner(|| None),
+        expected: TokenRejection::UserDisabled,
+    },
+    Refusal {
+        case: "the token's subject does not own the family",
+        alter: |s| s.claims.sub = UserId::from_uuid(crate::common::uuid(99)),
+        stage: Stage::Stored,
+        expected: TokenRejection::SubjectMismatch,
+    },
+];
+
 #[test]
-fn a_token_past_its_stored_expiry_is_rejected_as_expired_and_not_rotated() {
-    let mut s = session();
-    // The verifier's leeway let the JWT through, but the record's own instant has passed.
-    s.record.expires_at = now();
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
+fn refused_tokens_report_their_reason_and_change_nothing() {
+    for refusal in REFUSALS {
+        // Printed first so that a mock's own panic (an unexpected call) still names the row.
+        println!("case: {}", refusal.case);
+        let mut s = session();
+        (refusal.alter)(&mut s);
+        let mut m = Mocks::new();
+        match &refusal.stage {
+            Stage::VerifierRejects(reason) => {
+                expect_verifier_rejects(&mut m, reason.clone());
+                m.sessions.expect_find_token().never();
+                m.users.expect_find_by_id().never();
+            }
+            Stage::UnknownTokenId => {
+                expect_verified(&mut m, &s);
+                m.sessions
+                    .expect_find_token()
+                    .with(eq(presented_id()))
+                    .times(1)
+                    .return_once(|_| Ok(None));
+                m.users.expect_find_by_id().never();
+            }
+            Stage::Stored => {
+                expect_verified(&mut m, &s);
+                expect_found(&mut m, &s);
+            }
+            Stage::Owner(owner) => {
+                expect_verified(&mut m, &s);
+                expect_found(&mut m, &s);
+                expect_owner(&mut m, owner());
+            }
+        }
+        m.forbid_session_writes();
+        m.forbid_signing();
+        m.forbid_events();
 
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::Expired
-    );
-}
-
-#[test]
-fn a_token_of_a_family_past_its_absolute_end_is_rejected_as_expired_and_not_rotated() {
-    let mut s = session();
-    s.family.expires_at = now() - Duration::seconds(1);
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::Expired
-    );
-}
-
-#[test]
-fn an_unknown_token_id_is_rejected() {
-    let s = session();
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    m.sessions
-        .expect_find_token()
-        .with(eq(presented_id()))
-        .times(1)
-        .return_once(|_| Ok(None));
-    m.users.expect_find_by_id().never();
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::UnknownTokenId
-    );
+        assert_eq!(
+            rejection(refresh(m).execute(TOKEN)),
+            refusal.expected.clone(),
+            "{}",
+            refusal.case
+        );
+    }
 }
 
 #[test]
@@ -394,79 +451,6 @@ fn a_token_that_vanishes_during_the_rotation_is_rejected_as_unknown() {
 }
 
 #[test]
-fn a_token_of_a_revoked_family_is_rejected_without_rotation_or_new_revocation() {
-    let mut s = session();
-    s.family.revoked_at = Some(now() - Duration::minutes(5));
-    s.family.revoke_reason = Some(RevokeReason::Logout);
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::Revoked
-    );
-}
-
-#[test]
-fn a_spent_token_of_an_already_revoked_family_does_not_revoke_it_again() {
-    let mut s = session();
-    s.record.used_at = Some(now() - Duration::minutes(30));
-    s.family.revoked_at = Some(now() - Duration::minutes(10));
-    s.family.revoke_reason = Some(RevokeReason::Reuse);
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::Revoked
-    );
-}
-
-#[test]
-fn a_disabled_user_cannot_refresh() {
-    let s = session();
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    let mut disabled = alice();
-    disabled.disabled = true;
-    expect_owner(&mut m, Some(disabled));
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::UserDisabled
-    );
-}
-
-#[test]
-fn a_deleted_user_cannot_refresh() {
-    let s = session();
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    expect_owner(&mut m, None);
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::UserDisabled
-    );
-}
-
-#[test]
 fn the_successor_never_outlives_its_family() {
     let mut s = session();
     // The family ends in 2 hours, 22 hours before an ordinary refresh lifetime would.
@@ -522,23 +506,6 @@ fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
     let pair = refresh(m).execute(TOKEN).unwrap();
 
     assert_eq!(pair.refresh_expires_at, issued() + Duration::hours(24));
-}
-
-#[test]
-fn a_token_whose_subject_does_not_own_the_family_is_rejected() {
-    let mut s = session();
-    s.claims.sub = UserId::from_uuid(crate::common::uuid(99));
-    let mut m = Mocks::new();
-    expect_verified(&mut m, &s);
-    expect_found(&mut m, &s);
-    m.forbid_session_writes();
-    m.forbid_signing();
-    m.forbid_events();
-
-    assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
-        TokenRejection::SubjectMismatch
-    );
 }
 
 #[test]
