@@ -11,6 +11,9 @@
 //! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
 //!    tokens.
 //!
+//! On SQLite the purge pauses between batches as long as the last one held the write lock, so
+//! refreshes are served between them (see `Database::yield_writer`).
+//!
 //! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
 //! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
 //! takes its rows `FOR UPDATE SKIP LOCKED`, so purges running in several processes at once split
@@ -33,6 +36,10 @@ use crate::InfraError;
 /// How long a WAL checkpoint waits for readers and writers (milliseconds) before giving up.
 #[cfg(feature = "sqlite")]
 const CHECKPOINT_BUSY_MS: u32 = 100;
+
+/// The longest pause between two SQLite purge batches (see `Database::yield_writer`).
+#[cfg(feature = "sqlite")]
+const MAX_PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a purge deletes and how much per transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +194,9 @@ impl Database {
             Step::ExpiredFamilies,
         ] {
             loop {
+                let started = std::time::Instant::now();
                 let (rows, tokens) = self.purge_batch(step, policy)?;
+                let held = started.elapsed();
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
@@ -201,9 +210,26 @@ impl Database {
                 if rows < limit {
                     break;
                 }
+                self.yield_writer(held);
             }
         }
         Ok(report)
+    }
+
+    /// Between two batches on SQLite, stays off the single write lock for as long as the last
+    /// batch held it. Without the pause the purge thread takes the process's writer mutex back
+    /// the instant it lets go (std's mutex is not fair), so refreshes queue behind batch after
+    /// batch and their p99 becomes the purge's length; with it, a refresh waits at most one
+    /// batch and the purge takes at most twice as long. PostgreSQL locks rows, not the
+    /// database, so it needs no pause.
+    fn yield_writer(&self, held: std::time::Duration) {
+        #[cfg(feature = "sqlite")]
+        if matches!(self.pool(), Pool::Sqlite(_)) {
+            // Capped, so a stalled disk cannot stretch the pause into minutes.
+            std::thread::sleep(held.min(MAX_PURGE_PAUSE));
+        }
+        #[cfg(not(feature = "sqlite"))]
+        let _ = held;
     }
 
     /// Counts what [`Database::purge`] would delete now, deleting nothing (`tollgate purge
