@@ -229,10 +229,18 @@ fn private_key(app: &TestApp, kid: &str) -> PKey<Private> {
     PKey::private_key_from_pem(&std::fs::read(file).unwrap()).unwrap()
 }
 
-/// `header.payload` signed with `key` under the JOSE algorithm `alg` (RS*, PS*, ES* on P-256).
+/// `header.payload` signed with `key` under the JOSE algorithm `alg` (RS*, PS*, ES* on P-256,
+/// EdDSA).
 fn sign(alg: &str, header: &Value, payload: &Value, key: &PKey<Private>) -> String {
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
     let input = format!("{}.{}", b64(header), b64(payload));
+    if key.id() == Id::ED25519 {
+        let signature = Signer::new_without_digest(key)
+            .unwrap()
+            .sign_oneshot_to_vec(input.as_bytes())
+            .unwrap();
+        return format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature));
+    }
     let digest = match &alg[2..] {
         "256" => MessageDigest::sha256(),
         "384" => MessageDigest::sha384(),
@@ -256,6 +264,8 @@ fn sign(alg: &str, header: &Value, payload: &Value, key: &PKey<Private>) -> Stri
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
+/// The JWKS entry names its key's `alg`; a token naming another is refused even when it is
+/// genuinely signed with that key.
 fn a_token_naming_another_alg_than_its_jwk_is_refused(
     algorithm: SigningAlgorithm,
     own: &str,
@@ -282,6 +292,14 @@ fn a_token_naming_another_alg_than_its_jwk_is_refused(
         let token = sign(alg, &header(alg), &parts.payload, &key);
         guard.assert_refused(&token, &format!("{alg} with the {own} key"));
     }
+    // Our other algorithms, named over the key's genuine signature.
+    for alg in ["RS512", "ES256", "EdDSA"]
+        .into_iter()
+        .filter(|a| *a != own)
+    {
+        let token = with_header(&control, &header(alg));
+        guard.assert_refused(&token, &format!("{alg} named for the {own} key"));
+    }
 }
 
 #[test]
@@ -300,4 +318,30 @@ fn a_p256_key_verifies_only_es256() {
         "ES256",
         &["ES384", "ES512"],
     );
+}
+
+#[test]
+fn the_example_checks_the_certificate_of_an_https_jwks_url() {
+    // A Tollgate on HTTPS with a self-signed certificate nobody trusts.
+    let (key, cert) = super::tls::self_signed();
+    let dir = tempfile::tempdir().unwrap();
+    let (key_path, cert_path) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+    super::tls::write_private(&key_path, &key.private_key_to_pem_pkcs8().unwrap());
+    std::fs::write(&cert_path, cert.to_pem().unwrap()).unwrap();
+    let tollgate = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.server.tls.cert = Some(cert_path.clone());
+        s.server.tls.key = Some(key_path.clone());
+    })
+    .unwrap();
+    let url = jwks_url(&tollgate).replace("http://", "https://");
+    let error = guard::fetch_verifier(&url, ISSUER).unwrap_err().to_string();
+    assert!(
+        error.contains("TLS with 127.0.0.1 failed") && error.contains("certificate verify failed"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_ed25519_key_verifies_only_eddsa() {
+    a_token_naming_another_alg_than_its_jwk_is_refused(SigningAlgorithm::EdDsa, "EdDSA", &[]);
 }
