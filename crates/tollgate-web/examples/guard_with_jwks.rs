@@ -21,6 +21,7 @@
 use std::error::Error;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +38,16 @@ pub type BoxError = Box<dyn Error + Send + Sync>;
 /// Read at most this much (plus one byte, so that the verifier can say the document is too big).
 const MAX_JWKS_BYTES: u64 = 256 * 1024;
 
-fn main() -> Result<(), BoxError> {
+fn main() -> ExitCode {
+    if let Err(e) = run() {
+        eprintln!("guard_with_jwks: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Reads the settings, fetches the JWKS and serves until stopped (Ctrl-C).
+fn run() -> Result<(), BoxError> {
     let setting = |position: usize, variable: &str| {
         std::env::args()
             .nth(position)
@@ -91,8 +101,9 @@ pub fn serve(verifier: JwksVerifier, bind: &str) -> io::Result<(Server, SocketAd
 /// 30 s of clock skew.
 ///
 /// # Errors
-/// When `url` is neither `https://` nor `http://` to a loopback host, cannot be fetched or does
-/// not answer 200, or its document is no JWKS with a key usable for Tollgate's tokens.
+/// When `url` has credentials or is neither `https://` nor `http://` to a loopback host, cannot
+/// be fetched or does not answer 200, or its document is no JWKS with a key usable for
+/// Tollgate's tokens.
 pub fn fetch_verifier(url: &str, issuer: &str) -> Result<JwksVerifier, BoxError> {
     let tls = SslConnector::builder(SslMethod::tls_client())?.build();
     let agent = ureq::AgentBuilder::new()
@@ -103,12 +114,15 @@ pub fn fetch_verifier(url: &str, issuer: &str) -> Result<JwksVerifier, BoxError>
         .build();
     let request = agent.get(url);
     let target = request.request_url()?;
+    // A JWKS is public; credentials in its URL would also end up in error messages.
+    if !target.as_url().username().is_empty() || target.as_url().password().is_some() {
+        return Err("the JWKS URL must carry no user name or password".into());
+    }
     let host = target.host().trim_start_matches('[').trim_end_matches(']');
     let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match target.scheme() {
         "https" => {}
         "http" if loopback => {}
-        // The URL itself is not echoed: it may carry credentials.
         scheme => {
             return Err(format!(
                 "refusing to fetch the JWKS with {scheme}:// from {host}: use https:// \

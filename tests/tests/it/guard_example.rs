@@ -190,9 +190,8 @@ fn the_example_guards_its_route_with_eddsa_tokens() {
 fn the_example_fetches_the_jwks_only_over_https_or_from_loopback() {
     for url in [
         "http://auth.example/.well-known/jwks.json",
-        // The host is auth.example; 127.0.0.1 is only a user name.
-        "http://127.0.0.1@auth.example/.well-known/jwks.json",
         "http://127.0.0.1.auth.example/.well-known/jwks.json",
+        "http://[::2]/.well-known/jwks.json",
         "ftp://127.0.0.1/jwks.json",
     ] {
         let error = guard::fetch_verifier(url, ISSUER).unwrap_err().to_string();
@@ -200,7 +199,14 @@ fn the_example_fetches_the_jwks_only_over_https_or_from_loopback() {
             error.starts_with("refusing to fetch the JWKS") && error.contains("use https://"),
             "{url}: {error}"
         );
-        assert!(!error.contains(url), "the URL is not echoed: {error}");
+    }
+    for url in [
+        // The host is auth.example; 127.0.0.1 is only a user name.
+        "http://127.0.0.1@auth.example/.well-known/jwks.json",
+        "https://reader:s3cret@auth.example/.well-known/jwks.json",
+    ] {
+        let error = guard::fetch_verifier(url, ISSUER).unwrap_err().to_string();
+        assert_eq!(error, "the JWKS URL must carry no user name or password");
     }
     let tollgate = live_tollgate(SigningAlgorithm::Rs512);
     let on_localhost = jwks_url(&tollgate).replace("127.0.0.1", "localhost");
@@ -344,4 +350,28 @@ fn the_example_checks_the_certificate_of_an_https_jwks_url() {
 #[test]
 fn an_ed25519_key_verifies_only_eddsa() {
     a_token_naming_another_alg_than_its_jwk_is_refused(SigningAlgorithm::EdDsa, "EdDSA", &[]);
+}
+
+#[test]
+fn the_example_follows_no_redirect() {
+    // A loopback URL answering with a redirect to the real JWKS: followed, it would work; a
+    // redirect could as well lead to plain HTTP elsewhere.
+    let tollgate = live_tollgate(SigningAlgorithm::Rs512);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let redirecting = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let location = jwks_url(&tollgate);
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = std::io::Read::read(&mut stream, &mut request).unwrap();
+        let answer = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        std::io::Write::write_all(&mut stream, answer.as_bytes()).unwrap();
+    });
+    let error = guard::fetch_verifier(&redirecting, ISSUER)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(error, "the JWKS URL answered 302 Found, not 200");
+    server.join().unwrap();
 }
