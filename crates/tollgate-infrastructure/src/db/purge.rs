@@ -194,9 +194,7 @@ impl Database {
             Step::ExpiredFamilies,
         ] {
             loop {
-                let started = std::time::Instant::now();
-                let (rows, tokens) = self.purge_batch(step, policy)?;
-                let held = started.elapsed();
+                let (rows, tokens, held) = self.purge_batch(step, policy)?;
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
@@ -289,13 +287,20 @@ impl Database {
     }
 
     /// Deletes one batch of `step`'s victims in one transaction; returns the rows deleted from
-    /// the step's table and the token rows that went with them (families only).
-    fn purge_batch(&self, step: Step, policy: &PurgePolicy) -> Result<(u64, u64), InfraError> {
+    /// the step's table, the token rows that went with them (families only), and how long the
+    /// SQLite write turn was held (zero on PostgreSQL).
+    fn purge_batch(
+        &self,
+        step: Step,
+        policy: &PurgePolicy,
+    ) -> Result<(u64, u64, std::time::Duration), InfraError> {
         let limit = i64::from(policy.batch.max(1));
         let cutoff = step.cutoff(policy);
         match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => self.with_sqlite_writer(pool, |conn| {
+                // Timed from inside the turn: waiting for it is not holding it.
+                let turn = std::time::Instant::now();
                 let (table, key) = step.target();
                 let victims = step.victims();
                 conn.immediate_transaction(|conn| {
@@ -334,6 +339,7 @@ impl Database {
                     .execute(conn)?;
                     Ok((u64::try_from(rows).unwrap_or(0), count(tokens)))
                 })
+                .map(|(rows, tokens)| (rows, tokens, turn.elapsed()))
             }),
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => with_connection(pool, |conn| {
@@ -342,7 +348,11 @@ impl Database {
                     .bind::<Instant, _>(cutoff)
                     .bind::<BigInt, _>(limit)
                     .get_result(conn)?;
-                Ok((count(counts.rows), count(counts.tokens)))
+                Ok((
+                    count(counts.rows),
+                    count(counts.tokens),
+                    std::time::Duration::ZERO,
+                ))
             }),
         }
     }
