@@ -34,6 +34,7 @@ fn request(user_name: &str, password: &str, long_lived: bool) -> LoginRequest {
         password: Password::parse(password).unwrap(),
         long_lived,
         client_address: None,
+        client_id: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn new_session(long_lived: bool, refresh_ttl: Duration) -> (Family, RefreshToken
         long_lived,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
     };
     let record = RefreshTokenRecord {
         id: TokenId::from_uuid(new_id(1)),

@@ -25,6 +25,7 @@ fn client(id: &str) -> Client {
         secret_digest: SecretDigest::from_bytes(digest),
         allowed_grants: BTreeSet::from(GrantType::ALL),
         created_at: t0(),
+        introspect_any: false,
     }
 }
 
