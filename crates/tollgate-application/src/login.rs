@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    AccessTokenId, ClientId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey, ThrottlePolicy,
-    TokenId, TokenPolicy, UserName,
+    AccessTokenId, ClientId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey,
+    ThrottlePolicy, TokenId, TokenPolicy, UserName,
 };
 
 use crate::issue::sign_pair;

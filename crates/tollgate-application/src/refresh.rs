@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
-    AccessTokenId, ClientId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy,
-    TokenRejection, User,
+    AccessTokenId, ClientId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
+    TokenPolicy, TokenRejection, User,
 };
 
 use crate::issue::sign_pair;

@@ -226,7 +226,10 @@ fn refresh(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("RS512 in-memory store", |b| {
         b.iter(|| {
-            token = use_case.execute(&token, None).expect("refresh").refresh_token;
+            token = use_case
+                .execute(&token, None)
+                .expect("refresh")
+                .refresh_token;
         });
     });
     group.finish();

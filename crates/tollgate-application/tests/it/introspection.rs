@@ -110,10 +110,7 @@ fn a_live_refresh_token_is_active_with_its_claims() {
     refresh_verifies(&mut m);
     token_stored(&mut m, session());
     access_refused(&mut m, 0);
-    assert_eq!(
-        introspect(m, None).unwrap(),
-        active_refresh(None)
-    );
+    assert_eq!(introspect(m, None).unwrap(), active_refresh(None));
 }
 
 #[test]
@@ -134,10 +131,7 @@ fn an_access_token_is_found_without_a_hint() {
     refresh_refused(&mut m, 1);
     access_verifies(&mut m);
     family_stored(&mut m, session());
-    assert_eq!(
-        introspect(m, None).unwrap(),
-        active_access(None)
-    );
+    assert_eq!(introspect(m, None).unwrap(), active_access(None));
 }
 
 #[test]

@@ -16,8 +16,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, alice, bound_to, client_id, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, unavailable, user_id, Mocks, Session, TOKEN,
+    access_claims_for, alice, bound_to, client_id, family_id, new_id, now, policy, presented_id,
+    refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
 };
 
 fn refresh(mocks: Mocks) -> Refresh {
@@ -426,7 +426,10 @@ fn reused_refresh_token_revokes_the_family() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN, None)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -442,7 +445,10 @@ fn a_spent_token_that_has_also_expired_still_revokes_the_family() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN, None)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -456,7 +462,10 @@ fn losing_the_rotation_race_is_treated_as_reuse_and_revokes_the_family() {
     expect_reuse_revocation(&mut m, Ok(true));
     expect_reuse_event(&mut m);
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN, None)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]

@@ -49,12 +49,22 @@ fn a_client_is_added_listed_and_removed_and_its_secret_is_shown_once() {
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 2, "{table}");
     assert_eq!(rows[0], "client\tgrants\tintrospect_any\tcreated");
-    assert!(rows[1].starts_with("web-app\trefresh_token\tno\t"), "{table}");
+    assert!(
+        rows[1].starts_with("web-app\trefresh_token\tno\t"),
+        "{table}"
+    );
     assert!(!table.contains(secret) && !text(&listed.stderr).contains(secret));
 
     let resource = tollgate(
         d,
-        &["client", "add", "resource-server", "--grants", "", "--introspect-any"],
+        &[
+            "client",
+            "add",
+            "resource-server",
+            "--grants",
+            "",
+            "--introspect-any",
+        ],
     );
     assert!(resource.status.success(), "{}", text(&resource.stderr));
     let listed = text(&tollgate(d, &["client", "list"]).stdout);

@@ -18,8 +18,8 @@ use tollgate_application::{
     MockTokenVerifier, MockUserStore, Ports,
 };
 use tollgate_domain::{
-    whole_seconds, AccessClaims, AccessTokenId, Client, ClientId, Family, FamilyId, PasswordHash, RefreshClaims,
-    RefreshTokenRecord, TokenId, TokenPolicy, User, UserId, UserName,
+    whole_seconds, AccessClaims, AccessTokenId, Client, ClientId, Family, FamilyId, PasswordHash,
+    RefreshClaims, RefreshTokenRecord, TokenId, TokenPolicy, User, UserId, UserName,
 };
 use uuid::Uuid;
 
