@@ -1,4 +1,4 @@
-use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection};
+use tollgate_domain::{AccessClaims, Family, RevokeReason, TokenRejection};
 
 use std::sync::Arc;
 
@@ -39,6 +39,11 @@ impl AccessGuard {
     /// [`Error::InvalidToken`] when the token is refused or its session is revoked, expired or
     /// not the subject's; storage errors as the ports return them.
     pub fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
+        self.session(token).map(|(claims, _)| claims)
+    }
+
+    /// [`AccessGuard::authenticate`], also returning the live family the token belongs to.
+    pub(crate) fn session(&self, token: &str) -> Result<(AccessClaims, Family), Error> {
         let p = &self.ports;
         let now = p.clock.now();
         let claims = p.verifier.verify_access(token, now)?;
@@ -55,7 +60,7 @@ impl AccessGuard {
         if now >= family.expires_at {
             return Err(Error::InvalidToken(TokenRejection::Expired));
         }
-        Ok(claims)
+        Ok((claims, family))
     }
 
     /// Ends the caller's session: revokes the `sid` family, refresh tokens included.

@@ -56,10 +56,17 @@ impl ClientAdmin {
     }
 
     /// Creates a client with a fresh 256-bit secret; only the secret's digest is stored.
+    /// `introspect_any` lets it introspect the tokens of every client, not only its own and
+    /// unbound ones (for a resource server).
     ///
     /// # Errors
     /// [`Error::Invalid`] for a bad id, [`Error::Conflict`] when the id is taken.
-    pub fn add(&self, id: &str, grants: BTreeSet<GrantType>) -> Result<NewClient, Error> {
+    pub fn add(
+        &self,
+        id: &str,
+        grants: BTreeSet<GrantType>,
+        introspect_any: bool,
+    ) -> Result<NewClient, Error> {
         let p = &self.ports;
         let id = ClientId::parse(id)?;
         // base64url without padding: 43 characters that survive URLs, forms and Basic
@@ -70,6 +77,7 @@ impl ClientAdmin {
             secret_digest: p.secrets.digest(&secret),
             allowed_grants: grants,
             created_at: p.clock.now(),
+            introspect_any,
         };
         p.clients.create(&client)?;
         Ok(NewClient { client, secret })

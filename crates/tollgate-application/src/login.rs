@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    AccessTokenId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey, ThrottlePolicy,
-    TokenId, TokenPolicy, UserName,
+    AccessTokenId, ClientId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey,
+    ThrottlePolicy, TokenId, TokenPolicy, UserName,
 };
 
 use crate::issue::sign_pair;
@@ -24,6 +24,9 @@ pub struct LoginRequest {
     pub long_lived: bool,
     /// The client's address, when known: failures are counted against it as well as the name.
     pub client_address: Option<IpAddr>,
+    /// The OAuth client the request authenticated as, if any: the new family is bound to it,
+    /// so that only this client can refresh or revoke its tokens (RFC 6749 §6).
+    pub client_id: Option<ClientId>,
 }
 
 impl LoginRequest {
@@ -148,6 +151,7 @@ impl Login {
             long_lived: request.long_lived,
             revoked_at: None,
             revoke_reason: None,
+            client_id: request.client_id.clone(),
         };
         let record = RefreshTokenRecord {
             id: TokenId::from_uuid(p.ids.new_uuid()),

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
-    AccessTokenId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy,
-    TokenRejection, User,
+    AccessTokenId, ClientId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
+    TokenPolicy, TokenRejection, User,
 };
 
 use crate::issue::sign_pair;
@@ -54,10 +54,17 @@ impl Refresh {
     /// it was spent while its successor is still unused, gets that successor's pair again, signed
     /// anew from the stored record and so byte-identical. A retry never mints a second successor.
     ///
+    /// `client` is the client the request authenticated as (`None` without client
+    /// authentication). A token whose family is bound to a client is refused to every other
+    /// caller before anything else is judged (RFC 6749 §6): nothing is spent or revoked, so a
+    /// caller that is not the token's client can neither use it nor, by presenting it spent,
+    /// revoke its family. An unbound token is accepted from any caller (see
+    /// `Family::accepts_client`).
+    ///
     /// # Errors
     /// [`Error::InvalidToken`] when the token is refused for any reason; storage errors as the
     /// ports return them (a storage error never leaves a half-done rotation).
-    pub fn execute(&self, token: &str) -> Result<TokenPair, Error> {
+    pub fn execute(&self, token: &str, client: Option<&ClientId>) -> Result<TokenPair, Error> {
         let p = &self.ports;
         let now = p.clock.now();
         let claims = p.verifier.verify_refresh(token, now)?;
@@ -65,6 +72,9 @@ impl Refresh {
             .sessions
             .find_token(claims.token_id)?
             .ok_or(Error::InvalidToken(TokenRejection::UnknownTokenId))?;
+        if !family.accepts_client(client) {
+            return Err(Error::InvalidToken(TokenRejection::ClientMismatch));
+        }
 
         match rotation::assess(&claims, &record, &family, now) {
             Assessment::Rotate => self.rotate(&claims, &record, &family, now),

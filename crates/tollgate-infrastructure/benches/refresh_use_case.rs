@@ -198,6 +198,7 @@ fn refresh(c: &mut Criterion) {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
     };
     let first = RefreshTokenRecord {
         id: TokenId::from_uuid(Uuid::new_v4()),
@@ -225,7 +226,10 @@ fn refresh(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("RS512 in-memory store", |b| {
         b.iter(|| {
-            token = use_case.execute(&token).expect("refresh").refresh_token;
+            token = use_case
+                .execute(&token, None)
+                .expect("refresh")
+                .refresh_token;
         });
     });
     group.finish();

@@ -161,7 +161,9 @@ impl Modify for SecuritySchemes {
                     .description(Some(
                         "OAuth client credentials (client_secret_basic). Optional unless \
 auth.require_client is on; always required for introspection. client_id and client_secret in the \
-form body (client_secret_post) are the alternative.",
+form body (client_secret_post) are the alternative. A login that authenticates a client binds its \
+refresh tokens to that client: only it may refresh or revoke them, and only it (or a client added \
+with --introspect-any) sees them active at introspection.",
                     ))
                     .build(),
             ),

@@ -46,6 +46,7 @@ fn client() -> Client {
         secret_digest: digest_of(SECRET),
         allowed_grants: both_grants(),
         created_at: now(),
+        introspect_any: false,
     }
 }
 
@@ -98,6 +99,7 @@ fn adding_a_client_stores_only_the_digest_of_a_fresh_256_bit_secret() {
         secret_digest: digest_of(&expected_secret),
         allowed_grants: BTreeSet::from([GrantType::RefreshToken]),
         created_at: now(),
+        introspect_any: false,
     };
     let expected = stored.clone();
     m.clients
@@ -107,7 +109,7 @@ fn adding_a_client_stores_only_the_digest_of_a_fresh_256_bit_secret() {
         .returning(|_| Ok(()));
 
     let created = ClientAdmin::new(m.ports().client_admin())
-        .add(ID, BTreeSet::from([GrantType::RefreshToken]))
+        .add(ID, BTreeSet::from([GrantType::RefreshToken]), false)
         .unwrap();
 
     assert_eq!(created.client, stored);
@@ -130,7 +132,7 @@ fn a_taken_client_id_is_conflict() {
         .expect_create()
         .times(1)
         .returning(|_| Err(Error::Conflict("a client with this id exists")));
-    let result = ClientAdmin::new(m.ports().client_admin()).add(ID, both_grants());
+    let result = ClientAdmin::new(m.ports().client_admin()).add(ID, both_grants(), false);
     assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
 }
 
@@ -142,7 +144,7 @@ fn a_malformed_client_id_is_refused_before_anything_happens() {
     m.clients.expect_remove().never();
     let admin = ClientAdmin::new(m.ports().client_admin());
     assert!(matches!(
-        admin.add("has space", both_grants()),
+        admin.add("has space", both_grants(), false),
         Err(Error::Invalid(DomainError::InvalidClientId))
     ));
     assert!(matches!(

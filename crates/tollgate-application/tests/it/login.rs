@@ -16,8 +16,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, alice, alice_name, new_id, now, policy, refresh_claims_for, unavailable,
-    user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
+    access_claims_for, alice, alice_name, client_id, new_id, now, policy, refresh_claims_for,
+    unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };
 
 fn login(mut mocks: Mocks) -> Login {
@@ -34,6 +34,7 @@ fn request(user_name: &str, password: &str, long_lived: bool) -> LoginRequest {
         password: Password::parse(password).unwrap(),
         long_lived,
         client_address: None,
+        client_id: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn new_session(long_lived: bool, refresh_ttl: Duration) -> (Family, RefreshToken
         long_lived,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
     };
     let record = RefreshTokenRecord {
         id: TokenId::from_uuid(new_id(1)),
@@ -173,6 +175,26 @@ fn a_login_asking_for_a_long_lived_token_starts_a_long_lived_family() {
         .unwrap();
 
     assert_eq!(pair.refresh_expires_at, now() + Duration::days(14));
+}
+
+#[test]
+fn a_login_by_an_authenticated_client_binds_the_family_to_it() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, alice_name(), Some(alice()));
+    expect_password_check(&mut m, ALICE_PASSWORD, Some(ALICE_HASH), true);
+    let (mut family, record) = new_session(false, Duration::hours(24));
+    family.client_id = Some(client_id("client-a"));
+    m.expect_signing(
+        access_claims_for(&family, &record),
+        refresh_claims_for(&family, &record),
+    );
+    // `new_session` leaves the family unbound; only the bound one is expected here.
+    expect_create_family(&mut m, &family, &record);
+    m.forbid_events();
+
+    let mut bound = request("alice", ALICE_PASSWORD, false);
+    bound.client_id = Some(client_id("client-a"));
+    login(m).execute(&bound).unwrap();
 }
 
 #[test]

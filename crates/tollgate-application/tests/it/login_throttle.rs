@@ -24,6 +24,7 @@ fn request(user_name: &str, password: &str) -> LoginRequest {
         password: Password::parse(password).unwrap(),
         long_lived: false,
         client_address: Some(address()),
+        client_id: None,
     }
 }
 

@@ -16,8 +16,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, unavailable, user_id, Mocks, Session, TOKEN,
+    access_claims_for, alice, bound_to, client_id, family_id, new_id, now, policy, presented_id,
+    refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
 };
 
 fn refresh(mocks: Mocks) -> Refresh {
@@ -191,7 +191,7 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
     m.forbid_events();
     m.sessions.expect_revoke_family().never();
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(
         pair.access_token,
@@ -223,7 +223,7 @@ fn the_successor_pair_is_signed_before_the_presented_token_is_spent() {
             Ok(RotateOutcome::Rotated)
         });
 
-    refresh(m).execute(TOKEN).unwrap();
+    refresh(m).execute(TOKEN, None).unwrap();
 }
 
 /// Where a refused refresh stops: each stage reaches one port further than the one before.
@@ -244,8 +244,15 @@ enum Stage {
 struct Refusal {
     case: &'static str,
     alter: fn(&mut Session),
+    /// The client the request authenticated as (`None`: no client authentication).
+    client: Option<&'static str>,
     stage: Stage,
     expected: TokenRejection,
+}
+
+/// Binds the presented session to client `"client-a"`.
+fn bind_to_a(s: &mut Session) {
+    s.family.client_id = Some(client_id("client-a"));
 }
 
 fn unchanged(_: &mut Session) {}
@@ -254,12 +261,14 @@ const REFUSALS: &[Refusal] = &[
     Refusal {
         case: "the verifier finds the token expired",
         alter: unchanged,
+        client: None,
         stage: Stage::VerifierRejects(TokenRejection::Expired),
         expected: TokenRejection::Expired,
     },
     Refusal {
         case: "the token is for the wrong audience",
         alter: unchanged,
+        client: None,
         stage: Stage::VerifierRejects(TokenRejection::Audience),
         expected: TokenRejection::Audience,
     },
@@ -267,18 +276,21 @@ const REFUSALS: &[Refusal] = &[
         // The verifier's leeway let the JWT through, but the record's own instant has passed.
         case: "the stored token is past its expiry",
         alter: |s| s.record.expires_at = now(),
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Expired,
     },
     Refusal {
         case: "the family is past its absolute end",
         alter: |s| s.family.expires_at = now() - Duration::seconds(1),
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Expired,
     },
     Refusal {
         case: "the token id is unknown",
         alter: unchanged,
+        client: None,
         stage: Stage::UnknownTokenId,
         expected: TokenRejection::UnknownTokenId,
     },
@@ -288,6 +300,7 @@ const REFUSALS: &[Refusal] = &[
             s.family.revoked_at = Some(now() - Duration::minutes(5));
             s.family.revoke_reason = Some(RevokeReason::Logout);
         },
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Revoked,
     },
@@ -298,12 +311,14 @@ const REFUSALS: &[Refusal] = &[
             s.family.revoked_at = Some(now() - Duration::minutes(10));
             s.family.revoke_reason = Some(RevokeReason::Reuse);
         },
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Revoked,
     },
     Refusal {
         case: "the user is disabled",
         alter: unchanged,
+        client: None,
         stage: Stage::Owner(|| {
             let mut disabled = alice();
             disabled.disabled = true;
@@ -314,14 +329,41 @@ const REFUSALS: &[Refusal] = &[
     Refusal {
         case: "the user was deleted",
         alter: unchanged,
+        client: None,
         stage: Stage::Owner(|| None),
         expected: TokenRejection::UserDisabled,
     },
     Refusal {
         case: "the token's subject does not own the family",
         alter: |s| s.claims.sub = UserId::from_uuid(crate::common::uuid(99)),
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::SubjectMismatch,
+    },
+    Refusal {
+        case: "the token is bound to another client",
+        alter: bind_to_a,
+        client: Some("client-b"),
+        stage: Stage::Stored,
+        expected: TokenRejection::ClientMismatch,
+    },
+    Refusal {
+        case: "a token bound to a client is presented without client authentication",
+        alter: bind_to_a,
+        client: None,
+        stage: Stage::Stored,
+        expected: TokenRejection::ClientMismatch,
+    },
+    Refusal {
+        // Another client cannot revoke the family by presenting one of its spent tokens.
+        case: "a spent token bound to another client (no reuse alarm, nothing revoked)",
+        alter: |s| {
+            bind_to_a(s);
+            s.record.used_at = Some(now() - Duration::minutes(30));
+        },
+        client: Some("client-b"),
+        stage: Stage::Stored,
+        expected: TokenRejection::ClientMismatch,
     },
 ];
 
@@ -362,9 +404,10 @@ fn refused_tokens_report_their_reason_and_change_nothing() {
         m.forbid_signing();
         m.forbid_events();
 
+        let client = refusal.client.map(client_id);
         assert_eq!(
-            rejection(refresh(m).execute(TOKEN)),
-            refusal.expected.clone(),
+            rejection(refresh(m).execute(TOKEN, client.as_ref())),
+            refusal.expected,
             "{}",
             refusal.case
         );
@@ -383,7 +426,10 @@ fn reused_refresh_token_revokes_the_family() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -399,7 +445,10 @@ fn a_spent_token_that_has_also_expired_still_revokes_the_family() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -413,7 +462,10 @@ fn losing_the_rotation_race_is_treated_as_reuse_and_revokes_the_family() {
     expect_reuse_revocation(&mut m, Ok(true));
     expect_reuse_event(&mut m);
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -428,7 +480,7 @@ fn a_family_revoked_during_the_rotation_is_rejected_without_another_revocation()
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
+        rejection(refresh(m).execute(TOKEN, None)),
         TokenRejection::Revoked
     );
 }
@@ -445,7 +497,7 @@ fn a_token_that_vanishes_during_the_rotation_is_rejected_as_unknown() {
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
+        rejection(refresh(m).execute(TOKEN, None)),
         TokenRejection::UnknownTokenId
     );
 }
@@ -466,7 +518,7 @@ fn the_successor_never_outlives_its_family() {
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
     expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair.refresh_expires_at, family_end);
     assert_eq!(pair.access_expires_at, issued() + Duration::minutes(15));
@@ -485,7 +537,7 @@ fn a_long_lived_family_keeps_issuing_long_lived_tokens() {
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
     expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair.refresh_expires_at, issued() + Duration::days(14));
 }
@@ -503,7 +555,7 @@ fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
     expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair.refresh_expires_at, issued() + Duration::hours(24));
 }
@@ -524,7 +576,7 @@ fn a_signing_failure_fails_the_refresh_without_spending_the_token() {
     m.forbid_session_writes();
     m.forbid_events();
 
-    let result = refresh(m).execute(TOKEN);
+    let result = refresh(m).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unexpected(_))),
@@ -543,7 +595,7 @@ fn a_storage_outage_during_the_rotation_propagates_as_unavailable() {
     m.sessions.expect_revoke_family().never();
     m.forbid_events();
 
-    let result = refresh(m).execute(TOKEN);
+    let result = refresh(m).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unavailable(_))),
@@ -568,10 +620,43 @@ fn a_failed_revocation_during_reuse_surfaces_the_storage_error() {
         .times(1)
         .return_const(());
 
-    let result = refresh(m).execute(TOKEN);
+    let result = refresh(m).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unavailable(_))),
         "got {result:?}"
     );
+}
+
+#[test]
+fn a_bound_token_rotates_for_its_own_client_and_its_successor_stays_in_the_bound_family() {
+    let s = bound_to(session(), "client-a");
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    // The binding is the family's: the successor joins the same family, so it inherits it.
+    expect_rotate(&mut m, next.clone(), Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+    m.sessions.expect_revoke_family().never();
+
+    let pair = refresh(m)
+        .execute(TOKEN, Some(&client_id("client-a")))
+        .unwrap();
+    assert_eq!(pair.refresh_token, format!("refresh:{}", next.id));
+}
+
+#[test]
+fn an_unbound_token_rotates_for_an_authenticated_client_too() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    refresh(m)
+        .execute(TOKEN, Some(&client_id("client-b")))
+        .unwrap();
 }

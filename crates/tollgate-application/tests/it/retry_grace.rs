@@ -149,7 +149,7 @@ fn assert_reuse_with_successor(s: &Session, successor: Option<RefreshTokenRecord
     m.forbid_signing();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }
@@ -166,7 +166,7 @@ fn without_a_grace_an_immediate_retry_is_reuse_and_no_successor_is_looked_up() {
     m.forbid_signing();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(Duration::zero())).execute(TOKEN)),
+        rejection(refresh(m, with_grace(Duration::zero())).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }
@@ -185,7 +185,7 @@ fn a_retry_inside_the_grace_gets_the_unused_successors_pair_without_any_write() 
     m.forbid_session_writes();
     m.forbid_events();
 
-    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN).unwrap();
+    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair, pair_of(&s, &next));
     assert_eq!(pair.access_expires_at, rotated_at() + Duration::minutes(15));
@@ -204,7 +204,7 @@ fn a_retry_at_the_last_instant_of_the_grace_still_gets_the_pair() {
     m.forbid_session_writes();
     m.forbid_events();
 
-    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN).unwrap();
+    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair, pair_of(&s, &next));
 }
@@ -221,7 +221,7 @@ fn a_retry_after_the_grace_is_reuse_and_no_successor_is_looked_up() {
     m.forbid_signing();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }
@@ -263,7 +263,7 @@ fn a_spent_token_of_a_revoked_family_is_refused_as_revoked_inside_the_grace() {
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Revoked
     );
 }
@@ -286,7 +286,7 @@ fn a_disabled_user_gets_no_pair_inside_the_grace() {
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::UserDisabled
     );
 }
@@ -302,7 +302,7 @@ fn a_storage_outage_while_looking_for_the_successor_propagates_without_revoking(
     m.forbid_signing();
     m.forbid_events();
 
-    let result = refresh(m, with_grace(GRACE)).execute(TOKEN);
+    let result = refresh(m, with_grace(GRACE)).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unavailable(_))),
@@ -359,7 +359,7 @@ fn losing_the_rotation_race_inside_the_grace_re_sends_the_winners_pair_and_mints
     m.sessions.expect_revoke_family().never();
     m.forbid_events();
 
-    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN).unwrap();
+    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair, pair_of(&s, &winners));
 }
@@ -377,7 +377,7 @@ fn losing_the_rotation_race_after_the_winners_successor_was_used_is_reuse() {
     expect_reuse(&mut m);
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }

@@ -10,7 +10,10 @@ use tollgate_application::{Error, Revocation, TokenTypeHint};
 use tollgate_domain::{AccessClaims, FamilyId, RevokeReason, TokenRejection, UserId};
 use uuid::Uuid;
 
-use crate::common::{access_claims_for, family_id, now, session, unavailable, Mocks, TOKEN};
+use crate::common::{
+    access_claims_for, bound_to, client_id, family_id, now, session, unavailable, Mocks, Session,
+    TOKEN,
+};
 
 fn access_claims() -> AccessClaims {
     let s = session();
@@ -18,7 +21,12 @@ fn access_claims() -> AccessClaims {
 }
 
 fn revoke(m: Mocks, hint: Option<TokenTypeHint>) -> Result<(), Error> {
-    Revocation::new(m.ports().token_check()).execute(TOKEN, hint)
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, None)
+}
+
+/// Revokes as the authenticated client `client`.
+fn revoke_as(m: Mocks, hint: Option<TokenTypeHint>, client: &str) -> Result<(), Error> {
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, Some(&client_id(client)))
 }
 
 /// The verifier takes [`TOKEN`] for a refresh token of Alice's session.
@@ -56,7 +64,11 @@ fn access_refused(m: &mut Mocks, times: usize) {
 
 /// The store finds the presented refresh token in Alice's live family.
 fn token_found(m: &mut Mocks) {
-    let s = session();
+    token_found_in(m, session());
+}
+
+/// The store finds the presented refresh token as `s` says.
+fn token_found_in(m: &mut Mocks, s: Session) {
     m.sessions
         .expect_find_token()
         .with(eq(s.record.id))
@@ -65,7 +77,11 @@ fn token_found(m: &mut Mocks) {
 }
 
 fn family_found(m: &mut Mocks) {
-    let family = session().family;
+    family_found_in(m, session());
+}
+
+fn family_found_in(m: &mut Mocks, s: Session) {
+    let family = s.family;
     m.sessions
         .expect_find_family()
         .with(eq(family_id()))
@@ -206,4 +222,63 @@ fn a_storage_outage_is_reported_not_swallowed() {
         .returning(|_, _, _| Err(unavailable()));
     let result = revoke(m, None);
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens bound to a client (RFC 7009 §2.1)
+
+#[test]
+fn a_client_revokes_its_own_bound_refresh_token() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found_in(&mut m, bound_to(session(), "client-a"));
+    expect_revocation(&mut m);
+    revoke_as(m, None, "client-a").unwrap();
+}
+
+#[test]
+fn a_refresh_token_bound_to_another_client_is_refused_silently() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found_in(&mut m, bound_to(session(), "client-a"));
+    // Recognised as a refresh token, so not tried as an access token either.
+    access_refused(&mut m, 0);
+    m.forbid_session_writes();
+    revoke_as(m, None, "client-b").unwrap();
+}
+
+#[test]
+fn a_bound_refresh_token_is_not_revoked_without_client_authentication() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found_in(&mut m, bound_to(session(), "client-a"));
+    m.forbid_session_writes();
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn an_access_token_bound_to_another_client_is_refused_silently() {
+    let mut m = Mocks::new();
+    access_verifies(&mut m, access_claims());
+    family_found_in(&mut m, bound_to(session(), "client-a"));
+    m.forbid_session_writes();
+    revoke_as(m, Some(TokenTypeHint::AccessToken), "client-b").unwrap();
+}
+
+#[test]
+fn a_client_revokes_its_own_bound_access_token() {
+    let mut m = Mocks::new();
+    access_verifies(&mut m, access_claims());
+    family_found_in(&mut m, bound_to(session(), "client-a"));
+    expect_revocation(&mut m);
+    revoke_as(m, Some(TokenTypeHint::AccessToken), "client-a").unwrap();
+}
+
+#[test]
+fn any_client_may_revoke_an_unbound_token() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found(&mut m);
+    expect_revocation(&mut m);
+    revoke_as(m, None, "client-b").unwrap();
 }

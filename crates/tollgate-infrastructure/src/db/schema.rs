@@ -27,6 +27,7 @@ diesel::table! {
         long_lived -> Bool,
         revoked_at -> Nullable<Instant>,
         revoke_reason -> Nullable<Text>,
+        client_id -> Nullable<Text>,
     }
 }
 
@@ -46,7 +47,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::{Binary, Text};
+    use diesel::sql_types::{Binary, Bool, Text};
     use crate::db::types::sql::Instant;
 
     clients (id) {
@@ -54,6 +55,7 @@ diesel::table! {
         secret_digest -> Binary,
         allowed_grants -> Text,
         created_at -> Instant,
+        introspect_any -> Bool,
     }
 }
 

@@ -128,10 +128,10 @@ fn postgres_columns_have_native_types() {
     )
     .load(&mut conn)
     .unwrap();
-    assert_eq!(columns.len(), 19, "{columns:?}");
+    assert_eq!(columns.len(), 20, "{columns:?}");
     for c in &columns {
         let expected = match c.column_name.as_str() {
-            "user_name" | "password_hash" | "revoke_reason" => "text",
+            "user_name" | "password_hash" | "revoke_reason" | "client_id" => "text",
             "disabled" | "long_lived" => "boolean",
             name if name.ends_with("_at") => "timestamp with time zone",
             _ => "uuid",
@@ -140,11 +140,14 @@ fn postgres_columns_have_native_types() {
     }
     // Byte order whatever the database's default collation (this test server's may be C already,
     // so the listing test alone could not catch a missing COLLATE).
-    let user_name = columns.iter().find(|c| c.column_name == "user_name");
-    assert_eq!(
-        user_name.and_then(|c| c.collation_name.as_deref()),
-        Some("C")
-    );
+    for name in ["user_name", "client_id"] {
+        let column = columns.iter().find(|c| c.column_name == name);
+        assert_eq!(
+            column.and_then(|c| c.collation_name.as_deref()),
+            Some("C"),
+            "{name}"
+        );
+    }
 }
 
 #[test]

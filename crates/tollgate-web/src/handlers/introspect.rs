@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use tollgate_application::{Introspected, Introspection};
+use tollgate_application::{Error as AppError, Introspected, Introspection};
 
 use crate::handlers::run_blocking;
 use crate::operation_form::read_token_operation;
@@ -32,6 +32,10 @@ struct IntrospectionBody<'a> {
     aud: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
+    /// The client the token was issued to; absent for a token issued without client
+    /// authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
 }
 
 impl<'a> IntrospectionBody<'a> {
@@ -46,10 +50,14 @@ impl<'a> IntrospectionBody<'a> {
             iss: None,
             aud: None,
             sid: None,
+            client_id: None,
         };
         match found {
             Introspected::Inactive => inactive,
-            Introspected::Access(c) => Self {
+            Introspected::Access {
+                claims: c,
+                client_id,
+            } => Self {
                 active: true,
                 // RFC 7662's token_type is the OAuth token type of RFC 6749 §7.1.
                 token_type: Some("Bearer"),
@@ -60,8 +68,12 @@ impl<'a> IntrospectionBody<'a> {
                 iss: Some(&c.issuer),
                 aud: Some("access"),
                 sid: Some(c.sid.to_string()),
+                client_id: client_id.as_ref().map(|c| c.as_str()),
             },
-            Introspected::Refresh(c) => Self {
+            Introspected::Refresh {
+                claims: c,
+                client_id,
+            } => Self {
                 active: true,
                 token_type: Some("refresh_token"),
                 sub: Some(c.sub.to_string()),
@@ -71,6 +83,7 @@ impl<'a> IntrospectionBody<'a> {
                 iss: Some(&c.issuer),
                 aud: Some("refresh"),
                 sid: None,
+                client_id: client_id.as_ref().map(|c| c.as_str()),
             },
         }
     }
@@ -83,7 +96,10 @@ impl<'a> IntrospectionBody<'a> {
     tag = "oauth2",
     operation_id = "introspect",
     description = "RFC 7662, for authenticated configured clients only (HTTP Basic or \
-`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`.",
+`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`, and so \
+is a token bound to another client (issued to it at login) unless the caller was created with \
+`tollgate client add --introspect-any`. An active token bound to a client carries its \
+`client_id`.",
     request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = [])),
     responses(
@@ -112,8 +128,10 @@ pub(crate) async fn introspect(
     let retry_after = endpoint.config.retry_after_secs;
     let found = run_blocking("introspection", retry_after, move || {
         // Introspection answers questions about other people's tokens: always a known client.
-        endpoint.identify(&credentials, true)?;
-        introspection.execute(&token, hint)
+        let client = endpoint
+            .identify(&credentials, true)?
+            .ok_or(AppError::InvalidClient)?;
+        introspection.execute(&token, hint, &client)
     })
     .await?;
     Ok(no_store(&mut HttpResponse::Ok()).json(IntrospectionBody::from_result(&found)))

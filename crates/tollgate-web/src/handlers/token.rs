@@ -24,14 +24,14 @@ use crate::{OAuthError, Operations};
     description = "Both dialects on one endpoint: `grantType=Password&userName=…&password=…` or \
 `grant_type=password&username=…&password=…` logs in; `grantType=RefreshToken&refreshToken=…` or \
 `grant_type=refresh_token&refresh_token=…` refreshes. A refresh token works once; presenting a \
-spent one revokes its whole family. Responses carry `Cache-Control: no-store`.",
+spent one revokes its whole family. A refresh token issued to an authenticated client is bound to it (RFC 6749 §6): refreshing it with another client, or without client authentication, is `invalid_grant` and spends nothing. A token issued without client authentication (the product dialect) is unbound and refreshes with or without a client. Responses carry `Cache-Control: no-store`.",
     request_body(content = crate::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "A new token pair", body = crate::response::TokenBody),
         (status = 400, description = "`invalid_request` (missing, repeated or both-spelled \
 parameter, malformed body, wrong content type), `unsupported_grant_type`, `invalid_grant` (bad \
-credentials or refresh token), `unauthorized_client`", body = crate::error::ErrorBody),
+credentials or refresh token, or a refresh token bound to another client), `unauthorized_client`", body = crate::error::ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication failed",
             body = crate::error::ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
@@ -91,13 +91,18 @@ async fn issue(
             password,
             long_lived,
             client_address: client_address(&req, &endpoint.config.trusted_proxies),
+            // Settled below, once the client has authenticated.
+            client_id: None,
         },
         Grant::RefreshToken { refresh_token } => {
             let pair = run_blocking("token", retry_after, move || {
                 // The client is settled first, so a refused client spends no refresh token.
                 let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
                 endpoint.authorize_grant(client.as_ref(), grant_type)?;
-                grants.refresh.execute(&refresh_token)
+                // A token bound to a client refreshes only for that client (RFC 6749 §6).
+                grants
+                    .refresh
+                    .execute(&refresh_token, client.as_ref().map(|c| &c.id))
             })
             .await?;
             return Ok(token_response(&pair));
@@ -113,7 +118,11 @@ async fn issue(
             let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
             endpoint.authorize_grant(client.as_ref(), grant_type)?;
             grants.login.check_throttle(&login)?;
-            Ok(login)
+            // The new family is bound to the authenticated client, if any.
+            Ok(LoginRequest {
+                client_id: client.map(|c| c.id),
+                ..login
+            })
         })
         .await?
     };

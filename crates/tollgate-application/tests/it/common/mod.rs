@@ -18,8 +18,8 @@ use tollgate_application::{
     MockTokenVerifier, MockUserStore, Ports,
 };
 use tollgate_domain::{
-    whole_seconds, AccessClaims, AccessTokenId, Family, FamilyId, PasswordHash, RefreshClaims,
-    RefreshTokenRecord, TokenId, TokenPolicy, User, UserId, UserName,
+    whole_seconds, AccessClaims, AccessTokenId, Client, ClientId, Family, FamilyId, PasswordHash,
+    RefreshClaims, RefreshTokenRecord, TokenId, TokenPolicy, User, UserId, UserName,
 };
 use uuid::Uuid;
 
@@ -107,6 +107,7 @@ pub fn session() -> Session {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
     };
     let issued = now() - Duration::hours(1);
     let record = RefreshTokenRecord {
@@ -131,6 +132,29 @@ pub fn session() -> Session {
         claims,
         record,
         family,
+    }
+}
+
+/// A configured client's id (`"client-a"`, `"client-b"`, ...).
+pub fn client_id(id: &str) -> ClientId {
+    ClientId::parse(id).unwrap()
+}
+
+/// `s` with its family bound to the client `id`, as a login authenticated as that client
+/// leaves it.
+pub fn bound_to(mut s: Session, id: &str) -> Session {
+    s.family.client_id = Some(client_id(id));
+    s
+}
+
+/// An authenticated client `id`, allowed to introspect every client's tokens if `any`.
+pub fn client(id: &str, introspect_any: bool) -> Client {
+    Client {
+        id: client_id(id),
+        secret_digest: tollgate_domain::SecretDigest::from_bytes([0; 32]),
+        allowed_grants: std::collections::BTreeSet::new(),
+        created_at: now() - Duration::days(30),
+        introspect_any,
     }
 }
 

@@ -92,6 +92,7 @@ fn family(user: UserId) -> (Family, RefreshTokenRecord) {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
     };
     let first = RefreshTokenRecord {
         id: TokenId::from_uuid(Uuid::new_v4()),
