@@ -68,7 +68,7 @@ pub(crate) fn run_keys_command_at(
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
     let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
-    let window = policy.key_trust_window(settings.leeway());
+    let window = policy.key_trust_window();
     match cmd {
         KeysCommand::Generate { algorithm } => {
             let algorithm = algorithm.unwrap_or(settings.tokens.algorithm);

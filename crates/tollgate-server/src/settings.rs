@@ -512,6 +512,12 @@ impl Settings {
     /// [`ServerError::Config`] when a lifetime is out of range.
     pub fn token_policy(&self, default_issuer: &str) -> Result<TokenPolicy, ServerError> {
         let t = &self.tokens;
+        // Checked before the domain's own check so the message names the setting.
+        if !(0..=3600).contains(&t.leeway) {
+            return Err(ServerError::Config(
+                "tokens.leeway must be 0 to 3600 seconds".into(),
+            ));
+        }
         let policy = TokenPolicy {
             issuer: if t.issuer.is_empty() {
                 default_issuer.to_owned()
@@ -523,15 +529,11 @@ impl Settings {
             refresh_long_ttl: Duration::seconds(t.refresh_long_ttl),
             family_max_lifetime: Duration::seconds(t.family_max_lifetime),
             reuse_grace: Duration::seconds(t.reuse_grace),
+            leeway: self.leeway(),
         };
         policy
             .validate()
             .map_err(|e| ServerError::Config(e.to_string()))?;
-        if !(0..=3600).contains(&t.leeway) {
-            return Err(ServerError::Config(
-                "tokens.leeway must be 0 to 3600 seconds".into(),
-            ));
-        }
         Ok(policy)
     }
 }

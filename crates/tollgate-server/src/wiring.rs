@@ -69,11 +69,7 @@ pub fn open_services(
         settings.tokens.algorithm,
     )?);
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
-    let codec = Arc::new(JwtCodec::for_policy(
-        keys.clone(),
-        &policy,
-        settings.leeway(),
-    ));
+    let codec = Arc::new(JwtCodec::for_policy(keys.clone(), &policy));
     let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
         memory_kib: settings.password.memory_kib,
         iterations: settings.password.iterations,

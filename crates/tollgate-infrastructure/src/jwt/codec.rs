@@ -60,11 +60,11 @@ impl JwtCodec {
         }
     }
 
-    /// The codec for `policy`: its issuer, `leeway`, and a key trust window of
-    /// [`TokenPolicy::key_trust_window`]`(leeway)`.
-    pub fn for_policy(keys: Arc<KeySet>, policy: &TokenPolicy, leeway: Duration) -> Self {
-        Self::new(keys, policy.issuer.clone(), leeway)
-            .with_trust_window(policy.key_trust_window(leeway))
+    /// The codec for `policy`: its issuer, its leeway, and a key trust window of
+    /// [`TokenPolicy::key_trust_window`].
+    pub fn for_policy(keys: Arc<KeySet>, policy: &TokenPolicy) -> Self {
+        Self::new(keys, policy.issuer.clone(), policy.leeway)
+            .with_trust_window(policy.key_trust_window())
     }
 
     /// Keys that stopped signing verify (and are published) only until `window` after that

@@ -9,6 +9,7 @@ mod algorithm;
 mod claims_wire;
 mod codec;
 mod jwks_verifier;
+mod key_dir;
 mod keys;
 mod lifecycle;
 mod provider;
@@ -19,8 +20,9 @@ mod x509;
 pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
 pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
+pub use key_dir::Retirement;
 pub use keys::{KeyInfo, KeySet};
-pub use lifecycle::{KeyStatus, Retirement};
+pub use lifecycle::KeyStatus;
 pub use provider::OPENSSL_PROVIDER;
 
 #[cfg(test)]

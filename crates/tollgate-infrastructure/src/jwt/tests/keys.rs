@@ -10,7 +10,7 @@ use tollgate_application::{Error as AppError, TokenSigner as _, TokenVerifier as
 use tollgate_domain::TokenRejection;
 
 use super::support::*;
-use crate::jwt::keys::store_pair;
+use crate::jwt::key_dir::store_pair;
 use crate::jwt::{JwtCodec, KeySet};
 use crate::InfraError;
 
