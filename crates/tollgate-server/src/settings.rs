@@ -127,6 +127,12 @@ pub struct DatabaseSettings {
 pub struct KeySettings {
     /// Directory of key pairs (relative paths are under `data_dir`); a key is generated when empty.
     pub dir: PathBuf,
+    /// Seconds between rescans of `dir` by a running server (a rescan also happens at once on
+    /// SIGHUP); 1 to 86400.
+    pub rescan_interval: u64,
+    /// Seconds a new key is published in the JWKS before any server signs with it; at least the
+    /// JWKS `Cache-Control: max-age`.
+    pub publish_ahead: u64,
 }
 
 /// `[tokens]`; every duration is in seconds.
@@ -312,6 +318,8 @@ impl Default for KeySettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("keys"),
+            rescan_interval: 60,
+            publish_ahead: 3600,
         }
     }
 }
@@ -440,6 +448,37 @@ impl Settings {
             revoked_before: now - Duration::seconds(p.keep_revoked),
             batch: p.batch,
         })
+    }
+
+    /// `keys.publish_ahead` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when it is shorter than the JWKS `max-age`
+    /// ([`JWKS_MAX_AGE_SECONDS`](tollgate_web::JWKS_MAX_AGE_SECONDS)): a verifier could then
+    /// hold a cached JWKS without the key that signs its tokens.
+    pub fn publish_ahead(&self) -> Result<Duration, ServerError> {
+        let ahead = self.keys.publish_ahead;
+        let max_age = tollgate_web::JWKS_MAX_AGE_SECONDS;
+        if ahead < max_age || ahead > 86_400 * 365 {
+            return Err(ServerError::Config(format!(
+                "keys.publish_ahead must be {max_age} seconds (the JWKS Cache-Control max-age) to one year, not {ahead}"
+            )));
+        }
+        Ok(Duration::seconds(i64::try_from(ahead).unwrap_or(i64::MAX)))
+    }
+
+    /// `keys.rescan_interval` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] unless it is 1 to 86400 seconds.
+    pub fn rescan_interval(&self) -> Result<StdDuration, ServerError> {
+        let every = self.keys.rescan_interval;
+        if !(1..=86_400).contains(&every) {
+            return Err(ServerError::Config(format!(
+                "keys.rescan_interval must be 1 to 86400 seconds, not {every}"
+            )));
+        }
+        Ok(StdDuration::from_secs(every))
     }
 
     /// The throttling rules from `[login]`.

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! The UTC creation stamp makes the names sort by age; the 8 hex digits are the start of the
-//! key's `kid`. Files of any other name are ignored.
+//! key's `kid`. Files of any other name are ignored, among them `.lock`, which processes
+//! sharing the directory lock while they scan it and generate a key (see [`KeySet::open`]).
 //!
 //! Retirement is a marker file next to the pair holding the instant of retirement in the
 //! file-name stamp format. A marker rather than a rename, so the pair's own files never move and
@@ -27,13 +28,15 @@ use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use tollgate_application::Clock as _;
 
-use super::keys::{KeyInfo, KeySet};
+use super::keys::{KeyInfo, KeySet, SigningSchedule};
 use super::{x509, SigningAlgorithm};
 use crate::{InfraError, SystemClock};
 
 const KEY_SUFFIX: &str = ".key.pem";
 const CERT_SUFFIX: &str = ".crt.pem";
 const RETIRED_SUFFIX: &str = ".retired";
+/// Locked while a process scans the directory or generates a key in it.
+const LOCK_FILE: &str = ".lock";
 const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
 /// A marker holds one stamp; anything longer is not ours, and is not read whole.
 const MAX_MARKER_BYTES: u64 = 64;
@@ -68,15 +71,35 @@ impl KeySet {
         dir: &Path,
         algorithm: SigningAlgorithm,
     ) -> Result<KeySet, InfraError> {
+        Self::open(dir, algorithm, None)
+    }
+
+    /// What a server does at start-up and at every rescan: under an exclusive lock on the
+    /// directory's `.lock` file, generates a key of `algorithm` when none can sign (creating
+    /// `dir`, mode 0700, when missing), then loads the set with `schedule` (see [`KeySet`]).
+    ///
+    /// The lock makes processes sharing the directory take turns, so two servers starting at
+    /// once on an empty directory end up with one key: the second finds the first one's.
+    ///
+    /// # Errors
+    /// As [`KeySet::load`] and [`KeySet::generate`]; [`InfraError::Io`] when the lock file
+    /// cannot be opened or locked.
+    pub fn open(
+        dir: &Path,
+        algorithm: SigningAlgorithm,
+        schedule: Option<SigningSchedule>,
+    ) -> Result<KeySet, InfraError> {
         ensure_dir(dir)?;
+        let _lock = lock(dir)?;
         let can_sign = key_files(dir)?
             .iter()
             .any(|f| !retirement_marker(dir, &f.stem).exists());
         if !can_sign {
-            let info = Self::generate_with(dir, SystemClock.now(), algorithm)?;
+            let now = schedule.map_or_else(|| SystemClock.now(), |s| s.now);
+            let info = Self::generate_with(dir, now, algorithm)?;
             tracing::info!(kid = info.kid(), algorithm = %algorithm, dir = %dir.display(), "generated a token signing key");
         }
-        Self::load(dir)
+        Self::load_scheduled(dir, schedule)
     }
 
     /// Loads every key pair in `dir`, with their retirement markers; the newest pair (by the
@@ -91,6 +114,17 @@ impl KeySet {
     ///   is retired;
     /// - [`InfraError::Crypto`] when OpenSSL fails otherwise.
     pub fn load(dir: &Path) -> Result<KeySet, InfraError> {
+        Self::load_scheduled(dir, None)
+    }
+
+    /// [`KeySet::load`], choosing the signing key with `schedule` (see [`KeySet`]).
+    ///
+    /// # Errors
+    /// As [`KeySet::load`].
+    pub fn load_scheduled(
+        dir: &Path,
+        schedule: Option<SigningSchedule>,
+    ) -> Result<KeySet, InfraError> {
         check_dir(dir)?;
         let files = key_files(dir)?;
         let mut keys: Vec<(KeyInfo, PKey<Private>)> = Vec::with_capacity(files.len());
@@ -111,7 +145,7 @@ impl KeySet {
                 dir.display()
             )));
         }
-        Self::from_pairs(keys).ok_or_else(|| {
+        Self::from_pairs(keys, schedule).ok_or_else(|| {
             InfraError::Key(format!(
                 "{}: every key is retired; run `tollgate keys generate`",
                 dir.display()
@@ -211,6 +245,23 @@ impl KeySet {
             already_retired: false,
         })
     }
+}
+
+/// Holds an exclusive lock on `dir/.lock` until dropped (closing the file releases it).
+fn lock(dir: &Path) -> Result<File, InfraError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io(&path))?;
+    // `File::lock` (Rust 1.89, hence the workspace's `rust-version`) is `flock` on Unix: it is
+    // held by the open file, so it ends with the process whatever way it ends.
+    file.lock().map_err(io(&path))?;
+    Ok(file)
 }
 
 /// The `<stamp>-<kid8>` file name stem of a pair created at `created_at` with this `kid`.

@@ -8,7 +8,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::DecodingKey;
 use openssl::pkey::{PKey, PKeyRef, Private, Public};
 use openssl::x509::X509;
@@ -39,8 +39,10 @@ pub struct KeyInfo {
     stem: String,
     /// From the key's retirement marker.
     retired_at: Option<DateTime<Utc>>,
-    /// Set by the key set: `None` for the signing key.
+    /// Set by the key set: `None` for the signing key and for keys published ahead.
     signing_ended_at: Option<DateTime<Utc>>,
+    /// Set by the key set for a key published ahead of signing: when it may start.
+    signs_from: Option<DateTime<Utc>>,
 }
 
 impl KeyInfo {
@@ -69,6 +71,7 @@ impl KeyInfo {
             jwk,
             retired_at: None,
             signing_ended_at: None,
+            signs_from: None,
         })
     }
 
@@ -137,6 +140,12 @@ impl KeyInfo {
         self.signing_ended_at
     }
 
+    /// For a key newer than its set's signing key and published ahead of signing
+    /// ([`SigningSchedule::publish_ahead`]): the instant it may start signing. `None` otherwise.
+    pub fn signs_from(&self) -> Option<DateTime<Utc>> {
+        self.signs_from
+    }
+
     /// The `<stamp>-<kid8>` file name stem of the pair.
     pub(super) fn stem(&self) -> &str {
         &self.stem
@@ -151,14 +160,33 @@ impl fmt::Debug for KeyInfo {
             .field("not_after", &self.not_after)
             .field("retired_at", &self.retired_at)
             .field("signing_ended_at", &self.signing_ended_at)
+            .field("signs_from", &self.signs_from)
             .finish_non_exhaustive()
     }
 }
 
-/// Every key in the key directory: the newest key that is not retired signs; the others may
-/// still verify, for as long as [`JwtCodec`](super::JwtCodec)'s trust window says.
+/// When a key set is looked at, and how long a new key is published before it may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigningSchedule {
+    /// The instant the set is loaded for.
+    pub now: DateTime<Utc>,
+    /// How long a key is in the JWKS before any server signs with it (setting
+    /// `keys.publish_ahead`), so that a verifier holding a cached JWKS never meets its `kid`
+    /// unannounced.
+    pub publish_ahead: Duration,
+}
+
+/// Every key in the key directory and which one signs; the others may still verify, for as
+/// long as [`JwtCodec`](super::JwtCodec)'s trust window says.
 ///
-/// Immutable once loaded.
+/// Without a [`SigningSchedule`] the newest key that is not retired signs. With one, the newest
+/// key that is not retired and was created at least `publish_ahead` before `now` signs; newer
+/// ones are only published (see [`KeyInfo::signs_from`]). When no key is that old (a fresh
+/// install, or every older key retired), the oldest key that is not retired signs at once, so
+/// there is always a signing key.
+///
+/// Immutable once loaded; a running server swaps in a freshly loaded set
+/// ([`JwtCodec::replace_keys`](super::JwtCodec::replace_keys)).
 pub struct KeySet {
     /// Every key, oldest first.
     keys: Vec<KeyInfo>,
@@ -170,7 +198,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// The signing key: the newest one that is not retired.
+    /// The signing key (see [`KeySet`] for which one that is).
     pub fn signing(&self) -> &KeyInfo {
         // `from_pairs` only makes sets whose index points into `keys`.
         &self.keys[self.signing]
@@ -197,9 +225,27 @@ impl KeySet {
     }
 
     /// Builds a set from pairs sorted oldest first (each with its retirement read), deciding the
-    /// signing key and when every other key stopped signing; `None` when none can sign.
-    pub(super) fn from_pairs(pairs: Vec<(KeyInfo, PKey<Private>)>) -> Option<KeySet> {
-        let signing = pairs.iter().rposition(|(k, _)| k.retired_at.is_none())?;
+    /// signing key (per `schedule`, see [`KeySet`]) and when every other key stopped signing;
+    /// `None` when none can sign.
+    pub(super) fn from_pairs(
+        pairs: Vec<(KeyInfo, PKey<Private>)>,
+        schedule: Option<SigningSchedule>,
+    ) -> Option<KeySet> {
+        let usable = |k: &KeyInfo| k.retired_at.is_none();
+        // When a key starts (or started) signing if nothing retires it first.
+        let starts = |k: &KeyInfo| match schedule {
+            None => Some(k.created_at),
+            Some(s) => k.created_at.checked_add_signed(s.publish_ahead),
+        };
+        let signing = match schedule {
+            None => pairs.iter().rposition(|(k, _)| usable(k))?,
+            Some(s) => pairs
+                .iter()
+                .rposition(|(k, _)| usable(k) && starts(k).is_some_and(|t| t <= s.now))
+                // Nothing published long enough: the key published longest signs at once
+                // rather than none (a fresh install must work).
+                .or_else(|| pairs.iter().position(|(k, _)| usable(k)))?,
+        };
         let mut keys = Vec::with_capacity(pairs.len());
         let mut signing_key = None;
         for (i, (info, key)) in pairs.into_iter().enumerate() {
@@ -209,17 +255,19 @@ impl KeySet {
             keys.push(info);
         }
         // A key stopped signing when it was retired or when the first newer key that is not
-        // retired appeared, whichever came first. Newer keys that were retired since may have
-        // signed meanwhile, but after their retirement this key was the newest usable one again,
-        // so only a newer key that is still usable ends its signing for good.
+        // retired started signing, whichever came first. Newer keys that were retired since may
+        // have signed meanwhile, but after their retirement this key was the newest usable one
+        // again, so only a newer key that is still usable ends its signing for good.
         for i in 0..keys.len() {
             if i == signing {
                 continue;
             }
-            let superseded_at = keys[i + 1..]
-                .iter()
-                .find(|k| k.retired_at.is_none())
-                .map(|k| k.created_at);
+            if i > signing && usable(&keys[i]) {
+                // Published ahead: it has not signed yet, so its trust window has not begun.
+                keys[i].signs_from = starts(&keys[i]);
+                continue;
+            }
+            let superseded_at = keys[i + 1..].iter().find(|k| usable(k)).and_then(&starts);
             keys[i].signing_ended_at = match (keys[i].retired_at, superseded_at) {
                 (Some(r), Some(s)) => Some(r.min(s)),
                 (r, s) => r.or(s),
@@ -243,7 +291,24 @@ impl KeySet {
                 Ok((info.stored_as(String::new(), *retired_at), key.clone()))
             })
             .collect::<Result<Vec<_>, InfraError>>()?;
-        Self::from_pairs(infos).ok_or_else(|| InfraError::Key("no usable key".into()))
+        Self::from_pairs(infos, None).ok_or_else(|| InfraError::Key("no usable key".into()))
+    }
+
+    /// [`KeySet::in_memory`] with a [`SigningSchedule`].
+    #[cfg(test)]
+    pub(crate) fn in_memory_scheduled(
+        pairs: &[MemoryPair],
+        schedule: SigningSchedule,
+    ) -> Result<KeySet, InfraError> {
+        let infos = pairs
+            .iter()
+            .map(|(created, key, cert, retired_at)| {
+                let info = KeyInfo::from_certificate(*created, cert)?;
+                Ok((info.stored_as(String::new(), *retired_at), key.clone()))
+            })
+            .collect::<Result<Vec<_>, InfraError>>()?;
+        Self::from_pairs(infos, Some(schedule))
+            .ok_or_else(|| InfraError::Key("no usable key".into()))
     }
 }
 

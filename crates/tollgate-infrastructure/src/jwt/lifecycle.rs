@@ -19,6 +19,12 @@ use super::keys::KeyInfo;
 pub enum KeyStatus {
     /// The key new tokens are signed with; it verifies and is published.
     Signing,
+    /// Newer than the signing key: published (and verifying) ahead of signing, which it starts
+    /// at `signs_from` (the first load at or after that instant makes it the signing key).
+    Published {
+        /// When it may start signing.
+        signs_from: DateTime<Utc>,
+    },
     /// Superseded by a newer key: it only verifies, and is published, until `until`.
     Verifying {
         /// The end of its trust window.
@@ -38,7 +44,7 @@ pub enum KeyStatus {
 
 impl KeyInfo {
     /// The first instant this key no longer verifies, with trust window `window`; `None` while it
-    /// is the signing key (or the end is beyond the calendar).
+    /// is the signing key or published ahead of signing (or the end is beyond the calendar).
     pub fn trusted_until(&self, window: Duration) -> Option<DateTime<Utc>> {
         tollgate_domain::key_trusted_until(self.signing_ended_at()?, window)
     }
@@ -51,7 +57,10 @@ impl KeyInfo {
     /// Where this key stands at `now`, with trust window `window`.
     pub fn status(&self, now: DateTime<Utc>, window: Duration) -> KeyStatus {
         match self.trusted_until(window) {
-            None if self.signing_ended_at().is_none() => KeyStatus::Signing,
+            None if self.signing_ended_at().is_none() => match self.signs_from() {
+                Some(signs_from) if now < signs_from => KeyStatus::Published { signs_from },
+                _ => KeyStatus::Signing,
+            },
             // Stopped signing, but the window ends past the calendar: trusted for good.
             None => self.not_expired(DateTime::<Utc>::MAX_UTC),
             Some(until) if now >= until => KeyStatus::Expired { since: until },

@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod provider;
 mod publish;
+mod rescan;
 mod verify;
 mod x509;
 
@@ -21,9 +22,10 @@ pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
 pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
 pub use key_dir::Retirement;
-pub use keys::{KeyInfo, KeySet};
+pub use keys::{KeyInfo, KeySet, SigningSchedule};
 pub use lifecycle::KeyStatus;
 pub use provider::OPENSSL_PROVIDER;
+pub use rescan::KeyDirectory;
 
 #[cfg(test)]
 mod tests;

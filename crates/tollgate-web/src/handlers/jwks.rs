@@ -5,9 +5,12 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use tollgate_application::{JwkParams, PublicJwk, PublishedKeys};
 
-/// Caches may keep the set five minutes. A retired key leaving late is harmless (its tokens have
-/// expired); a new key is published as soon as a restarted server signs with it, so verifiers
-/// that meet an unknown `kid` should refetch rather than wait for this to run out.
+/// How long caches may keep the JWKS, in seconds (its `Cache-Control: max-age`). A retired key
+/// leaving late is harmless (its tokens have expired); a new key is published
+/// `keys.publish_ahead`, at least this long, before any server signs with it, so a verifier
+/// holding a cached copy never meets an unknown `kid`.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
+/// [`JWKS_MAX_AGE_SECONDS`] as a header (a test checks they agree).
 const CACHE_CONTROL: &str = "public, max-age=300";
 
 /// One JWK, members in the order RFC 7517's examples use. Public members only, by construction;
@@ -89,6 +92,14 @@ pub(crate) async fn jwks(keys: web::Data<PublishedKeys>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_says_the_published_max_age() {
+        assert_eq!(
+            CACHE_CONTROL,
+            format!("public, max-age={JWKS_MAX_AGE_SECONDS}")
+        );
+    }
 
     #[test]
     fn a_key_serializes_with_exactly_the_public_jwk_members() {
