@@ -69,7 +69,7 @@ pub(crate) fn run_keys_command_at(
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
     let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
-    let window = policy.key_trust_window();
+    let window = settings.key_trust_window(&policy)?;
     match cmd {
         KeysCommand::Generate { algorithm } => {
             let algorithm = algorithm.unwrap_or(settings.tokens.algorithm);
@@ -242,10 +242,10 @@ mod tests {
             ]
         );
 
-        // Default lifetimes: the longest token lives 14 days; leeway 30 s; counted from the
-        // instant the second key started signing.
+        // Default lifetimes: the longest token lives 14 days; leeway 30 s; one rescan interval
+        // (60 s); counted from the instant the second key started signing.
         let active = later + Duration::hours(1);
-        let first_until = "until 2026-12-15T11:00:30Z";
+        let first_until = "until 2026-12-15T11:01:30Z";
         assert_eq!(
             listing(&settings, active),
             [

@@ -100,6 +100,7 @@ impl Application {
                     throttle: settings.throttle_policy()?,
                     max_concurrent_hashes: settings.max_concurrent_hashes(),
                     hash_queue_timeout: settings.hash_queue_timeout()?,
+                    jwks_max_age: settings.keys.jwks_max_age,
                     ..WebConfig::default()
                 },
             )

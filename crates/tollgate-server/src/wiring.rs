@@ -83,7 +83,10 @@ pub fn open_services(
         clock.now(),
     )?;
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
-    let codec = Arc::new(JwtCodec::for_policy(Arc::new(keys), &policy));
+    let codec = Arc::new(
+        JwtCodec::for_policy(Arc::new(keys), &policy)
+            .with_trust_window(settings.key_trust_window(&policy)?),
+    );
     let key_directory = Arc::new(KeyDirectory::new(
         &settings.keys_dir(),
         settings.tokens.algorithm,

@@ -202,7 +202,8 @@ fn rs512_tokens_keep_refreshing_after_a_rotation_to_eddsa_until_the_old_key_reti
         .unwrap()
         .signing_ended_at()
         .unwrap();
-    let window_end = stopped + Duration::days(14) + Duration::seconds(30);
+    // 14 days (long-lived refresh), 30 s of leeway, one rescan interval (60 s).
+    let window_end = stopped + Duration::days(14) + Duration::seconds(30 + 60);
     set_clock(&app, window_end + Duration::seconds(60));
     assert_eq!(published_kids(&app), [new_key.kid().to_owned()]);
     assert_eq!(
@@ -327,7 +328,8 @@ fn a_retired_key_leaves_the_jwks_and_verification_once_its_tokens_have_expired()
         .signing_ended_at()
         .unwrap();
     assert!(stopped <= retired.key.retired_at().unwrap());
-    let window_end = stopped + Duration::days(14) + Duration::seconds(30);
+    // 14 days (long-lived refresh), 30 s of leeway, one rescan interval (60 s).
+    let window_end = stopped + Duration::days(14) + Duration::seconds(30 + 60);
 
     // A token of the old key that would still be unexpired after the window: only the key's
     // trust decides.
