@@ -281,6 +281,13 @@ mod tests {
             member.to_string().contains("Extension member"),
             "the member says it is an extension: {member}"
         );
+        let introspection = &doc["components"]["schemas"]["Introspection"]["properties"];
+        for member in ["kid", "alg"] {
+            assert!(
+                introspection[member].is_object(),
+                "{member}: {introspection}"
+            );
+        }
         let jwk = &doc["components"]["schemas"]["Jwk"];
         let required = jwk["required"].as_array().unwrap();
         assert!(required.contains(&Value::from("alg")), "{jwk}");

@@ -1,7 +1,9 @@
 //! `POST /api/oauth2/introspect`: token introspection (RFC 7662) for configured clients.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use tollgate_application::{Introspected, Introspection};
 
 use crate::handlers::run_blocking;
@@ -32,10 +34,38 @@ struct IntrospectionBody<'a> {
     aud: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
+    /// Extension member (RFC 7662 §2.2): the `kid` of the key that signed the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    /// Extension member (RFC 7662 §2.2): the JWS algorithm the token is signed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alg: Option<&'a str>,
+}
+
+/// The `kid` and `alg` of a token's JWS header.
+#[derive(Deserialize)]
+struct SigningHeader {
+    kid: String,
+    alg: String,
+}
+
+/// A header no longer than this is not ours (ours are under 100 characters).
+const MAX_HEADER_CHARS: usize = 1024;
+
+/// The JWS header of `token`, if it decodes. A plain decode with no check of its own: it is
+/// shown only once the use case found the token active, that is verified, and verification
+/// covers the header and accepts a token only with the key its `kid` names, under that key's
+/// own `alg`.
+fn signing_header(token: &str) -> Option<SigningHeader> {
+    let encoded = token.split('.').next()?;
+    if encoded.len() > MAX_HEADER_CHARS {
+        return None;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
 }
 
 impl<'a> IntrospectionBody<'a> {
-    fn from_result(found: &'a Introspected) -> Self {
+    fn from_result(found: &'a Introspected, header: Option<&'a SigningHeader>) -> Self {
         let inactive = Self {
             active: false,
             token_type: None,
@@ -46,7 +76,11 @@ impl<'a> IntrospectionBody<'a> {
             iss: None,
             aud: None,
             sid: None,
+            kid: None,
+            alg: None,
         };
+        let kid = header.map(|h| h.kid.as_str());
+        let alg = header.map(|h| h.alg.as_str());
         match found {
             Introspected::Inactive => inactive,
             Introspected::Access(c) => Self {
@@ -60,6 +94,8 @@ impl<'a> IntrospectionBody<'a> {
                 iss: Some(&c.issuer),
                 aud: Some("access"),
                 sid: Some(c.sid.to_string()),
+                kid,
+                alg,
             },
             Introspected::Refresh(c) => Self {
                 active: true,
@@ -71,6 +107,8 @@ impl<'a> IntrospectionBody<'a> {
                 iss: Some(&c.issuer),
                 aud: Some("refresh"),
                 sid: None,
+                kid,
+                alg,
             },
         }
     }
@@ -83,7 +121,8 @@ impl<'a> IntrospectionBody<'a> {
     tag = "oauth2",
     operation_id = "introspect",
     description = "RFC 7662, for authenticated configured clients only (HTTP Basic or \
-`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`.",
+`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`. An active \
+token's answer adds the extension members `kid` and `alg` of the key that signed it.",
     request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = [])),
     responses(
@@ -110,11 +149,13 @@ pub(crate) async fn introspect(
     let (token, hint, credentials) =
         read_token_operation(&req, payload, endpoint.config.max_body_bytes).await?;
     let retry_after = endpoint.config.retry_after_secs;
+    let header = signing_header(&token);
     let found = run_blocking("introspection", retry_after, move || {
         // Introspection answers questions about other people's tokens: always a known client.
         endpoint.identify(&credentials, true)?;
         introspection.execute(&token, hint)
     })
     .await?;
-    Ok(no_store(&mut HttpResponse::Ok()).json(IntrospectionBody::from_result(&found)))
+    Ok(no_store(&mut HttpResponse::Ok())
+        .json(IntrospectionBody::from_result(&found, header.as_ref())))
 }
