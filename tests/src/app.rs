@@ -113,6 +113,9 @@ impl TestApp {
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
             hasher,
+            // Tests restart a server on a freshly generated key and expect it to sign at once;
+            // publishing ahead is tested by itself (tollgate-server's key_rotation tests).
+            publish_ahead: Some(chrono::Duration::zero()),
         };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {

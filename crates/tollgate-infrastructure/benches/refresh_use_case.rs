@@ -159,6 +159,7 @@ fn refresh(c: &mut Criterion) {
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
         reuse_grace: Duration::zero(),
+        leeway: Duration::seconds(30),
     };
     let dir = tempfile::tempdir().expect("temporary directory");
     let keys = Arc::new(KeySet::load_or_generate(&dir.path().join("keys")).expect("keys"));

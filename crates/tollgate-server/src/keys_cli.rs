@@ -1,16 +1,16 @@
 //! `tollgate keys …`: signing-key rotation on the key directory.
 //!
-//! Servers load the key directory once, at start: a key generated or retired here changes what
-//! a server signs with only when it restarts. Restart every server sharing the directory right
-//! after `generate` or `retire`: a key's trust window is counted from the command, and until
-//! they restart, servers still on the old set neither sign with nor accept the new key.
+//! Running servers rescan the key directory every `keys.rescan_interval` (and at once on
+//! SIGHUP), so no restart is needed. A generated key is published at once and signs only
+//! `keys.publish_ahead` after its creation, so every server and every cached JWKS knows it
+//! before any token names it; a retired key stops signing at each server's next rescan.
 
 use std::io::Write;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Subcommand;
 use tollgate_application::Clock as _;
-use tollgate_infrastructure::jwt::{KeyInfo, KeySet, KeyStatus, SigningAlgorithm};
+use tollgate_infrastructure::jwt::{KeyInfo, KeySet, KeyStatus, SigningAlgorithm, SigningSchedule};
 use tollgate_infrastructure::SystemClock;
 
 use crate::wiring::COMMAND_LINE_ISSUER;
@@ -19,7 +19,8 @@ use crate::{ServerError, Settings};
 /// `tollgate keys …`.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Generate a key pair; servers sign with it from their next restart.
+    /// Generate a key pair; servers publish it at their next rescan and sign with it
+    /// `keys.publish_ahead` after its creation.
     #[command(after_help = "Example:\n  tollgate keys generate --algorithm EdDSA")]
     Generate {
         /// Its algorithm: RS512 (RSA-2048), ES256 (P-256) or EdDSA (Ed25519); default
@@ -27,11 +28,11 @@ pub enum KeysCommand {
         #[arg(long)]
         algorithm: Option<SigningAlgorithm>,
     },
-    /// List the keys: kid, creation, status (signing, verifying, retired, expired) and until
+    /// List the keys: kid, creation, status (signing, published, verifying, retired, expired) and until
     /// when each is trusted and published in the JWKS.
     #[command(after_help = "Example:\n  tollgate keys list")]
     List,
-    /// Retire a key: it stops signing at the next restart and stays trusted and published until
+    /// Retire a key: it stops signing at each server's next rescan and stays trusted and published until
     /// every token it can have signed has expired. Refused for the only key that can sign.
     #[command(after_help = "Example:\n  tollgate keys retire 8B5C3AB8")]
     Retire {
@@ -68,27 +69,42 @@ pub(crate) fn run_keys_command_at(
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
     let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
-    let window = policy.key_trust_window(settings.leeway());
+    let window = settings.key_trust_window(&policy)?;
     match cmd {
         KeysCommand::Generate { algorithm } => {
             let algorithm = algorithm.unwrap_or(settings.tokens.algorithm);
             let key = KeySet::generate_with(&dir, now, algorithm)?;
-            let set = KeySet::load(&dir)?;
+            let publish_ahead = settings.publish_ahead()?;
+            let set = KeySet::load_scheduled(&dir, Some(SigningSchedule { now, publish_ahead }))?;
             writeln!(
                 out,
                 "generated {algorithm} key {} in {}",
                 key.kid(),
                 dir.display()
             )?;
-            if set.signing_kid() == key.kid() {
-                writeln!(
+            let signs_from = set.find(key.kid()).and_then(KeyInfo::signs_from);
+            match signs_from {
+                Some(from) => writeln!(
                     out,
-                    "servers sign with it once restarted; restart every server using this directory now"
-                )?;
+                    "running servers publish it at their next rescan (within keys.rescan_interval, {} s; at once on SIGHUP) and sign with it from {}",
+                    settings.keys.rescan_interval,
+                    stamp(from)
+                )?,
+                None => writeln!(
+                    out,
+                    "it is the only key that can sign: running servers sign with it at their next rescan (within {} s; at once on SIGHUP)",
+                    settings.keys.rescan_interval
+                )?,
             }
         }
         KeysCommand::List => {
-            let set = KeySet::load(&dir)?;
+            let set = KeySet::load_scheduled(
+                &dir,
+                Some(SigningSchedule {
+                    now,
+                    publish_ahead: settings.publish_ahead()?,
+                }),
+            )?;
             writeln!(
                 out,
                 "{:<40}  {:<20}  {:<9}  {:<5}  PUBLISHED AND TRUSTED",
@@ -122,7 +138,8 @@ pub(crate) fn run_keys_command_at(
             let (_, until) = describe(&key, now, window);
             writeln!(
                 out,
-                "published and trusted {until}; restart every server using this directory now"
+                "published and trusted {until}; running servers stop signing with it at their next rescan (within {} s; at once on SIGHUP)",
+                settings.keys.rescan_interval
             )?;
         }
     }
@@ -133,6 +150,10 @@ pub(crate) fn run_keys_command_at(
 fn describe(key: &KeyInfo, now: DateTime<Utc>, window: Duration) -> (&'static str, String) {
     match key.status(now, window) {
         KeyStatus::Signing => ("signing", "while it signs".to_owned()),
+        KeyStatus::Published { signs_from } => (
+            "published",
+            format!("and signing from {}", stamp(signs_from)),
+        ),
         KeyStatus::Verifying { until } => ("verifying", format!("until {}", stamp(until))),
         KeyStatus::Retired { until } => ("retired", format!("until {}", stamp(until))),
         KeyStatus::Expired { since } => (
@@ -203,13 +224,30 @@ mod tests {
         ));
         let later = t0 + Duration::days(1);
         let second_output = run(&settings, KeysCommand::Generate { algorithm: None }, later);
-        assert!(second_output.contains("restart"), "{second_output}");
+        // Published `keys.publish_ahead` (default an hour) before it signs.
+        assert!(
+            second_output.contains("sign with it from 2026-12-01T11:00:00Z"),
+            "{second_output}"
+        );
         let second = kid_in(&second_output);
-
-        // Default lifetimes: the longest token lives 14 days; leeway 30 s.
-        let first_until = "until 2026-12-15T10:00:30Z";
         assert_eq!(
             listing(&settings, later),
+            [
+                (first.clone(), "signing".into(), "while it signs".into()),
+                (
+                    second.clone(),
+                    "published".into(),
+                    "and signing from 2026-12-01T11:00:00Z".into()
+                ),
+            ]
+        );
+
+        // Default lifetimes: the longest token lives 14 days; leeway 30 s; one rescan interval
+        // (60 s); counted from the instant the second key started signing.
+        let active = later + Duration::hours(1);
+        let first_until = "until 2026-12-15T11:01:30Z";
+        assert_eq!(
+            listing(&settings, active),
             [
                 (first.clone(), "verifying".into(), first_until.into()),
                 (second.clone(), "signing".into(), "while it signs".into()),
@@ -217,7 +255,7 @@ mod tests {
         );
 
         // The newest key cannot go while it is the only one left to sign.
-        let retire_at = later + Duration::hours(1);
+        let retire_at = active + Duration::hours(1);
         let output = run(
             &settings,
             KeysCommand::Retire {

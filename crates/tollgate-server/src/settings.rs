@@ -127,6 +127,14 @@ pub struct DatabaseSettings {
 pub struct KeySettings {
     /// Directory of key pairs (relative paths are under `data_dir`); a key is generated when empty.
     pub dir: PathBuf,
+    /// Seconds between rescans of `dir` by a running server (a rescan also happens at once on
+    /// SIGHUP); 1 to 86400.
+    pub rescan_interval: u64,
+    /// Seconds a new key is published in the JWKS before any server signs with it; at least
+    /// `jwks_max_age`.
+    pub publish_ahead: u64,
+    /// The JWKS `Cache-Control: max-age`, in seconds; 1 to 86400.
+    pub jwks_max_age: u32,
 }
 
 /// `[tokens]`; every duration is in seconds.
@@ -312,6 +320,9 @@ impl Default for KeySettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("keys"),
+            rescan_interval: 60,
+            publish_ahead: 3600,
+            jwks_max_age: tollgate_web::JWKS_MAX_AGE_SECONDS,
         }
     }
 }
@@ -379,6 +390,8 @@ impl Settings {
         settings.throttle_policy()?;
         settings.trusted_proxies()?;
         settings.hash_queue_timeout()?;
+        settings.publish_ahead()?;
+        settings.rescan_interval()?;
         settings.tls_files()?;
         Ok(settings)
     }
@@ -440,6 +453,53 @@ impl Settings {
             revoked_before: now - Duration::seconds(p.keep_revoked),
             batch: p.batch,
         })
+    }
+
+    /// `keys.publish_ahead` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when it is shorter than the JWKS `max-age` (`keys.jwks_max_age`):
+    /// a verifier could then hold a cached JWKS without the key that signs its tokens. Or when
+    /// `keys.jwks_max_age` is not 1 to 86400 seconds.
+    pub fn publish_ahead(&self) -> Result<Duration, ServerError> {
+        let ahead = self.keys.publish_ahead;
+        let max_age = self.keys.jwks_max_age;
+        if !(1..=86_400).contains(&max_age) {
+            return Err(ServerError::Config(format!(
+                "keys.jwks_max_age must be 1 to 86400 seconds, not {max_age}"
+            )));
+        }
+        if ahead < u64::from(max_age) || ahead > 86_400 * 365 {
+            return Err(ServerError::Config(format!(
+                "keys.publish_ahead must be at least keys.jwks_max_age ({max_age} s, the JWKS Cache-Control max-age) and at most a year, not {ahead}"
+            )));
+        }
+        Ok(Duration::seconds(i64::try_from(ahead).unwrap_or(i64::MAX)))
+    }
+
+    /// How long a key that stopped signing keeps verifying: the policy's
+    /// [`key_trust_window`](TokenPolicy::key_trust_window) plus one `keys.rescan_interval`,
+    /// the longest a server may go on signing with a key retired in the directory.
+    ///
+    /// # Errors
+    /// As [`Settings::rescan_interval`].
+    pub fn key_trust_window(&self, policy: &TokenPolicy) -> Result<Duration, ServerError> {
+        let rescan = self.rescan_interval()?.as_secs();
+        Ok(policy.key_trust_window() + Duration::seconds(i64::try_from(rescan).unwrap_or(86_400)))
+    }
+
+    /// `keys.rescan_interval` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] unless it is 1 to 86400 seconds.
+    pub fn rescan_interval(&self) -> Result<StdDuration, ServerError> {
+        let every = self.keys.rescan_interval;
+        if !(1..=86_400).contains(&every) {
+            return Err(ServerError::Config(format!(
+                "keys.rescan_interval must be 1 to 86400 seconds, not {every}"
+            )));
+        }
+        Ok(StdDuration::from_secs(every))
     }
 
     /// The throttling rules from `[login]`.
@@ -512,6 +572,12 @@ impl Settings {
     /// [`ServerError::Config`] when a lifetime is out of range.
     pub fn token_policy(&self, default_issuer: &str) -> Result<TokenPolicy, ServerError> {
         let t = &self.tokens;
+        // Checked before the domain's own check so the message names the setting.
+        if !(0..=3600).contains(&t.leeway) {
+            return Err(ServerError::Config(
+                "tokens.leeway must be 0 to 3600 seconds".into(),
+            ));
+        }
         let policy = TokenPolicy {
             issuer: if t.issuer.is_empty() {
                 default_issuer.to_owned()
@@ -523,15 +589,11 @@ impl Settings {
             refresh_long_ttl: Duration::seconds(t.refresh_long_ttl),
             family_max_lifetime: Duration::seconds(t.family_max_lifetime),
             reuse_grace: Duration::seconds(t.reuse_grace),
+            leeway: self.leeway(),
         };
         policy
             .validate()
             .map_err(|e| ServerError::Config(e.to_string()))?;
-        if !(0..=3600).contains(&t.leeway) {
-            return Err(ServerError::Config(
-                "tokens.leeway must be 0 to 3600 seconds".into(),
-            ));
-        }
         Ok(policy)
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use tollgate_application::{Clock, Ports};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::{Database, PoolOptions};
-use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
+use tollgate_infrastructure::jwt::{JwtCodec, KeyDirectory, KeySet};
 use tollgate_infrastructure::{
     Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets, SystemClock,
 };
@@ -21,12 +21,21 @@ pub struct Services {
     pub ports: Ports,
     /// The database (for readiness checks and administration).
     pub database: Database,
-    /// The signing and verification keys.
-    pub keys: Arc<KeySet>,
+    /// Signs and verifies with the key set of the moment (swapped by rescans).
+    pub codec: Arc<JwtCodec>,
+    /// The key directory behind `codec`, to rescan.
+    pub key_directory: Arc<KeyDirectory>,
     /// The token rules in force.
     pub policy: Arc<TokenPolicy>,
     /// The metrics every port here feeds (`/metrics`).
     pub metrics: Arc<PrometheusMetrics>,
+}
+
+impl Services {
+    /// The key set signed and verified with now.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.codec.key_set()
+    }
 }
 
 /// The issuer the administration commands build their policy with. They sign no token, so it is
@@ -39,10 +48,11 @@ pub(crate) const COMMAND_LINE_ISSUER: &str = "http://localhost";
 /// # Errors
 /// As [`open_services`].
 pub(crate) fn open_command_services(settings: &Settings) -> Result<Services, ServerError> {
-    open_services(settings, COMMAND_LINE_ISSUER, Arc::new(SystemClock))
+    open_services(settings, COMMAND_LINE_ISSUER, Arc::new(SystemClock), None)
 }
 
-/// Opens the database (applying migrations), loads or creates the keys and builds the ports.
+/// Opens the database (applying migrations), loads or creates the keys (publishing a new key
+/// `publish_ahead` before it signs; `keys.publish_ahead` when `None`) and builds the ports.
 /// Blocking.
 ///
 /// # Errors
@@ -51,6 +61,7 @@ pub fn open_services(
     settings: &Settings,
     default_issuer: &str,
     clock: Arc<dyn Clock>,
+    publish_ahead: Option<chrono::Duration>,
 ) -> Result<Services, ServerError> {
     let policy = Arc::new(settings.token_policy(default_issuer)?);
     let database = Database::connect(
@@ -64,15 +75,23 @@ pub fn open_services(
     // Checked here too (the key set refuses them as well) so that every exposed secret file is
     // reported the same way: one line with the `chmod` that fixes it.
     tollgate_infrastructure::files::ensure_private_keys(&settings.keys_dir())?;
-    let keys = Arc::new(KeySet::load_or_generate_with(
+    let publish_ahead = publish_ahead.map_or_else(|| settings.publish_ahead(), Ok)?;
+    let keys = KeyDirectory::load(
         &settings.keys_dir(),
         settings.tokens.algorithm,
-    )?);
+        publish_ahead,
+        clock.now(),
+    )?;
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
-    let codec = Arc::new(JwtCodec::for_policy(
-        keys.clone(),
-        &policy,
-        settings.leeway(),
+    let codec = Arc::new(
+        JwtCodec::for_policy(Arc::new(keys), &policy)
+            .with_trust_window(settings.key_trust_window(&policy)?),
+    );
+    let key_directory = Arc::new(KeyDirectory::new(
+        &settings.keys_dir(),
+        settings.tokens.algorithm,
+        publish_ahead,
+        codec.clone(),
     ));
     let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
         memory_kib: settings.password.memory_kib,
@@ -81,7 +100,7 @@ pub fn open_services(
     })?);
     let metrics = Arc::new(PrometheusMetrics::new(
         database.clone(),
-        keys.clone(),
+        codec.clone(),
         clock.clone(),
     ));
     let ports = Ports {
@@ -94,7 +113,7 @@ pub fn open_services(
         )),
         signer: codec.clone(),
         verifier: codec.clone(),
-        public_keys: codec,
+        public_keys: codec.clone(),
         hasher,
         events: Arc::new(CountingEvents::new(
             Arc::new(LogSecurityEvents),
@@ -107,7 +126,8 @@ pub fn open_services(
     Ok(Services {
         ports,
         database,
-        keys,
+        codec,
+        key_directory,
         policy,
         metrics,
     })

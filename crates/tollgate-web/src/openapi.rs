@@ -274,6 +274,28 @@ mod tests {
     }
 
     #[test]
+    fn the_metadata_documents_its_signing_algorithms_extension() {
+        let doc = document();
+        let metadata = &doc["components"]["schemas"]["AuthorizationServerMetadata"];
+        let member = &metadata["properties"]["token_signing_alg_values_supported"];
+        assert!(member.is_object(), "{metadata}");
+        assert!(
+            member.to_string().contains("Extension member"),
+            "the member says it is an extension: {member}"
+        );
+        let introspection = &doc["components"]["schemas"]["Introspection"]["properties"];
+        for member in ["kid", "alg"] {
+            assert!(
+                introspection[member].is_object(),
+                "{member}: {introspection}"
+            );
+        }
+        let jwk = &doc["components"]["schemas"]["Jwk"];
+        let required = jwk["required"].as_array().unwrap();
+        assert!(required.contains(&Value::from("alg")), "{jwk}");
+    }
+
+    #[test]
     fn the_token_form_names_both_dialects() {
         let doc = document();
         let body = &doc["paths"]["/api/oauth2/token"]["post"]["requestBody"]["content"];

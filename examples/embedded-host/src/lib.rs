@@ -233,11 +233,11 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
         reuse_grace: Duration::zero(),
+        leeway: Duration::seconds(30),
     });
     let codec = Arc::new(JwtCodec::for_policy(
         Arc::new(KeySet::load_or_generate(keys_dir)?),
         &policy,
-        Duration::seconds(30),
     ));
     let hasher = Arc::new(Argon2Hasher::new(Argon2Params::default())?);
     let (clock, ids, events) = (

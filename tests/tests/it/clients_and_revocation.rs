@@ -454,7 +454,8 @@ fn introspecting_a_live_access_token_shows_its_claims(backend: Backend) {
     let Some(app) = app(backend) else { return };
     let secret = app.add_client("rs", "");
     let (access, _) = login(&app);
-    let claims = forge::decode(&access).payload;
+    let decoded = forge::decode(&access);
+    let claims = decoded.payload;
 
     let got = introspect(&app, ("rs", &secret), &access);
     assert_eq!(
@@ -469,6 +470,8 @@ fn introspecting_a_live_access_token_shows_its_claims(backend: Backend) {
             "iss": "https://tollgate.test",
             "aud": "access",
             "sid": claims["sid"],
+            "kid": decoded.header["kid"],
+            "alg": "RS512",
         })
     );
 }
@@ -484,15 +487,19 @@ fn introspecting_a_live_refresh_token_shows_it_active(backend: Backend) {
         keys(&got),
         [
             "active",
+            "alg",
             "aud",
             "exp",
             "iat",
             "iss",
+            "kid",
             "sub",
             "token_type",
             "username"
         ]
     );
+    assert_eq!(got["kid"], forge::decode(&refresh).header["kid"]);
+    assert_eq!(got["alg"], "RS512");
     assert_eq!(got["active"], true);
     assert_eq!(got["token_type"], "refresh_token");
     assert_eq!(got["aud"], "refresh");

@@ -24,6 +24,7 @@ const GRACE: Duration = Duration::seconds(10);
 fn with_grace(grace: Duration) -> TokenPolicy {
     TokenPolicy {
         reuse_grace: grace,
+        leeway: Duration::seconds(30),
         ..policy()
     }
 }

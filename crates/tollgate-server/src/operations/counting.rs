@@ -126,7 +126,7 @@ mod tests {
     use chrono::TimeZone as _;
     use tollgate_application::{Metrics as _, MockClock, MockSecurityEvents, MockSessionStore};
     use tollgate_infrastructure::db::{Database, PoolOptions};
-    use tollgate_infrastructure::jwt::KeySet;
+    use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
     use tollgate_infrastructure::testing::TestDatabase;
     use uuid::Uuid;
 
@@ -141,7 +141,11 @@ mod tests {
         let db = TestDatabase::sqlite();
         let database = Database::connect(db.url(), &PoolOptions::default()).unwrap();
         let keys_dir = tempfile::tempdir().unwrap();
-        let keys = Arc::new(KeySet::load_or_generate(keys_dir.path()).unwrap());
+        let keys = Arc::new(JwtCodec::new(
+            Arc::new(KeySet::load_or_generate(keys_dir.path()).unwrap()),
+            "https://auth.example",
+            chrono::Duration::zero(),
+        ));
         let mut clock = MockClock::new();
         clock.expect_now().returning(at);
         let metrics = PrometheusMetrics::new(database, keys, Arc::new(clock));

@@ -9,6 +9,7 @@ mod config_show;
 mod demo;
 mod fresh_start;
 mod help;
+mod key_rotation;
 mod log_scan;
 mod logs;
 mod multi_process;

@@ -1,7 +1,9 @@
 //! `POST /api/oauth2/introspect`: token introspection (RFC 7662) for configured clients.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 use tollgate_application::{Error as AppError, Introspected, Introspection};
 
 use crate::handlers::run_blocking;
@@ -36,10 +38,38 @@ struct IntrospectionBody<'a> {
     /// authentication.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<&'a str>,
+    /// Extension member (RFC 7662 §2.2): the `kid` of the key that signed the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    /// Extension member (RFC 7662 §2.2): the JWS algorithm the token is signed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alg: Option<&'a str>,
+}
+
+/// The `kid` and `alg` of a token's JWS header.
+#[derive(Deserialize)]
+struct SigningHeader {
+    kid: String,
+    alg: String,
+}
+
+/// A header no longer than this is not ours (ours are under 100 characters).
+const MAX_HEADER_CHARS: usize = 1024;
+
+/// The JWS header of `token`, if it decodes. A plain decode with no check of its own: it is
+/// shown only once the use case found the token active, that is verified, and verification
+/// covers the header and accepts a token only with the key its `kid` names, under that key's
+/// own `alg`.
+fn signing_header(token: &str) -> Option<SigningHeader> {
+    let encoded = token.split('.').next()?;
+    if encoded.len() > MAX_HEADER_CHARS {
+        return None;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
 }
 
 impl<'a> IntrospectionBody<'a> {
-    fn from_result(found: &'a Introspected) -> Self {
+    fn from_result(found: &'a Introspected, header: Option<&'a SigningHeader>) -> Self {
         let inactive = Self {
             active: false,
             token_type: None,
@@ -51,7 +81,11 @@ impl<'a> IntrospectionBody<'a> {
             aud: None,
             sid: None,
             client_id: None,
+            kid: None,
+            alg: None,
         };
+        let kid = header.map(|h| h.kid.as_str());
+        let alg = header.map(|h| h.alg.as_str());
         match found {
             Introspected::Inactive => inactive,
             Introspected::Access {
@@ -69,6 +103,8 @@ impl<'a> IntrospectionBody<'a> {
                 aud: Some("access"),
                 sid: Some(c.sid.to_string()),
                 client_id: client_id.as_ref().map(|c| c.as_str()),
+                kid,
+                alg,
             },
             Introspected::Refresh {
                 claims: c,
@@ -84,6 +120,8 @@ impl<'a> IntrospectionBody<'a> {
                 aud: Some("refresh"),
                 sid: None,
                 client_id: client_id.as_ref().map(|c| c.as_str()),
+                kid,
+                alg,
             },
         }
     }
@@ -99,7 +137,8 @@ impl<'a> IntrospectionBody<'a> {
 `client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`, and so \
 is a token bound to another client (issued to it at login) unless the caller was created with \
 `tollgate client add --introspect-any`. An active token bound to a client carries its \
-`client_id`.",
+`client_id`; an active token's answer adds the extension members `kid` and `alg` of the key \
+that signed it.",
     request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = [])),
     responses(
@@ -126,6 +165,7 @@ pub(crate) async fn introspect(
     let (token, hint, credentials) =
         read_token_operation(&req, payload, endpoint.config.max_body_bytes).await?;
     let retry_after = endpoint.config.retry_after_secs;
+    let header = signing_header(&token);
     let found = run_blocking("introspection", retry_after, move || {
         // Introspection answers questions about other people's tokens: always a known client.
         let client = endpoint
@@ -134,5 +174,6 @@ pub(crate) async fn introspect(
         introspection.execute(&token, hint, &client)
     })
     .await?;
-    Ok(no_store(&mut HttpResponse::Ok()).json(IntrospectionBody::from_result(&found)))
+    Ok(no_store(&mut HttpResponse::Ok())
+        .json(IntrospectionBody::from_result(&found, header.as_ref())))
 }

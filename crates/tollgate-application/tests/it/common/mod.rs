@@ -69,6 +69,7 @@ pub fn policy() -> TokenPolicy {
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
         reuse_grace: Duration::zero(),
+        leeway: Duration::seconds(30),
     }
 }
 
