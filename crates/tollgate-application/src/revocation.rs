@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use tollgate_domain::RevokeReason;
 
-use crate::{Error, TokenCheckPorts};
+use crate::{Error, RequestOrigin, TokenCheckPorts};
 
 /// RFC 7009 / RFC 7662 `token_type_hint`: which kind of token the caller believes it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +42,21 @@ impl Revocation {
     /// stored session is ignored, so the caller cannot learn whether a token was valid. A spent
     /// refresh token still revokes its family, as it would at the token endpoint.
     ///
+    /// A family that was live is recorded as revoked, with `origin`.
+    ///
     /// # Errors
     /// Storage errors only, as the ports return them.
-    pub fn execute(&self, token: &str, hint: Option<TokenTypeHint>) -> Result<(), Error> {
+    pub fn execute(
+        &self,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+        origin: &RequestOrigin,
+    ) -> Result<(), Error> {
         let now = self.ports.clock.now();
         for kind in TokenTypeHint::order(hint) {
             let recognised = match kind {
-                TokenTypeHint::RefreshToken => self.revoke_refresh(token, now)?,
-                TokenTypeHint::AccessToken => self.revoke_access(token, now)?,
+                TokenTypeHint::RefreshToken => self.revoke_refresh(token, now, origin)?,
+                TokenTypeHint::AccessToken => self.revoke_access(token, now, origin)?,
             };
             if recognised {
                 break;
@@ -59,7 +66,12 @@ impl Revocation {
     }
 
     /// Revokes the family of a refresh token; `false` when `token` is not one of ours.
-    fn revoke_refresh(&self, token: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    fn revoke_refresh(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        origin: &RequestOrigin,
+    ) -> Result<bool, Error> {
         let p = &self.ports;
         let claims = match p.verifier.verify_refresh(token, now) {
             Ok(claims) => claims,
@@ -69,15 +81,19 @@ impl Revocation {
         if let Some((record, family)) = p.sessions.find_token(claims.token_id)? {
             // A token whose subject does not own the family is not a credential for it.
             if family.user_id == claims.sub && record.family_id == family.id {
-                p.sessions
-                    .revoke_family(family.id, now, RevokeReason::Revoked)?;
+                p.revoke_and_record(&family, now, RevokeReason::Revoked, origin)?;
             }
         }
         Ok(true)
     }
 
     /// Revokes the `sid` family of an access token; `false` when `token` is not one of ours.
-    fn revoke_access(&self, token: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    fn revoke_access(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        origin: &RequestOrigin,
+    ) -> Result<bool, Error> {
         let p = &self.ports;
         let claims = match p.verifier.verify_access(token, now) {
             Ok(claims) => claims,
@@ -86,8 +102,7 @@ impl Revocation {
         };
         if let Some(family) = p.sessions.find_family(claims.sid)? {
             if family.user_id == claims.sub {
-                p.sessions
-                    .revoke_family(family.id, now, RevokeReason::Revoked)?;
+                p.revoke_and_record(&family, now, RevokeReason::Revoked, origin)?;
             }
         }
         Ok(true)

@@ -205,15 +205,31 @@ impl KeySet {
         dir: &Path,
         algorithm: SigningAlgorithm,
     ) -> Result<KeySet, InfraError> {
+        Self::ensure_signing_key(dir, SystemClock.now(), algorithm)?;
+        Self::load(dir)
+    }
+
+    /// Generates a key of `algorithm`, created at `now`, when no key in `dir` can sign (there
+    /// is none, or every one is retired); returns it, so the caller can report it. Creates `dir`
+    /// (mode 0700) when it does not exist.
+    ///
+    /// # Errors
+    /// As [`KeySet::generate`].
+    pub fn ensure_signing_key(
+        dir: &Path,
+        now: DateTime<Utc>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Option<KeyInfo>, InfraError> {
         ensure_dir(dir)?;
         let can_sign = key_files(dir)?
             .iter()
             .any(|f| !retirement_marker(dir, &f.stem).exists());
-        if !can_sign {
-            let info = Self::generate_with(dir, SystemClock.now(), algorithm)?;
-            tracing::info!(kid = info.kid(), algorithm = %algorithm, dir = %dir.display(), "generated a token signing key");
+        if can_sign {
+            return Ok(None);
         }
-        Self::load(dir)
+        let info = Self::generate_with(dir, now, algorithm)?;
+        tracing::info!(kid = info.kid(), algorithm = %algorithm, dir = %dir.display(), "generated a token signing key");
+        Ok(Some(info))
     }
 
     /// Loads every key pair in `dir`, with their retirement markers; the newest pair (by the

@@ -1,11 +1,10 @@
 //! `POST /api/oauth2/token`: the password and refresh-token grants.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use tollgate_application::LoginRequest;
+use tollgate_application::{LoginRequest, RequestOrigin};
 use tollgate_domain::GrantType;
 
 use crate::body::read_form;
-use crate::client_addr::client_address;
 use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
 use crate::handlers::run_blocking;
@@ -75,7 +74,9 @@ async fn issue(
         Grant::Password { .. } => "password",
         Grant::RefreshToken { .. } => "refresh_token",
     };
-    let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let mut credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let address = endpoint.address_of(&req);
+    credentials.address = address;
     let retry_after = endpoint.config.retry_after_secs;
     let grant_type = match &request.grant {
         Grant::Password { .. } => GrantType::Password,
@@ -90,14 +91,19 @@ async fn issue(
             user_name,
             password,
             long_lived,
-            client_address: client_address(&req, &endpoint.config.trusted_proxies),
+            client_address: address,
+            client_id: None,
         },
         Grant::RefreshToken { refresh_token } => {
             let pair = run_blocking("token", retry_after, move || {
                 // The client is settled first, so a refused client spends no refresh token.
                 let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
                 endpoint.authorize_grant(client.as_ref(), grant_type)?;
-                grants.refresh.execute(&refresh_token)
+                let origin = RequestOrigin {
+                    client_id: client.map(|c| c.id),
+                    address,
+                };
+                grants.refresh.execute_from(&refresh_token, &origin)
             })
             .await?;
             return Ok(token_response(&pair));
@@ -112,6 +118,10 @@ async fn issue(
         run_blocking("token", retry_after, move || {
             let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
             endpoint.authorize_grant(client.as_ref(), grant_type)?;
+            let login = LoginRequest {
+                client_id: client.map(|c| c.id),
+                ..login
+            };
             grants.login.check_throttle(&login)?;
             Ok(login)
         })
