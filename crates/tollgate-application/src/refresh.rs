@@ -107,9 +107,7 @@ impl Refresh {
         match p.sessions.rotate(record.id, now, &successor)? {
             RotateOutcome::Rotated => Ok(pair),
             // `pair` is dropped unsent: its successor was never stored, so it was never minted.
-            RotateOutcome::AlreadyUsed => {
-                self.lost_rotation_race(ctx, claims, record, family, now)
-            }
+            RotateOutcome::AlreadyUsed => self.lost_rotation_race(ctx, claims, record, family, now),
             RotateOutcome::FamilyRevoked => Err(Error::InvalidToken(TokenRejection::Revoked)),
             RotateOutcome::NotFound => Err(Error::InvalidToken(TokenRejection::UnknownTokenId)),
         }

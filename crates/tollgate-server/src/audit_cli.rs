@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::builder::PossibleValuesParser;
 use clap::Args;
-use tollgate_application::{AuditTrail, AuditTrailPorts, EventFilter, SecurityEventRecord, EVENT_KINDS};
+use tollgate_application::{
+    AuditTrail, AuditTrailPorts, EventFilter, SecurityEventRecord, EVENT_KINDS,
+};
 use tollgate_infrastructure::db::{Database, PoolOptions};
 
 use crate::{ServerError, Settings};
@@ -43,7 +45,11 @@ pub fn run_audit_command(
     now: DateTime<Utc>,
     out: &mut dyn Write,
 ) -> Result<(), ServerError> {
-    let since = args.since.as_deref().map(|s| parse_since(s, now)).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, now))
+        .transpose()?;
     // The database only: listing events needs neither keys nor hashing.
     let db = Database::connect(&settings.database_url(), &PoolOptions::default())?;
     let trail = AuditTrail::new(AuditTrailPorts {
@@ -119,7 +125,9 @@ fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ServerEr
             "--since {text:?}: expected an RFC 3339 time (2026-05-01T00:00:00Z) or a duration such as 90s, 30m, 24h, 7d, 2w"
         ))
     };
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(refused)?;
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(refused)?;
     let (number, unit) = text.split_at(split);
     let n: i64 = number.parse().map_err(|_| refused())?;
     let back = match unit {
@@ -161,7 +169,16 @@ mod tests {
             parse_since("2w", now()).unwrap(),
             now() - Duration::days(14)
         );
-        for bad in ["", "h", "24", "24x", "-5h", "1.5h", "yesterday", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "24",
+            "24x",
+            "-5h",
+            "1.5h",
+            "yesterday",
+            "99999999999999999999d",
+        ] {
             let err = parse_since(bad, now()).unwrap_err();
             assert!(err.to_string().contains("--since"), "{bad}: {err}");
         }

@@ -368,9 +368,6 @@ mod tests {
             seen[2].kind,
             SecurityEventKind::KeyRetired { kid: first.clone() }
         );
-        assert_eq!(
-            seen[0].kind,
-            SecurityEventKind::KeyGenerated { kid: first }
-        );
+        assert_eq!(seen[0].kind, SecurityEventKind::KeyGenerated { kid: first });
     }
 }

@@ -24,9 +24,9 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    AuditSettings, AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat, LogSettings,
-    LoginSettings, PasswordSettings, PurgeSettings, SecretString, ServerSettings, Settings,
-    TlsSettings, TokenSettings,
+    AuditSettings, AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat,
+    LogSettings, LoginSettings, PasswordSettings, PurgeSettings, SecretString, ServerSettings,
+    Settings, TlsSettings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -639,9 +639,13 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.toml");
-        std::fs::write(&path, "[audit]
+        std::fs::write(
+            &path,
+            "[audit]
 keep = -1
-").unwrap();
+",
+        )
+        .unwrap();
         let err = Settings::load(Some(&path)).unwrap_err();
         assert!(err.to_string().contains("audit.keep"), "{err}");
     }

@@ -82,11 +82,8 @@ pub fn open_services(
     // Checked here too (the key set refuses them as well) so that every exposed secret file is
     // reported the same way: one line with the `chmod` that fixes it.
     tollgate_infrastructure::files::ensure_private_keys(&settings.keys_dir())?;
-    let generated = KeySet::ensure_signing_key(
-        &settings.keys_dir(),
-        clock.now(),
-        settings.tokens.algorithm,
-    )?;
+    let generated =
+        KeySet::ensure_signing_key(&settings.keys_dir(), clock.now(), settings.tokens.algorithm)?;
     let keys = Arc::new(KeySet::load(&settings.keys_dir())?);
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
     let codec = Arc::new(JwtCodec::for_policy(

@@ -143,7 +143,10 @@ fn a_failed_client_authentication_is_stored_with_the_client_and_address(backend:
         .collect();
     assert_eq!(
         kinds(&events),
-        [("client_auth_failed", None), ("login_failed", Some("wrong_password"))]
+        [
+            ("client_auth_failed", None),
+            ("login_failed", Some("wrong_password"))
+        ]
     );
     for e in request_events {
         assert_eq!(e.client_id.as_deref(), Some("web-app"), "{e:?}");

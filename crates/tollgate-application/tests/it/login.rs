@@ -18,8 +18,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, alice, alice_name, event, event_from, new_id, now, policy, refresh_claims_for, unavailable,
-    user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
+    access_claims_for, alice, alice_name, event, event_from, new_id, now, policy,
+    refresh_claims_for, unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };
 
 fn login(mut mocks: Mocks) -> Login {

@@ -16,8 +16,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, event, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, unavailable, user_id, Mocks, Session, TOKEN,
+    access_claims_for, alice, event, family_id, new_id, now, policy, presented_id,
+    refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
 };
 
 fn refresh(mocks: Mocks) -> Refresh {
@@ -353,7 +353,7 @@ fn refused_tokens_report_their_reason_and_change_nothing() {
         let mut m = Mocks::new();
         match &refusal.stage {
             Stage::VerifierRejects(reason) => {
-                expect_verifier_rejects(&mut m, reason.clone());
+                expect_verifier_rejects(&mut m, *reason);
                 m.sessions.expect_find_token().never();
                 m.users.expect_find_by_id().never();
             }

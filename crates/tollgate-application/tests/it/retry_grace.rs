@@ -15,8 +15,9 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, event, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks, Session, TOKEN,
+    access_claims_for, alice, event, family_id, new_id, now, policy, presented_id,
+    refresh_claims_for, session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks,
+    Session, TOKEN,
 };
 
 const GRACE: Duration = Duration::seconds(10);

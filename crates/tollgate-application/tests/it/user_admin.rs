@@ -9,7 +9,9 @@ use mockall::Sequence;
 use tollgate_application::{Error, SecurityEventKind, UserAdmin};
 use tollgate_domain::{DomainError, PasswordHash, RevokeReason, User, UserId, UserName};
 
-use crate::common::{alice, alice_name, event, new_id, now, unavailable, user_id, Mocks, ALICE_PASSWORD};
+use crate::common::{
+    alice, alice_name, event, new_id, now, unavailable, user_id, Mocks, ALICE_PASSWORD,
+};
 
 const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new$new";
 
@@ -161,7 +163,10 @@ fn disabling_a_user_revokes_all_their_sessions() {
         .in_sequence(&mut order)
         .returning(|_, _| Ok(()));
     expect_revocation(&mut m, RevokeReason::UserDisabled, 3, &mut order);
-    expect_event(&mut m, SecurityEventKind::UserDisabled { user_id: user_id() });
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserDisabled { user_id: user_id() },
+    );
     m.sessions.expect_revoke_family().never();
 
     assert_eq!(admin(m).set_disabled("alice", true).unwrap(), 3);
@@ -177,7 +182,10 @@ fn enabling_a_user_revokes_nothing() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.forbid_session_writes();
-    expect_event(&mut m, SecurityEventKind::UserEnabled { user_id: user_id() });
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserEnabled { user_id: user_id() },
+    );
 
     assert_eq!(admin(m).set_disabled("alice", false).unwrap(), 0);
 }
@@ -196,7 +204,10 @@ fn changing_the_password_stores_the_new_hash_and_revokes_all_sessions() {
         .in_sequence(&mut order)
         .returning(|_, _| Ok(()));
     expect_revocation(&mut m, RevokeReason::PasswordChanged, 2, &mut order);
-    expect_event(&mut m, SecurityEventKind::PasswordChanged { user_id: user_id() });
+    expect_event(
+        &mut m,
+        SecurityEventKind::PasswordChanged { user_id: user_id() },
+    );
     m.sessions.expect_revoke_family().never();
 
     assert_eq!(admin(m).set_password("alice", "n3w passw0rd").unwrap(), 2);
@@ -266,7 +277,10 @@ fn a_storage_outage_while_revoking_sessions_propagates() {
         .times(1)
         .returning(|_, _, _| Err(unavailable()));
     // The user is disabled all the same, so that is recorded; no revocation is.
-    expect_event(&mut m, SecurityEventKind::UserDisabled { user_id: user_id() });
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserDisabled { user_id: user_id() },
+    );
 
     let result = admin(m).set_disabled("alice", true);
 
@@ -335,7 +349,10 @@ fn deleting_a_user_revokes_their_sessions_then_deletes_them() {
         .times(1)
         .in_sequence(&mut order)
         .returning(|_| Ok(()));
-    expect_event(&mut m, SecurityEventKind::UserDeleted { user_id: user_id() });
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserDeleted { user_id: user_id() },
+    );
     assert_eq!(admin(m).delete("alice").unwrap(), 2);
 }
 

@@ -108,13 +108,22 @@ fn audit_lists_events_newest_first_as_a_table_or_json_lines() {
     let table_kinds: Vec<&str> = rows.iter().map(|r| r[1]).collect();
     assert_eq!(
         table_kinds,
-        ["key_generated", "password_changed", "user_disabled", "key_generated"],
+        [
+            "key_generated",
+            "password_changed",
+            "user_disabled",
+            "key_generated"
+        ],
         "{table}"
     );
     assert!(rows.iter().all(|r| r.len() == 7), "{table}");
     assert_eq!(rows[1][2], bob);
     assert_eq!(rows[2][2], alice);
-    assert_eq!(rows[2][3..6], ["-", "-", "-"], "commands have no client, address or family");
+    assert_eq!(
+        rows[2][3..6],
+        ["-", "-", "-"],
+        "commands have no client, address or family"
+    );
 
     let all = json_lines(&ok(d, &["audit", "--json"], None));
     assert_eq!(kinds(&all), table_kinds);
@@ -133,7 +142,16 @@ fn audit_lists_events_newest_first_as_a_table_or_json_lines() {
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["address", "client_id", "detail", "family_id", "id", "kind", "occurred_at", "user_id"]
+        [
+            "address",
+            "client_id",
+            "detail",
+            "family_id",
+            "id",
+            "kind",
+            "occurred_at",
+            "user_id"
+        ]
     );
     assert!(all[0]["detail"].as_str().unwrap().starts_with("kid "));
 }
