@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod access;
+mod audit;
 mod clients;
 mod error;
+mod events;
 mod introspection;
 mod issue;
 mod login;
@@ -15,11 +17,13 @@ mod services;
 mod users;
 
 pub use access::{AccessGuard, TokenCheckPorts};
+pub use audit::{AuditTrail, AuditTrailPorts};
 pub use clients::{
     ClientAdmin, ClientAdminPorts, ClientAuthenticator, ClientAuthenticatorPorts,
     ClientCredentials, NewClient,
 };
 pub use error::{BoxError, Error};
+pub use events::*;
 pub use introspection::{Introspected, Introspection};
 pub use issue::TokenPair;
 pub use login::{Login, LoginPorts, LoginRequest};

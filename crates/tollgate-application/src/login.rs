@@ -9,8 +9,9 @@ use tollgate_domain::{
 
 use crate::issue::sign_pair;
 use crate::{
-    Clock, Error, IdGenerator, LoginThrottle, PasswordHasher, SecurityEvent, SecurityEvents,
-    SessionStore, TokenPair, TokenSigner, UserStore,
+    Clock, Error, IdGenerator, LoginFailure, LoginThrottle, PasswordHasher, RequestOrigin,
+    SecurityEvent, SecurityEventKind, SecurityEvents, SessionStore, TokenPair, TokenSigner,
+    UserStore,
 };
 
 /// What a client sends to log in.
@@ -25,7 +26,8 @@ pub struct LoginRequest {
     /// The client's address, when known: failures are counted against it as well as the name.
     pub client_address: Option<IpAddr>,
     /// The OAuth client the request authenticated as, if any: the new family is bound to it,
-    /// so that only this client can refresh or revoke its tokens (RFC 6749 §6).
+    /// so that only this client can refresh or revoke its tokens (RFC 6749 §6);
+    /// security events record it too.
     pub client_id: Option<ClientId>,
 }
 
@@ -36,6 +38,14 @@ impl LoginRequest {
         let mut keys = vec![ThrottleKey::UserName(self.user_name.clone())];
         keys.extend(self.client_address.map(ThrottleKey::address));
         keys
+    }
+
+    /// Who sent it, for security events.
+    fn origin(&self) -> RequestOrigin {
+        RequestOrigin {
+            client_id: self.client_id.clone(),
+            address: self.client_address,
+        }
     }
 }
 
@@ -97,9 +107,12 @@ impl Login {
         let now = p.clock.now();
         match p.throttle.blocked_until(&request.throttle_keys(), now)? {
             Some(until) if until > now => {
-                p.events.record(&SecurityEvent::LoginThrottled {
-                    user_name: UserName::parse(&request.user_name).ok(),
-                    address: request.client_address,
+                p.events.record(&SecurityEvent {
+                    at: now,
+                    origin: request.origin(),
+                    kind: SecurityEventKind::LoginThrottled {
+                        user_name: UserName::parse(&request.user_name).ok(),
+                    },
                 });
                 Err(Error::Throttled {
                     retry_after_secs: seconds_until(now, until),
@@ -128,10 +141,23 @@ impl Login {
             .verify(&request.password, user.as_ref().map(|u| &u.password_hash))?;
         let user = match user {
             Some(user) if matches && !user.disabled => user,
-            _ => {
-                p.events
-                    .record(&SecurityEvent::LoginFailed { user_name: name });
+            user => {
+                let failure = match &user {
+                    Some(_) if matches => LoginFailure::UserDisabled,
+                    Some(_) => LoginFailure::WrongPassword,
+                    None if name.is_some() => LoginFailure::UnknownUser,
+                    None => LoginFailure::InvalidName,
+                };
                 let at = p.clock.now();
+                p.events.record(&SecurityEvent {
+                    at,
+                    origin: request.origin(),
+                    kind: SecurityEventKind::LoginFailed {
+                        user_id: user.map(|u| u.id),
+                        user_name: name,
+                        failure,
+                    },
+                });
                 for key in request.throttle_keys() {
                     p.throttle.record_failure(&key, at, &self.throttle)?;
                 }

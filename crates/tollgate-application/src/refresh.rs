@@ -10,8 +10,8 @@ use tollgate_domain::{
 
 use crate::issue::sign_pair;
 use crate::{
-    Clock, Error, IdGenerator, RotateOutcome, SecurityEvent, SecurityEvents, SessionStore,
-    TokenPair, TokenSigner, TokenVerifier, UserStore,
+    Clock, Error, IdGenerator, RequestOrigin, RotateOutcome, SecurityEvent, SecurityEventKind,
+    SecurityEvents, SessionStore, TokenPair, TokenSigner, TokenVerifier, UserStore,
 };
 
 /// The ports [`Refresh`] uses, and only those.
@@ -65,6 +65,22 @@ impl Refresh {
     /// [`Error::InvalidToken`] when the token is refused for any reason; storage errors as the
     /// ports return them (a storage error never leaves a half-done rotation).
     pub fn execute(&self, token: &str, client: Option<&ClientId>) -> Result<TokenPair, Error> {
+        let origin = RequestOrigin {
+            client_id: client.cloned(),
+            address: None,
+        };
+        self.execute_from(token, &origin)
+    }
+
+    /// [`Refresh::execute`] for a request from `origin`: `origin.client_id` is the client the
+    /// request authenticated as (the binding is checked against it), and a reuse detection's
+    /// security events carry the whole origin.
+    ///
+    /// # Errors
+    /// As [`Refresh::execute`].
+    pub fn execute_from(&self, token: &str, origin: &RequestOrigin) -> Result<TokenPair, Error> {
+        let ctx = Ctx { origin };
+        let client = origin.client_id.as_ref();
         let p = &self.ports;
         let now = p.clock.now();
         let claims = p.verifier.verify_refresh(token, now)?;
@@ -77,8 +93,8 @@ impl Refresh {
         }
 
         match rotation::assess(&claims, &record, &family, now) {
-            Assessment::Rotate => self.rotate(&claims, &record, &family, now),
-            Assessment::Reuse => self.spent_token_presented(&record, &family, now),
+            Assessment::Rotate => self.rotate(ctx, &claims, &record, &family, now),
+            Assessment::Reuse => self.spent_token_presented(ctx, &record, &family, now),
             Assessment::Reject(reason) => Err(Error::InvalidToken(reason)),
         }
     }
@@ -86,6 +102,7 @@ impl Refresh {
     /// Spends the live `record` and stores its successor; answers with the successor's pair.
     fn rotate(
         &self,
+        ctx: Ctx<'_>,
         claims: &RefreshClaims,
         record: &RefreshTokenRecord,
         family: &Family,
@@ -106,7 +123,7 @@ impl Refresh {
         match p.sessions.rotate(record.id, now, &successor)? {
             RotateOutcome::Rotated => Ok(pair),
             // `pair` is dropped unsent: its successor was never stored, so it was never minted.
-            RotateOutcome::AlreadyUsed => self.lost_rotation_race(claims, record, family, now),
+            RotateOutcome::AlreadyUsed => self.lost_rotation_race(ctx, claims, record, family, now),
             RotateOutcome::FamilyRevoked => Err(Error::InvalidToken(TokenRejection::Revoked)),
             RotateOutcome::NotFound => Err(Error::InvalidToken(TokenRejection::UnknownTokenId)),
         }
@@ -123,23 +140,24 @@ impl Refresh {
     /// Nothing is minted either way.
     fn lost_rotation_race(
         &self,
+        ctx: Ctx<'_>,
         claims: &RefreshClaims,
         record: &RefreshTokenRecord,
         family: &Family,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Error> {
         if !self.grace_enabled() {
-            return Err(self.reuse_detected(record, family, now));
+            return Err(self.reuse_detected(ctx, record, family, now));
         }
         let Some((record, family)) = self.ports.sessions.find_token(record.id)? else {
             return Err(Error::InvalidToken(TokenRejection::UnknownTokenId));
         };
         match rotation::assess(claims, &record, &family, now) {
-            Assessment::Reuse => self.spent_token_presented(&record, &family, now),
+            Assessment::Reuse => self.spent_token_presented(ctx, &record, &family, now),
             Assessment::Reject(reason) => Err(Error::InvalidToken(reason)),
             // The store has just reported the token spent; reading it unused contradicts that,
             // and the safe reading of a contradiction about a spent token is reuse.
-            Assessment::Rotate => Err(self.reuse_detected(&record, &family, now)),
+            Assessment::Rotate => Err(self.reuse_detected(ctx, &record, &family, now)),
         }
     }
 
@@ -156,6 +174,7 @@ impl Refresh {
     /// this is reuse: the revocation kills the grandchild as well.
     fn spent_token_presented(
         &self,
+        ctx: Ctx<'_>,
         record: &RefreshTokenRecord,
         family: &Family,
         now: DateTime<Utc>,
@@ -175,7 +194,7 @@ impl Refresh {
                     &successor,
                 )
             }
-            None => Err(self.reuse_detected(record, family, now)),
+            None => Err(self.reuse_detected(ctx, record, family, now)),
         }
     }
 
@@ -211,6 +230,7 @@ impl Refresh {
     /// Revokes the family of a spent token that came back, and reports it.
     fn reuse_detected(
         &self,
+        ctx: Ctx<'_>,
         record: &RefreshTokenRecord,
         family: &Family,
         now: DateTime<Utc>,
@@ -219,16 +239,37 @@ impl Refresh {
         let revoked = p
             .sessions
             .revoke_family(family.id, now, RevokeReason::Reuse);
+        let event = |kind| SecurityEvent {
+            at: now,
+            origin: ctx.origin.clone(),
+            kind,
+        };
         // The theft signal is reported even when the revocation itself failed.
-        p.events.record(&SecurityEvent::RefreshTokenReused {
-            user_id: family.user_id,
-            family_id: family.id,
-            token_id: record.id,
-        });
+        p.events
+            .record(&event(SecurityEventKind::RefreshTokenReused {
+                user_id: family.user_id,
+                family_id: family.id,
+                token_id: record.id,
+            }));
+        if let Ok(true) = revoked {
+            p.events.record(&event(SecurityEventKind::FamilyRevoked {
+                user_id: family.user_id,
+                family_id: Some(family.id),
+                reason: RevokeReason::Reuse,
+                count: 1,
+            }));
+        }
         match revoked {
             Ok(_) => Error::InvalidToken(TokenRejection::Reused),
             // The client is refused either way; the operator must see the storage failure.
             Err(e) => e,
         }
     }
+}
+
+/// What one request brings along to the steps of a refresh.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    /// Who sent it, for security events.
+    origin: &'a RequestOrigin,
 }

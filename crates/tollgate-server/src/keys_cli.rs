@@ -9,11 +9,13 @@ use std::io::Write;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use clap::Subcommand;
-use tollgate_application::Clock as _;
+use tollgate_application::{
+    Clock as _, RequestOrigin, SecurityEvent, SecurityEventKind, SecurityEvents,
+};
 use tollgate_infrastructure::jwt::{KeyInfo, KeySet, KeyStatus, SigningAlgorithm, SigningSchedule};
 use tollgate_infrastructure::SystemClock;
 
-use crate::wiring::COMMAND_LINE_ISSUER;
+use crate::wiring::{command_line_events, COMMAND_LINE_ISSUER};
 use crate::{ServerError, Settings};
 
 /// `tollgate keys …`.
@@ -46,15 +48,24 @@ pub enum KeysCommand {
 /// # Errors
 /// As [`run_keys_command_at`].
 pub(crate) fn run_keys_command(settings: &Settings, cmd: KeysCommand) -> Result<(), ServerError> {
+    let events = match cmd {
+        // Only the changes are security events; listing needs no database.
+        KeysCommand::List => None,
+        KeysCommand::Generate { .. } | KeysCommand::Retire { .. } => {
+            Some(command_line_events(settings))
+        }
+    };
     run_keys_command_at(
         settings,
         cmd,
         SystemClock.now(),
         &mut std::io::stdout().lock(),
+        events.as_deref(),
     )
 }
 
-/// Runs a `keys` command as of `now`, writing its report to `out`.
+/// Runs a `keys` command as of `now`, writing its report to `out` and reporting a generated
+/// or retired key to `events`, when given.
 ///
 /// # Errors
 /// [`ServerError::Config`] when the token settings are invalid, [`ServerError::Infra`] when the
@@ -65,7 +76,17 @@ pub(crate) fn run_keys_command_at(
     cmd: KeysCommand,
     now: DateTime<Utc>,
     out: &mut impl Write,
+    events: Option<&dyn SecurityEvents>,
 ) -> Result<(), ServerError> {
+    let record = |kind| {
+        if let Some(events) = events {
+            events.record(&SecurityEvent {
+                at: now,
+                origin: RequestOrigin::default(),
+                kind,
+            });
+        }
+    };
     let dir = settings.keys_dir();
     // The window follows the token lifetimes; the issuer plays no part in it.
     let policy = settings.token_policy(COMMAND_LINE_ISSUER)?;
@@ -74,6 +95,9 @@ pub(crate) fn run_keys_command_at(
         KeysCommand::Generate { algorithm } => {
             let algorithm = algorithm.unwrap_or(settings.tokens.algorithm);
             let key = KeySet::generate_with(&dir, now, algorithm)?;
+            record(SecurityEventKind::KeyGenerated {
+                kid: key.kid().to_owned(),
+            });
             let publish_ahead = settings.publish_ahead()?;
             let set = KeySet::load_scheduled(&dir, Some(SigningSchedule { now, publish_ahead }))?;
             writeln!(
@@ -133,6 +157,9 @@ pub(crate) fn run_keys_command_at(
                     stamp(retired_at)
                 )?;
             } else {
+                record(SecurityEventKind::KeyRetired {
+                    kid: key.kid().to_owned(),
+                });
                 writeln!(out, "retired {} at {}", key.kid(), stamp(retired_at))?;
             }
             let (_, until) = describe(&key, now, window);
@@ -184,7 +211,7 @@ mod tests {
 
     fn run(settings: &Settings, cmd: KeysCommand, now: DateTime<Utc>) -> String {
         let mut out = Vec::new();
-        run_keys_command_at(settings, cmd, now, &mut out).unwrap();
+        run_keys_command_at(settings, cmd, now, &mut out, None).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -272,6 +299,7 @@ mod tests {
             },
             retire_at,
             &mut out,
+            None,
         );
         assert!(matches!(refused, Err(ServerError::Infra(_))), "{refused:?}");
 
@@ -332,7 +360,52 @@ mod tests {
             KeysCommand::List,
             Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             &mut out,
+            None,
         );
         assert!(matches!(result, Err(ServerError::Infra(_))), "{result:?}");
+    }
+
+    #[test]
+    fn generating_and_retiring_a_key_are_security_events() {
+        use std::sync::{Arc, Mutex};
+        use tollgate_application::MockSecurityEvents;
+
+        let data = tempfile::tempdir().unwrap();
+        let settings = settings(data.path());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 0).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut events = MockSecurityEvents::new();
+        let sink = seen.clone();
+        events
+            .expect_record()
+            .returning(move |e| sink.lock().unwrap().push(e.clone()));
+        let run_with = |cmd, now| {
+            let mut out = Vec::new();
+            run_keys_command_at(&settings, cmd, now, &mut out, Some(&events)).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let first = kid_in(&run_with(KeysCommand::Generate { algorithm: None }, t0));
+        let later = t0 + Duration::hours(1);
+        run_with(KeysCommand::Generate { algorithm: None }, later);
+        run_with(KeysCommand::Retire { kid: first.clone() }, later);
+        // Already retired: nothing changes, nothing is reported.
+        run_with(KeysCommand::Retire { kid: first.clone() }, later);
+        run_with(KeysCommand::List, later);
+
+        let seen = seen.lock().unwrap();
+        let kinds: Vec<_> = seen.iter().map(|e| (e.at, e.kind.name())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (t0, "key_generated"),
+                (later, "key_generated"),
+                (later, "key_retired")
+            ]
+        );
+        assert_eq!(
+            seen[2].kind,
+            SecurityEventKind::KeyRetired { kid: first.clone() }
+        );
+        assert_eq!(seen[0].kind, SecurityEventKind::KeyGenerated { kid: first });
     }
 }

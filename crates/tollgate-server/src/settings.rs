@@ -42,6 +42,25 @@ pub struct Settings {
     pub log: LogSettings,
     /// Brute-force throttling of the password grant.
     pub login: LoginSettings,
+    /// The security event trail.
+    pub audit: AuditSettings,
+}
+
+/// `[audit]`: the security event trail (`tollgate audit`, docs/SECURITY.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Seconds a security event is kept; older ones go with the purge (`purge.interval`,
+    /// `tollgate purge`). `0` keeps them forever. Default 90 days.
+    pub keep: i64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            keep: 90 * 24 * 3600,
+        }
+    }
 }
 
 /// `[log]`.
@@ -285,6 +304,7 @@ impl Default for Settings {
             purge: PurgeSettings::default(),
             log: LogSettings::default(),
             login: LoginSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -434,10 +454,12 @@ impl Settings {
     }
 
     /// What a purge at `now` deletes: tokens expired longer than `tokens.leeway` ago (so none
-    /// that could still verify), families revoked more than `purge.keep_revoked` ago.
+    /// that could still verify), families revoked more than `purge.keep_revoked` ago, security
+    /// events older than `audit.keep` (none when it is 0).
     ///
     /// # Errors
-    /// [`ServerError::Config`] when `purge.keep_revoked` or `purge.batch` is out of range.
+    /// [`ServerError::Config`] when `purge.keep_revoked`, `purge.batch` or `audit.keep` is out
+    /// of range.
     pub fn purge_policy(&self, now: DateTime<Utc>) -> Result<PurgePolicy, ServerError> {
         let p = &self.purge;
         if !(0..=100 * 365 * 24 * 3600).contains(&p.keep_revoked) {
@@ -448,10 +470,17 @@ impl Settings {
         if p.batch == 0 {
             return Err(ServerError::Config("purge.batch must be at least 1".into()));
         }
+        let keep_events = self.audit.keep;
+        if !(0..=100 * 365 * 24 * 3600).contains(&keep_events) {
+            return Err(ServerError::Config(
+                "audit.keep must be 0 (forever) to 3153600000 seconds".into(),
+            ));
+        }
         Ok(PurgePolicy {
             expired_before: now - self.leeway(),
             revoked_before: now - Duration::seconds(p.keep_revoked),
             batch: p.batch,
+            events_before: (keep_events > 0).then(|| now - Duration::seconds(keep_events)),
         })
     }
 
@@ -659,6 +688,28 @@ mod tests {
         assert_eq!(p.revoked_before, now - Duration::days(7));
         assert_eq!(p.expired_before, now - Duration::seconds(30));
         assert_eq!((p.batch, s.purge.interval), (500, 600));
+        assert_eq!(p.events_before, Some(now - Duration::days(90)));
+    }
+
+    #[test]
+    fn audit_keep_zero_keeps_events_forever_and_a_negative_one_stops_start_up() {
+        let mut s = Settings::default();
+        s.audit.keep = 0;
+        assert_eq!(
+            s.purge_policy(DateTime::UNIX_EPOCH).unwrap().events_before,
+            None
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[audit]
+keep = -1
+",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err();
+        assert!(err.to_string().contains("audit.keep"), "{err}");
     }
 
     #[test]

@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use tollgate_application::{Clock, Ports};
+use tollgate_application::{
+    Clock, Ports, RequestOrigin, SecurityEvent, SecurityEventKind, SecurityEvents,
+};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::{Database, PoolOptions};
-use tollgate_infrastructure::jwt::{JwtCodec, KeyDirectory, KeySet};
+use tollgate_infrastructure::jwt::{JwtCodec, KeyDirectory, KeySet, SigningSchedule};
 use tollgate_infrastructure::{
-    Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets, SystemClock,
+    Argon2Hasher, Argon2Params, FanOutSecurityEvents, LogSecurityEvents, RandomIds, Sha256Secrets,
+    SystemClock,
 };
 
 use crate::operations::{CountingEvents, CountingSessions, PrometheusMetrics};
@@ -41,6 +44,21 @@ impl Services {
 /// The issuer the administration commands build their policy with. They sign no token, so it is
 /// never seen; the lifetimes, which they do use (key trust windows), come from the settings.
 pub(crate) const COMMAND_LINE_ISSUER: &str = "http://localhost";
+
+/// Where an administration command that does not open the other services (`tollgate keys`)
+/// reports security events: the database's trail and the log, or only the log (with a warning)
+/// when the database cannot be opened, so key rotation still works during a database outage.
+pub(crate) fn command_line_events(settings: &Settings) -> Arc<dyn SecurityEvents> {
+    match Database::connect(&settings.database_url(), &PoolOptions::default()) {
+        Ok(db) => Arc::new(FanOutSecurityEvents::new(Arc::new(
+            db.security_event_store(),
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "database unavailable; this key change is logged only, not stored as a security event");
+            Arc::new(LogSecurityEvents)
+        }
+    }
+}
 
 /// The services of an administration command (`tollgate user …`, `client …`, `sessions …`):
 /// the system clock and [`COMMAND_LINE_ISSUER`]. Blocking.
@@ -76,11 +94,15 @@ pub fn open_services(
     // reported the same way: one line with the `chmod` that fixes it.
     tollgate_infrastructure::files::ensure_private_keys(&settings.keys_dir())?;
     let publish_ahead = publish_ahead.map_or_else(|| settings.publish_ahead(), Ok)?;
-    let keys = KeyDirectory::load(
+    // Generated here (under the directory's lock) when no key can sign, so the event is
+    // recorded; the codec's rescans generate one too when every key was retired.
+    let (keys, generated) = KeySet::open_reporting(
         &settings.keys_dir(),
         settings.tokens.algorithm,
-        publish_ahead,
-        clock.now(),
+        Some(SigningSchedule {
+            now: clock.now(),
+            publish_ahead,
+        }),
     )?;
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
     let codec = Arc::new(
@@ -115,14 +137,26 @@ pub fn open_services(
         verifier: codec.clone(),
         public_keys: codec.clone(),
         hasher,
+        // Stored in the database and logged (FanOutSecurityEvents); counted on the way.
         events: Arc::new(CountingEvents::new(
-            Arc::new(LogSecurityEvents),
+            Arc::new(FanOutSecurityEvents::new(Arc::new(
+                database.security_event_store(),
+            ))),
             metrics.clone(),
         )),
         clients: Arc::new(database.client_store()),
         secrets: Arc::new(Sha256Secrets),
         throttle: Arc::new(database.login_throttle()),
     };
+    if let Some(key) = generated {
+        ports.events.record(&SecurityEvent {
+            at: ports.clock.now(),
+            origin: RequestOrigin::default(),
+            kind: SecurityEventKind::KeyGenerated {
+                kid: key.kid().to_owned(),
+            },
+        });
+    }
     Ok(Services {
         ports,
         database,

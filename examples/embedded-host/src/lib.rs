@@ -268,7 +268,7 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
             sessions: sessions.clone(),
             signer: codec.clone(),
             verifier: codec.clone(),
-            events,
+            events: events.clone(),
         },
         policy,
     );
@@ -276,6 +276,7 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
         clock,
         verifier: codec,
         sessions,
+        events,
     });
     Ok(Auth {
         tokens: TokenService::builder(login, refresh)

@@ -21,5 +21,6 @@ mod refresh_race;
 mod rehash_on_login;
 mod response_headers;
 mod retry_grace;
+mod security_events;
 mod tls;
 mod token_endpoint;

@@ -9,11 +9,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use mockall::predicate::eq;
 use tollgate_application::{
-    ClientAdmin, ClientAuthenticator, ClientCredentials, Error, SecurityEvent,
+    ClientAdmin, ClientAuthenticator, ClientCredentials, Error, RequestOrigin, SecurityEventKind,
 };
 use tollgate_domain::{Client, ClientId, DomainError, GrantType, SecretDigest};
 
-use crate::common::{now, unavailable, Mocks};
+use crate::common::{event_from, now, unavailable, Mocks};
 
 const ID: &str = "web-app";
 const SECRET: &str = "the-right-secret";
@@ -73,7 +73,13 @@ fn expect_lookup(m: &mut Mocks, found: Option<Client>, times: usize) {
 fn expect_failure_event(m: &mut Mocks, client_id: Option<ClientId>) {
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::ClientAuthenticationFailed { client_id }))
+        .with(eq(event_from(
+            RequestOrigin {
+                client_id,
+                address: None,
+            },
+            SecurityEventKind::ClientAuthenticationFailed,
+        )))
         .times(1)
         .return_const(());
 }
@@ -82,6 +88,7 @@ fn creds(id: Option<&str>, secret: Option<&str>) -> ClientCredentials {
     ClientCredentials {
         id: id.map(str::to_owned),
         secret: secret.map(str::to_owned),
+        address: None,
     }
 }
 
@@ -280,6 +287,32 @@ fn a_malformed_client_id_without_a_secret_is_ignored_too() {
             .unwrap(),
         None
     );
+}
+
+#[test]
+fn a_failed_authentication_is_recorded_with_the_requests_address() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, Some(client()), 1);
+    m.secrets.expect_matches().times(1).return_const(false);
+    let address = "198.51.100.23".parse().unwrap();
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            RequestOrigin {
+                client_id: Some(id()),
+                address: Some(address),
+            },
+            SecurityEventKind::ClientAuthenticationFailed,
+        )))
+        .times(1)
+        .return_const(());
+    let presented = ClientCredentials {
+        address: Some(address),
+        ..creds(Some(ID), Some("a-wrong-secret"))
+    };
+    let result =
+        ClientAuthenticator::new(m.ports().client_authenticator()).identify(&presented, false);
+    assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
 #[test]

@@ -9,15 +9,16 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use mockall::predicate::eq;
-use tollgate_application::{Error, Login, LoginRequest, SecurityEvent, TokenPair};
+use tollgate_application::{
+    Error, Login, LoginFailure, LoginRequest, RequestOrigin, SecurityEventKind, TokenPair,
+};
 use tollgate_domain::{
-    AccessClaims, AccessTokenId, Family, FamilyId, Password, PasswordHash, RefreshClaims,
-    RefreshTokenRecord, TokenId, User, UserName,
+    AccessClaims, AccessTokenId, ClientId, Family, FamilyId, Password, PasswordHash, RefreshClaims,
+    RefreshTokenRecord, TokenId, User, UserId, UserName,
 };
 
 use crate::common::{
-    access_claims_for, alice, alice_name, client_id, new_id, now, policy, refresh_claims_for,
-    unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
+    access_claims_for, alice, alice_name, client_id, new_id, now, policy, refresh_claims_for, unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD, event, event_from,
 };
 
 fn login(mut mocks: Mocks) -> Login {
@@ -58,11 +59,21 @@ fn expect_password_check(m: &mut Mocks, password: &str, hash: Option<&str>, matc
         .returning(move |_, _| Ok(matches));
 }
 
-/// A refused login: one `LoginFailed` naming what was tried, no session, no tokens.
-fn expect_refusal(m: &mut Mocks, user_name: Option<UserName>) {
+/// A refused login: one `LoginFailed` naming what was tried, whose it was and why, no session,
+/// no tokens.
+fn expect_refusal(
+    m: &mut Mocks,
+    user_name: Option<UserName>,
+    user_id: Option<UserId>,
+    failure: LoginFailure,
+) {
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::LoginFailed { user_name }))
+        .with(eq(event(SecurityEventKind::LoginFailed {
+            user_id,
+            user_name,
+            failure,
+        })))
         .times(1)
         .return_const(());
     m.sessions.expect_create_login_family().never();
@@ -274,11 +285,46 @@ fn a_failed_family_insert_returns_no_tokens() {
 }
 
 #[test]
+fn a_failed_login_is_recorded_with_the_client_and_address_it_came_from() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, alice_name(), Some(alice()));
+    expect_password_check(&mut m, "wrong password", Some(ALICE_HASH), false);
+    let origin = RequestOrigin {
+        client_id: Some(ClientId::parse("web-app").unwrap()),
+        address: Some("203.0.113.5".parse().unwrap()),
+    };
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            origin.clone(),
+            SecurityEventKind::LoginFailed {
+                user_id: Some(user_id()),
+                user_name: Some(alice_name()),
+                failure: LoginFailure::WrongPassword,
+            },
+        )))
+        .times(1)
+        .return_const(());
+    m.sessions.expect_create_login_family().never();
+    let request = LoginRequest {
+        client_id: origin.client_id,
+        client_address: origin.address,
+        ..request("alice", "wrong password", false)
+    };
+    assert_invalid_credentials(login(m).execute(&request));
+}
+
+#[test]
 fn a_wrong_password_is_refused_as_invalid_credentials() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, alice_name(), Some(alice()));
     expect_password_check(&mut m, "wrong password", Some(ALICE_HASH), false);
-    expect_refusal(&mut m, Some(alice_name()));
+    expect_refusal(
+        &mut m,
+        Some(alice_name()),
+        Some(user_id()),
+        LoginFailure::WrongPassword,
+    );
 
     assert_invalid_credentials(login(m).execute(&request("alice", "wrong password", false)));
 }
@@ -289,7 +335,7 @@ fn an_unknown_user_is_refused_after_the_same_hashing_work() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, bob.clone(), None);
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, Some(bob));
+    expect_refusal(&mut m, Some(bob), None, LoginFailure::UnknownUser);
 
     assert_invalid_credentials(login(m).execute(&request("bob", ALICE_PASSWORD, false)));
 }
@@ -301,7 +347,12 @@ fn a_disabled_user_is_refused_even_with_the_right_password() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, alice_name(), Some(disabled));
     expect_password_check(&mut m, ALICE_PASSWORD, Some(ALICE_HASH), true);
-    expect_refusal(&mut m, Some(alice_name()));
+    expect_refusal(
+        &mut m,
+        Some(alice_name()),
+        Some(user_id()),
+        LoginFailure::UserDisabled,
+    );
 
     assert_invalid_credentials(login(m).execute(&request("alice", ALICE_PASSWORD, false)));
 }
@@ -311,7 +362,7 @@ fn an_empty_user_name_is_refused_after_the_same_hashing_work() {
     let mut m = Mocks::new();
     m.users.expect_find_by_name().never();
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, None);
+    expect_refusal(&mut m, None, None, LoginFailure::InvalidName);
 
     assert_invalid_credentials(login(m).execute(&request("", ALICE_PASSWORD, false)));
 }
@@ -321,7 +372,7 @@ fn a_user_name_with_control_characters_is_refused_after_the_same_hashing_work() 
     let mut m = Mocks::new();
     m.users.expect_find_by_name().never();
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, None);
+    expect_refusal(&mut m, None, None, LoginFailure::InvalidName);
 
     assert_invalid_credentials(login(m).execute(&request("alice\n", ALICE_PASSWORD, false)));
 }
@@ -331,7 +382,7 @@ fn an_overlong_user_name_is_refused_after_the_same_hashing_work() {
     let mut m = Mocks::new();
     m.users.expect_find_by_name().never();
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, None);
+    expect_refusal(&mut m, None, None, LoginFailure::InvalidName);
 
     let name = "a".repeat(UserName::MAX_CHARS + 1);
     assert_invalid_credentials(login(m).execute(&request(&name, ALICE_PASSWORD, false)));

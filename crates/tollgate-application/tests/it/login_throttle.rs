@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use mockall::predicate::eq;
-use tollgate_application::{Error, Login, LoginRequest, SecurityEvent};
+use tollgate_application::{Error, Login, LoginRequest, RequestOrigin, SecurityEventKind};
 use tollgate_domain::{Password, PasswordHash, ThrottleKey, ThrottlePolicy, UserName};
 
-use crate::common::{alice, alice_name, now, policy, Mocks, ALICE_PASSWORD};
+use crate::common::{alice, alice_name, event_from, now, policy, Mocks, ALICE_PASSWORD};
 
 fn address() -> IpAddr {
     "192.0.2.10".parse().unwrap()
@@ -81,10 +81,15 @@ fn a_throttled_known_name_is_refused_before_lookup_or_hashing() {
     forbid_checking(&mut m);
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::LoginThrottled {
-            user_name: Some(alice_name()),
-            address: Some(address()),
-        }))
+        .with(eq(event_from(
+            RequestOrigin {
+                client_id: None,
+                address: Some(address()),
+            },
+            SecurityEventKind::LoginThrottled {
+                user_name: Some(alice_name()),
+            },
+        )))
         .times(1)
         .return_const(());
     let result = login(m).execute(&request("alice", ALICE_PASSWORD));

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mockall::predicate::eq;
 use mockall::Sequence;
-use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEvent, TokenPair};
+use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEventKind, TokenPair};
 use tollgate_domain::{
     AccessClaims, AccessTokenId, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
     TokenRejection, User, UserId,
 };
 
 use crate::common::{
-    access_claims_for, alice, bound_to, client_id, family_id, new_id, now, policy, presented_id,
+    access_claims_for, alice, bound_to, client_id, family_id, new_id, now, policy, presented_id, event,
     refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
 };
 
@@ -106,8 +106,12 @@ fn expect_rotate(m: &mut Mocks, next: RefreshTokenRecord, outcome: Result<Rotate
         .return_once(move |_, _, _| outcome);
 }
 
-/// Exactly one revocation of the family for reuse, at the clock's instant.
+/// Exactly one revocation of the family for reuse, at the clock's instant; when it finds the
+/// family live, one `family_revoked` event.
 fn expect_reuse_revocation(m: &mut Mocks, result: Result<bool, Error>) {
+    if matches!(result, Ok(true)) {
+        expect_reuse_family_revoked_event(m);
+    }
     m.sessions
         .expect_revoke_family()
         .with(eq(family_id()), eq(now()), eq(RevokeReason::Reuse))
@@ -115,15 +119,29 @@ fn expect_reuse_revocation(m: &mut Mocks, result: Result<bool, Error>) {
         .return_once(move |_, _, _| result);
 }
 
+/// The `family_revoked` event a reuse leaves when its revocation found the family live.
+fn expect_reuse_family_revoked_event(m: &mut Mocks) {
+    m.events
+        .expect_record()
+        .with(eq(event(SecurityEventKind::FamilyRevoked {
+            user_id: user_id(),
+            family_id: Some(family_id()),
+            reason: RevokeReason::Reuse,
+            count: 1,
+        })))
+        .times(1)
+        .return_const(());
+}
+
 /// Exactly one reuse event naming the presented token.
 fn expect_reuse_event(m: &mut Mocks) {
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::RefreshTokenReused {
+        .with(eq(event(SecurityEventKind::RefreshTokenReused {
             user_id: user_id(),
             family_id: family_id(),
             token_id: presented_id(),
-        }))
+        })))
         .times(1)
         .return_const(());
 }
@@ -616,7 +634,7 @@ fn a_failed_revocation_during_reuse_surfaces_the_storage_error() {
     // The theft signal is reported even though the revocation failed.
     m.events
         .expect_record()
-        .withf(|e| matches!(e, SecurityEvent::RefreshTokenReused { .. }))
+        .withf(|e| matches!(e.kind, SecurityEventKind::RefreshTokenReused { .. }))
         .times(1)
         .return_const(());
 

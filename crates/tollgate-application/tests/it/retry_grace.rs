@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mockall::predicate::eq;
-use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEvent, TokenPair};
+use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEventKind, TokenPair};
 use tollgate_domain::{
     AccessTokenId, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy, TokenRejection,
 };
 
 use crate::common::{
-    access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks, Session, TOKEN,
+    access_claims_for, alice, event, family_id, new_id, now, policy, presented_id,
+    refresh_claims_for, session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks,
+    Session, TOKEN,
 };
 
 const GRACE: Duration = Duration::seconds(10);
@@ -103,11 +104,21 @@ fn expect_reuse(m: &mut Mocks) {
         .return_once(|_, _, _| Ok(true));
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::RefreshTokenReused {
+        .with(eq(event(SecurityEventKind::FamilyRevoked {
+            user_id: user_id(),
+            family_id: Some(family_id()),
+            reason: RevokeReason::Reuse,
+            count: 1,
+        })))
+        .times(1)
+        .return_const(());
+    m.events
+        .expect_record()
+        .with(eq(event(SecurityEventKind::RefreshTokenReused {
             user_id: user_id(),
             family_id: family_id(),
             token_id: presented_id(),
-        }))
+        })))
         .times(1)
         .return_const(());
 }

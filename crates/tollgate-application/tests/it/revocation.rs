@@ -6,13 +6,12 @@
 
 use mockall::predicate::eq;
 use mockall::Sequence;
-use tollgate_application::{Error, Revocation, TokenTypeHint};
-use tollgate_domain::{AccessClaims, FamilyId, RevokeReason, TokenRejection, UserId};
+use tollgate_application::{Error, RequestOrigin, Revocation, SecurityEventKind, TokenTypeHint};
+use tollgate_domain::{AccessClaims, ClientId, FamilyId, RevokeReason, TokenRejection, UserId};
 use uuid::Uuid;
 
 use crate::common::{
-    access_claims_for, bound_to, client_id, family_id, now, session, unavailable, Mocks, Session,
-    TOKEN,
+    access_claims_for, bound_to, client_id, family_id, now, session, unavailable, Mocks, Session, TOKEN, event_from, user_id,
 };
 
 fn access_claims() -> AccessClaims {
@@ -21,12 +20,24 @@ fn access_claims() -> AccessClaims {
 }
 
 fn revoke(m: Mocks, hint: Option<TokenTypeHint>) -> Result<(), Error> {
-    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, None)
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, &origin())
+}
+
+/// Who asks for the revocation.
+fn origin() -> RequestOrigin {
+    RequestOrigin {
+        client_id: Some(ClientId::parse("web-app").unwrap()),
+        address: Some("192.0.2.7".parse().unwrap()),
+    }
 }
 
 /// Revokes as the authenticated client `client`.
 fn revoke_as(m: Mocks, hint: Option<TokenTypeHint>, client: &str) -> Result<(), Error> {
-    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, Some(&client_id(client)))
+    let origin = RequestOrigin {
+        client_id: Some(client_id(client)),
+        address: None,
+    };
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, &origin)
 }
 
 /// The verifier takes [`TOKEN`] for a refresh token of Alice's session.
@@ -89,13 +100,40 @@ fn family_found_in(m: &mut Mocks, s: Session) {
         .returning(move |_| Ok(Some(family.clone())));
 }
 
-/// Exactly one revocation of Alice's family, for RFC 7009 revocation, at the clock's instant.
+/// Exactly one revocation of Alice's family, for RFC 7009 revocation, at the clock's instant,
+/// and one event saying so, with the caller's origin.
 fn expect_revocation(m: &mut Mocks) {
     m.sessions
         .expect_revoke_family()
         .with(eq(family_id()), eq(now()), eq(RevokeReason::Revoked))
         .times(1)
         .returning(|_, _, _| Ok(true));
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            origin(),
+            SecurityEventKind::FamilyRevoked {
+                user_id: user_id(),
+                family_id: Some(family_id()),
+                reason: RevokeReason::Revoked,
+                count: 1,
+            },
+        )))
+        .times(1)
+        .return_const(());
+}
+
+#[test]
+fn revoking_a_family_revoked_already_records_no_event() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found(&mut m);
+    m.sessions
+        .expect_revoke_family()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    m.events.expect_record().never();
+    revoke(m, None).unwrap();
 }
 
 #[test]

@@ -9,7 +9,8 @@
 //!    asked (the JWT's `exp`), so nothing reads it any more. This bounds long refresh chains,
 //!    whose family never expires while it is used;
 //! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
-//!    tokens.
+//!    tokens;
+//! 4. security events older than [`PurgePolicy::events_before`] (`audit.keep`).
 //!
 //! On SQLite the purge pauses between batches as long as the last one held the write lock, so
 //! refreshes are served between them (see `Database::yield_writer`).
@@ -49,8 +50,11 @@ pub struct PurgePolicy {
     pub expired_before: DateTime<Utc>,
     /// Families revoked before this instant go (reuse of their tokens is recognised until then).
     pub revoked_before: DateTime<Utc>,
-    /// Most families (or, in the spent-token step, tokens) deleted per transaction (0 counts as 1).
+    /// Most families (or, in the spent-token step, tokens; in the last step, events) deleted
+    /// per transaction (0 counts as 1).
     pub batch: u32,
+    /// Security events that happened before this instant go; `None` keeps them all.
+    pub events_before: Option<DateTime<Utc>>,
 }
 
 /// What a purge deleted (or, for [`Database::purge_preview`], would delete).
@@ -60,6 +64,8 @@ pub struct PurgeReport {
     pub families: u64,
     /// Refresh token rows deleted, those of deleted families included.
     pub tokens: u64,
+    /// Security event rows deleted.
+    pub events: u64,
     /// Transactions committed (zero for a preview).
     pub batches: u64,
 }
@@ -70,6 +76,7 @@ enum Step {
     RevokedFamilies,
     SpentTokens,
     ExpiredFamilies,
+    SecurityEvents,
 }
 
 impl Step {
@@ -93,6 +100,9 @@ impl Step {
                                  WHERE u.family_id = f.id AND u.expires_at >= $1) \
                  LIMIT $2"
             }
+            Step::SecurityEvents => {
+                "SELECT e.id FROM security_events e WHERE e.occurred_at < $1 LIMIT $2"
+            }
         }
     }
 
@@ -102,14 +112,22 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => " FOR UPDATE OF f SKIP LOCKED",
             Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
+            Step::SecurityEvents => " FOR UPDATE OF e SKIP LOCKED",
         }
     }
 
-    fn cutoff(self, policy: &PurgePolicy) -> DbTime {
+    /// The instant before which the step's victims go; `None` when the step is off.
+    fn cutoff(self, policy: &PurgePolicy) -> Option<DbTime> {
         match self {
-            Step::RevokedFamilies => policy.revoked_before.into(),
-            Step::SpentTokens | Step::ExpiredFamilies => policy.expired_before.into(),
+            Step::RevokedFamilies => Some(policy.revoked_before.into()),
+            Step::SpentTokens | Step::ExpiredFamilies => Some(policy.expired_before.into()),
+            Step::SecurityEvents => policy.events_before.map(DbTime::from),
         }
+    }
+
+    /// Whether deleting the step's rows cascades to refresh tokens (which are then counted).
+    fn deletes_families(self) -> bool {
+        matches!(self, Step::RevokedFamilies | Step::ExpiredFamilies)
     }
 
     /// The table the victims are deleted from, and its key column.
@@ -117,6 +135,7 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => ("token_families", "id"),
             Step::SpentTokens => ("refresh_tokens", "token_id"),
+            Step::SecurityEvents => ("security_events", "id"),
         }
     }
 }
@@ -154,7 +173,7 @@ fn pg_batch_sql(step: Step) -> String {
     let (table, key) = step.target();
     let victims = step.victims();
     let lock = step.pg_lock();
-    let tokens = if key == "id" {
+    let tokens = if step.deletes_families() {
         "(SELECT count(*) FROM refresh_tokens WHERE family_id IN (SELECT key FROM gone))"
     } else {
         "0::bigint"
@@ -172,6 +191,7 @@ pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
         ("revoked families", Step::RevokedFamilies),
         ("spent tokens", Step::SpentTokens),
         ("expired families", Step::ExpiredFamilies),
+        ("security events", Step::SecurityEvents),
     ]
     .into_iter()
     .map(|(name, step)| (name, pg_batch_sql(step)))
@@ -192,12 +212,17 @@ impl Database {
             Step::RevokedFamilies,
             Step::SpentTokens,
             Step::ExpiredFamilies,
+            Step::SecurityEvents,
         ] {
+            let Some(cutoff) = step.cutoff(policy) else {
+                continue;
+            };
             loop {
-                let (rows, tokens, held) = self.purge_batch(step, policy)?;
+                let (rows, tokens, held) = self.purge_batch(step, cutoff, limit)?;
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
+                    Step::SecurityEvents => report.events += rows,
                     Step::RevokedFamilies | Step::ExpiredFamilies => {
                         report.families += rows;
                         report.tokens += tokens;
@@ -279,9 +304,21 @@ impl Database {
                     })
             })?,
         };
+        let events = match policy.events_before.map(DbTime::from) {
+            Some(cutoff) => db_run!(self, |conn| {
+                use super::schema::security_events as se;
+                use diesel::{ExpressionMethods, QueryDsl};
+                Ok(se::table
+                    .filter(se::occurred_at.lt(cutoff))
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })?,
+            None => 0,
+        };
         Ok(PurgeReport {
             families: count(families),
             tokens: count(tokens),
+            events: count(events),
             batches: 0,
         })
     }
@@ -292,10 +329,10 @@ impl Database {
     fn purge_batch(
         &self,
         step: Step,
-        policy: &PurgePolicy,
+        cutoff: DbTime,
+        limit: u64,
     ) -> Result<(u64, u64, std::time::Duration), InfraError> {
-        let limit = i64::from(policy.batch.max(1));
-        let cutoff = step.cutoff(policy);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => self.with_sqlite_writer(pool, |conn| {
@@ -317,7 +354,7 @@ impl Database {
                     }
                     // Under the write lock nothing changes between the two statements, so both
                     // name the same victims. A family's tokens are counted, then cascaded.
-                    let tokens = if key == "id" {
+                    let tokens = if step.deletes_families() {
                         bound(
                             format!(
                                 "SELECT count(*) AS n FROM refresh_tokens \

@@ -71,6 +71,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::db::types::sql::{Instant, Uuid};
+
+    security_events (id) {
+        id -> BigInt,
+        occurred_at -> Instant,
+        kind -> Text,
+        user_id -> Nullable<Uuid>,
+        client_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        family_id -> Nullable<Uuid>,
+        detail -> Nullable<Text>,
+    }
+}
+
 // No `joinable!(token_families -> users)`: a family's user may live in a host's own table
 // (migration sessions_without_user_fk).
 diesel::joinable!(refresh_tokens -> token_families (family_id));

@@ -89,17 +89,32 @@ impl KeySet {
         algorithm: SigningAlgorithm,
         schedule: Option<SigningSchedule>,
     ) -> Result<KeySet, InfraError> {
+        Self::open_reporting(dir, algorithm, schedule).map(|(set, _)| set)
+    }
+
+    /// [`KeySet::open`], also returning the key it generated, if it had to (so that the caller
+    /// can record a security event).
+    ///
+    /// # Errors
+    /// As [`KeySet::open`].
+    pub fn open_reporting(
+        dir: &Path,
+        algorithm: SigningAlgorithm,
+        schedule: Option<SigningSchedule>,
+    ) -> Result<(KeySet, Option<KeyInfo>), InfraError> {
         ensure_dir(dir)?;
         let _lock = lock(dir)?;
         let can_sign = key_files(dir)?
             .iter()
             .any(|f| !retirement_marker(dir, &f.stem).exists());
+        let mut generated = None;
         if !can_sign {
             let now = schedule.map_or_else(|| SystemClock.now(), |s| s.now);
             let info = Self::generate_with(dir, now, algorithm)?;
             tracing::info!(kid = info.kid(), algorithm = %algorithm, dir = %dir.display(), "generated a token signing key");
+            generated = Some(info);
         }
-        Self::load_scheduled(dir, schedule)
+        Ok((Self::load_scheduled(dir, schedule)?, generated))
     }
 
     /// Loads every key pair in `dir`, with their retirement markers; the newest pair (by the

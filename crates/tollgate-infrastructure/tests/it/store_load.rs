@@ -220,6 +220,7 @@ fn purge_million(t: &TestDatabase) {
             expired_before: now(),
             revoked_before: now() - Duration::days(7),
             batch: 500,
+            events_before: None,
         })
         .unwrap();
     let took = started.elapsed();
@@ -318,6 +319,7 @@ fn wal_and_tables_stay_bounded_under_32_chains_sqlite() {
                         expired_before: now(),
                         revoked_before: now() - Duration::days(7),
                         batch: 500,
+                        events_before: None,
                     })
                     .unwrap();
                     last_purge = Instant::now();

@@ -3,6 +3,7 @@
 //! One test binary per package: every file that used to be its own binary under `tests/` is a
 //! module here, so the package's dependencies are linked once instead of once per file.
 
+mod audit_cli;
 mod cli;
 mod client_cli;
 mod config_show;

@@ -162,8 +162,9 @@ pub(crate) async fn introspect(
     endpoint: web::Data<Endpoint>,
     introspection: web::Data<Introspection>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (token, hint, credentials) =
+    let (token, hint, mut credentials) =
         read_token_operation(&req, payload, endpoint.config.max_body_bytes).await?;
+    credentials.address = endpoint.address_of(&req);
     let retry_after = endpoint.config.retry_after_secs;
     let header = signing_header(&token);
     let found = run_blocking("introspection", retry_after, move || {

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::handlers::run_blocking;
 use crate::operation_form::read_token_operation;
 use crate::response::no_store;
-use tollgate_application::Revocation;
+use tollgate_application::{RequestOrigin, Revocation};
 
 use crate::service::Endpoint;
 use crate::OAuthError;
@@ -45,13 +45,18 @@ pub(crate) async fn revoke(
     endpoint: web::Data<Endpoint>,
     revocation: web::Data<Revocation>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (token, hint, credentials) =
+    let (token, hint, mut credentials) =
         read_token_operation(&req, payload, endpoint.config.max_body_bytes).await?;
+    credentials.address = endpoint.address_of(&req);
     let retry_after = endpoint.config.retry_after_secs;
     run_blocking("revocation", retry_after, move || {
         // A client revokes only its own tokens and unbound ones; the use case ignores the rest.
         let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
-        revocation.execute(&token, hint, client.as_ref().map(|c| &c.id))
+        let origin = RequestOrigin {
+            client_id: client.map(|c| c.id),
+            address: credentials.address,
+        };
+        revocation.execute(&token, hint, &origin)
     })
     .await?;
     Ok(no_store(&mut HttpResponse::Ok()).finish())

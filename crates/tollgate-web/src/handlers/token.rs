@@ -1,11 +1,10 @@
 //! `POST /api/oauth2/token`: the password and refresh-token grants.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use tollgate_application::LoginRequest;
+use tollgate_application::{LoginRequest, RequestOrigin};
 use tollgate_domain::GrantType;
 
 use crate::body::read_form;
-use crate::client_addr::client_address;
 use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
 use crate::handlers::run_blocking;
@@ -75,7 +74,9 @@ async fn issue(
         Grant::Password { .. } => "password",
         Grant::RefreshToken { .. } => "refresh_token",
     };
-    let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let mut credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let address = endpoint.address_of(&req);
+    credentials.address = address;
     let retry_after = endpoint.config.retry_after_secs;
     let grant_type = match &request.grant {
         Grant::Password { .. } => GrantType::Password,
@@ -90,8 +91,7 @@ async fn issue(
             user_name,
             password,
             long_lived,
-            client_address: client_address(&req, &endpoint.config.trusted_proxies),
-            // Settled below, once the client has authenticated.
+            client_address: address,
             client_id: None,
         },
         Grant::RefreshToken { refresh_token } => {
@@ -99,10 +99,13 @@ async fn issue(
                 // The client is settled first, so a refused client spends no refresh token.
                 let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
                 endpoint.authorize_grant(client.as_ref(), grant_type)?;
-                // A token bound to a client refreshes only for that client (RFC 6749 §6).
-                grants
-                    .refresh
-                    .execute(&refresh_token, client.as_ref().map(|c| &c.id))
+                // A token bound to a client refreshes only for that client (RFC 6749 §6); the
+                // origin also goes with the security events of a reuse.
+                let origin = RequestOrigin {
+                    client_id: client.map(|c| c.id),
+                    address,
+                };
+                grants.refresh.execute_from(&refresh_token, &origin)
             })
             .await?;
             return Ok(token_response(&pair));
@@ -117,12 +120,14 @@ async fn issue(
         run_blocking("token", retry_after, move || {
             let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
             endpoint.authorize_grant(client.as_ref(), grant_type)?;
-            grants.login.check_throttle(&login)?;
-            // The new family is bound to the authenticated client, if any.
-            Ok(LoginRequest {
+            // The new family is bound to the authenticated client, if any, and the client goes
+            // with the login's security events.
+            let login = LoginRequest {
                 client_id: client.map(|c| c.id),
                 ..login
-            })
+            };
+            grants.login.check_throttle(&login)?;
+            Ok(login)
         })
         .await?
     };

@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use tollgate_application::{
     Error, MockClientStore, MockClock, MockIdGenerator, MockLoginThrottle, MockPasswordHasher,
     MockPublicKeys, MockSecretHasher, MockSecurityEvents, MockSessionStore, MockTokenSigner,
-    MockTokenVerifier, MockUserStore, Ports,
+    MockTokenVerifier, MockUserStore, Ports, RequestOrigin, SecurityEvent, SecurityEventKind,
 };
 use tollgate_domain::{
     whole_seconds, AccessClaims, AccessTokenId, Client, ClientId, Family, FamilyId, PasswordHash,
@@ -327,4 +327,18 @@ impl Default for Mocks {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The event a use case records at [`now`] for a request from `origin`.
+pub fn event_from(origin: RequestOrigin, kind: SecurityEventKind) -> SecurityEvent {
+    SecurityEvent {
+        at: now(),
+        origin,
+        kind,
+    }
+}
+
+/// The event a use case records at [`now`] for a request of unknown origin (or a command).
+pub fn event(kind: SecurityEventKind) -> SecurityEvent {
+    event_from(RequestOrigin::default(), kind)
 }

@@ -44,6 +44,7 @@ macro_rules! contract {
 
 mod clients;
 mod database;
+mod events;
 mod purge;
 mod sessions;
 mod throttle;

@@ -82,6 +82,7 @@ fn purge_scenario(db: &Database, seeded: u32) -> PurgeScenario {
         expired_before: now,
         revoked_before: now - Duration::days(7),
         batch: 64,
+        events_before: None,
     };
     let user = stored_user(db).id;
     let later = now + Duration::hours(1);
@@ -162,6 +163,7 @@ fn purge_scenario(db: &Database, seeded: u32) -> PurgeScenario {
         // One spent expired token of a kept chain, 1 + 2 + 2 + 1 tokens of the hand-made dead
         // families, 5 per dead bulk family.
         tokens: 1 + 6 + 2 * 5 * u64::from(seeded),
+        events: 0,
         batches: 0,
     };
     s
