@@ -18,7 +18,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, alice, alice_name, client_id, new_id, now, policy, refresh_claims_for, unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD, event, event_from,
+    access_claims_for, alice, alice_name, client_id, event, event_from, new_id, now, policy,
+    refresh_claims_for, unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };
 
 fn login(mut mocks: Mocks) -> Login {

@@ -16,8 +16,8 @@ use tollgate_domain::{
 };
 
 use crate::common::{
-    access_claims_for, alice, bound_to, client_id, family_id, new_id, now, policy, presented_id, event,
-    refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
+    access_claims_for, alice, bound_to, client_id, event, family_id, new_id, now, policy,
+    presented_id, refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
 };
 
 fn refresh(mocks: Mocks) -> Refresh {

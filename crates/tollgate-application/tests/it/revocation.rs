@@ -11,7 +11,8 @@ use tollgate_domain::{AccessClaims, ClientId, FamilyId, RevokeReason, TokenRejec
 use uuid::Uuid;
 
 use crate::common::{
-    access_claims_for, bound_to, client_id, family_id, now, session, unavailable, Mocks, Session, TOKEN, event_from, user_id,
+    access_claims_for, bound_to, client_id, event_from, family_id, now, session, unavailable,
+    user_id, Mocks, Session, TOKEN,
 };
 
 fn access_claims() -> AccessClaims {
@@ -33,11 +34,15 @@ fn origin() -> RequestOrigin {
 
 /// Revokes as the authenticated client `client`.
 fn revoke_as(m: Mocks, hint: Option<TokenTypeHint>, client: &str) -> Result<(), Error> {
-    let origin = RequestOrigin {
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, &origin_of(client))
+}
+
+/// [`origin`], authenticated as `client`.
+fn origin_of(client: &str) -> RequestOrigin {
+    RequestOrigin {
         client_id: Some(client_id(client)),
-        address: None,
-    };
-    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, &origin)
+        ..origin()
+    }
 }
 
 /// The verifier takes [`TOKEN`] for a refresh token of Alice's session.
@@ -103,6 +108,11 @@ fn family_found_in(m: &mut Mocks, s: Session) {
 /// Exactly one revocation of Alice's family, for RFC 7009 revocation, at the clock's instant,
 /// and one event saying so, with the caller's origin.
 fn expect_revocation(m: &mut Mocks) {
+    expect_revocation_from(m, origin());
+}
+
+/// [`expect_revocation`] for a request from `origin`.
+fn expect_revocation_from(m: &mut Mocks, origin: RequestOrigin) {
     m.sessions
         .expect_revoke_family()
         .with(eq(family_id()), eq(now()), eq(RevokeReason::Revoked))
@@ -111,7 +121,7 @@ fn expect_revocation(m: &mut Mocks) {
     m.events
         .expect_record()
         .with(eq(event_from(
-            origin(),
+            origin,
             SecurityEventKind::FamilyRevoked {
                 user_id: user_id(),
                 family_id: Some(family_id()),
@@ -270,7 +280,7 @@ fn a_client_revokes_its_own_bound_refresh_token() {
     let mut m = Mocks::new();
     refresh_verifies(&mut m);
     token_found_in(&mut m, bound_to(session(), "client-a"));
-    expect_revocation(&mut m);
+    expect_revocation_from(&mut m, origin_of("client-a"));
     revoke_as(m, None, "client-a").unwrap();
 }
 
@@ -308,7 +318,7 @@ fn a_client_revokes_its_own_bound_access_token() {
     let mut m = Mocks::new();
     access_verifies(&mut m, access_claims());
     family_found_in(&mut m, bound_to(session(), "client-a"));
-    expect_revocation(&mut m);
+    expect_revocation_from(&mut m, origin_of("client-a"));
     revoke_as(m, Some(TokenTypeHint::AccessToken), "client-a").unwrap();
 }
 
@@ -317,6 +327,6 @@ fn any_client_may_revoke_an_unbound_token() {
     let mut m = Mocks::new();
     refresh_verifies(&mut m);
     token_found(&mut m);
-    expect_revocation(&mut m);
+    expect_revocation_from(&mut m, origin_of("client-b"));
     revoke_as(m, None, "client-b").unwrap();
 }
