@@ -1,7 +1,7 @@
 //! Bounded storage: deleting token families and tokens nobody can use any more, in small
 //! transactions, so a running service keeps answering while it happens.
 //!
-//! Three kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
+//! Four kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
 //!
 //! 1. families revoked before [`PurgePolicy::revoked_before`], with all their tokens;
 //! 2. spent tokens that expired before [`PurgePolicy::expired_before`], from any family: a spent
@@ -9,7 +9,11 @@
 //!    asked (the JWT's `exp`), so nothing reads it any more. This bounds long refresh chains,
 //!    whose family never expires while it is used;
 //! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
-//!    tokens.
+//!    tokens;
+//! 4. failed-login counters (`login_failures`) whose last failure came before
+//!    [`PurgePolicy::failures_before`] and that block nothing any more: such a counter would be
+//!    reset at the next failure anyway, so deleting it changes no throttling decision, and
+//!    unknown names tried by an attacker do not pile up for ever.
 //!
 //! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
 //! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
@@ -42,7 +46,12 @@ pub struct PurgePolicy {
     pub expired_before: DateTime<Utc>,
     /// Families revoked before this instant go (reuse of their tokens is recognised until then).
     pub revoked_before: DateTime<Utc>,
-    /// Most families (or, in the spent-token step, tokens) deleted per transaction (0 counts as 1).
+    /// Failed-login counters whose last failure came before this instant go (unless still
+    /// blocking). Callers pass "now minus the throttle's `forget_after`", after which a counter
+    /// starts again from zero; it is at least `login.max_delay`, so no block is cut short.
+    pub failures_before: DateTime<Utc>,
+    /// Most families (or, in the spent-token step, tokens; in the last step, counters) deleted
+    /// per transaction (0 counts as 1).
     pub batch: u32,
 }
 
@@ -53,6 +62,8 @@ pub struct PurgeReport {
     pub families: u64,
     /// Refresh token rows deleted, those of deleted families included.
     pub tokens: u64,
+    /// Failed-login counters deleted.
+    pub login_failures: u64,
     /// Transactions committed (zero for a preview).
     pub batches: u64,
 }
@@ -63,6 +74,7 @@ enum Step {
     RevokedFamilies,
     SpentTokens,
     ExpiredFamilies,
+    LoginFailures,
 }
 
 impl Step {
@@ -86,6 +98,14 @@ impl Step {
                                  WHERE u.family_id = f.id AND u.expires_at >= $1) \
                  LIMIT $2"
             }
+            // `blocked_until` is at most `max_delay` after the last failure, so with a cutoff
+            // `forget_after` (≥ `max_delay`) back it is always past; checked all the same, so
+            // a counter never goes while it blocks.
+            Step::LoginFailures => {
+                "SELECT l.key_digest FROM login_failures l \
+                 WHERE l.last_failure_at < $1 \
+                 AND (l.blocked_until IS NULL OR l.blocked_until < $1) LIMIT $2"
+            }
         }
     }
 
@@ -95,6 +115,7 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => " FOR UPDATE OF f SKIP LOCKED",
             Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
+            Step::LoginFailures => " FOR UPDATE OF l SKIP LOCKED",
         }
     }
 
@@ -102,6 +123,7 @@ impl Step {
         match self {
             Step::RevokedFamilies => policy.revoked_before.into(),
             Step::SpentTokens | Step::ExpiredFamilies => policy.expired_before.into(),
+            Step::LoginFailures => policy.failures_before.into(),
         }
     }
 
@@ -110,6 +132,7 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => ("token_families", "id"),
             Step::SpentTokens => ("refresh_tokens", "token_id"),
+            Step::LoginFailures => ("login_failures", "key_digest"),
         }
     }
 }
@@ -165,6 +188,7 @@ pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
         ("revoked families", Step::RevokedFamilies),
         ("spent tokens", Step::SpentTokens),
         ("expired families", Step::ExpiredFamilies),
+        ("login failures", Step::LoginFailures),
     ]
     .into_iter()
     .map(|(name, step)| (name, pg_batch_sql(step)))
@@ -185,12 +209,14 @@ impl Database {
             Step::RevokedFamilies,
             Step::SpentTokens,
             Step::ExpiredFamilies,
+            Step::LoginFailures,
         ] {
             loop {
                 let (rows, tokens) = self.purge_batch(step, policy)?;
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
+                    Step::LoginFailures => report.login_failures += rows,
                     Step::RevokedFamilies | Step::ExpiredFamilies => {
                         report.families += rows;
                         report.tokens += tokens;
@@ -223,8 +249,13 @@ impl Database {
             "SELECT count(*) AS n FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
              WHERE {DOOMED} OR (r.used_at IS NOT NULL AND r.expires_at < $2)"
         );
+        let failures = format!(
+            "SELECT count(*) AS n FROM ({}) l",
+            Step::LoginFailures.victims().replace("LIMIT $2", "")
+        );
         let revoked = DbTime::from(policy.revoked_before);
         let expired = DbTime::from(policy.expired_before);
+        let forgotten = DbTime::from(policy.failures_before);
         macro_rules! count_of {
             ($conn:ident, $sql:expr) => {
                 diesel::sql_query($sql)
@@ -234,7 +265,15 @@ impl Database {
                     .n
             };
         }
-        let (families, tokens) = match self.pool() {
+        macro_rules! count_failures {
+            ($conn:ident, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Instant, _>(forgotten)
+                    .get_result::<Count>($conn)?
+                    .n
+            };
+        }
+        let (families, tokens, login_failures) = match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => with_connection(pool, |conn| {
                 // One read transaction, so both counts see the same rows.
@@ -242,6 +281,7 @@ impl Database {
                     Ok::<_, InfraError>((
                         count_of!(conn, sqlite_params(&families)),
                         count_of!(conn, sqlite_params(&tokens)),
+                        count_failures!(conn, sqlite_params(&failures)),
                     ))
                 })
             })?,
@@ -251,13 +291,18 @@ impl Database {
                     .repeatable_read()
                     .read_only()
                     .run(|conn| {
-                        Ok::<_, InfraError>((count_of!(conn, &families), count_of!(conn, &tokens)))
+                        Ok::<_, InfraError>((
+                            count_of!(conn, &families),
+                            count_of!(conn, &tokens),
+                            count_failures!(conn, &failures),
+                        ))
                     })
             })?,
         };
         Ok(PurgeReport {
             families: count(families),
             tokens: count(tokens),
+            login_failures: count(login_failures),
             batches: 0,
         })
     }

@@ -218,6 +218,7 @@ fn purge_million(t: &TestDatabase) {
         .purge(&PurgePolicy {
             expired_before: now(),
             revoked_before: now() - Duration::days(7),
+            failures_before: now() - Duration::days(1),
             batch: 500,
         })
         .unwrap();
@@ -316,6 +317,7 @@ fn wal_and_tables_stay_bounded_under_32_chains_sqlite() {
                     db.purge(&PurgePolicy {
                         expired_before: now(),
                         revoked_before: now() - Duration::days(7),
+                        failures_before: now() - Duration::days(1),
                         batch: 500,
                     })
                     .unwrap();
