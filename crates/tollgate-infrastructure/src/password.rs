@@ -57,6 +57,9 @@ struct Buffers {
     slots: usize,
     state: Mutex<Slots>,
     returned: Condvar,
+    /// Leases so far: lets tests check that every hash ran in a pooled buffer.
+    #[cfg(test)]
+    leases: std::sync::atomic::AtomicUsize,
 }
 
 struct Slots {
@@ -74,6 +77,8 @@ impl Buffers {
                 created: 0,
             }),
             returned: Condvar::new(),
+            #[cfg(test)]
+            leases: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -81,6 +86,9 @@ impl Buffers {
     /// (`password.max_concurrent_hashes`, the same count) keeps logins from waiting here; other
     /// callers (the CLI, a host calling the hasher directly) are bounded all the same.
     fn lease(&self) -> Lease<'_> {
+        #[cfg(test)]
+        self.leases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A poisoned lock only means another thread panicked between two plain Vec operations;
         // the free list is still consistent, so keep using it.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -516,6 +524,12 @@ mod tests {
             1,
             "one call at a time needs one buffer"
         );
+        // Every hash ran in the pooled buffer: the dummy, the first hash and 3 per round.
+        let leases = hasher
+            .buffers
+            .leases
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(leases, 2 + 3 * 10);
     }
 
     #[test]
