@@ -132,6 +132,9 @@ impl Login {
         self.check_throttle(request)?;
         let p = &self.ports;
         let name = UserName::parse(&request.user_name).ok();
+        // Taken before the user is read: a revocation of the user's sessions at or after this
+        // instant refuses the family below, in stores that cannot lock the user's row.
+        let user_read_at = p.clock.now();
         let user = match &name {
             Some(name) => p.users.find_by_name(name)?,
             None => None,
@@ -196,7 +199,7 @@ impl Login {
         // change, disable or delete that raced this login wins.
         if !p
             .sessions
-            .create_login_family(&family, &record, &user.password_hash)?
+            .create_login_family(&family, &record, &user.password_hash, user_read_at)?
         {
             return Err(Error::InvalidCredentials);
         }

@@ -124,6 +124,10 @@ pub trait SessionStore: Send + Sync {
     /// either comes first (the login is refused) or waits, and its revocation then sees the new
     /// family.
     ///
+    /// `user_read_at` is the instant, taken just before the login read the user, that a store
+    /// which cannot see the user's row (users kept by a host) checks instead: it refuses the
+    /// family when [`SessionStore::revoke_user_families`] ran for the user at or after it.
+    ///
     /// # Errors
     /// [`Error::Conflict`] when either id exists already.
     fn create_login_family(
@@ -131,6 +135,7 @@ pub trait SessionStore: Send + Sync {
         family: &Family,
         first: &RefreshTokenRecord,
         verified: &PasswordHash,
+        user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error>;
 
     /// The token record and its family.
@@ -184,7 +189,10 @@ pub trait SessionStore: Send + Sync {
         reason: RevokeReason,
     ) -> Result<bool, Error>;
 
-    /// Revokes every live family of a user; returns how many were live.
+    /// Revokes every live family of a user; returns how many were live. Also records `at` as
+    /// the user's cut-off: a login that read the user before it stores no family afterwards
+    /// (see [`SessionStore::create_login_family`]). Call it after changing a user's password or
+    /// disabling them.
     ///
     /// # Errors
     /// Only [`Error::Unavailable`] / [`Error::Unexpected`].

@@ -53,6 +53,7 @@ impl SessionStore for MemorySessions {
         family: &Family,
         first: &RefreshTokenRecord,
         _verified: &PasswordHash,
+        _user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
         // No user table here: the benchmark's user is always current.
         self.create_family(family, first)?;

@@ -309,14 +309,16 @@ fn run_purge(settings: &Settings, dry_run: bool) -> Result<(), ServerError> {
     if dry_run {
         let r = db.purge_preview(&policy)?;
         println!(
-            "would purge {} session(s), {} refresh token(s) and {} security event(s)",
-            r.families, r.tokens, r.events
+            "would purge {} session(s), {} refresh token(s), {} security event(s) and {} \
+             failed-login counter(s)",
+            r.families, r.tokens, r.events, r.login_failures
         );
     } else {
         let r = db.purge(&policy)?;
         println!(
-            "purged {} session(s), {} refresh token(s) and {} security event(s) in {} batch(es)",
-            r.families, r.tokens, r.events, r.batches
+            "purged {} session(s), {} refresh token(s), {} security event(s) and {} failed-login \
+             counter(s) in {} batch(es)",
+            r.families, r.tokens, r.events, r.login_failures, r.batches
         );
     }
     Ok(())

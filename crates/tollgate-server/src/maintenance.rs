@@ -91,13 +91,19 @@ async fn purge_loop(
         };
         let db = database.clone();
         match rt::task::spawn_blocking(move || db.purge(&policy)).await {
-            Ok(Ok(report)) if report.families > 0 || report.tokens > 0 || report.events > 0 => {
+            Ok(Ok(report))
+                if report.families > 0
+                    || report.tokens > 0
+                    || report.events > 0
+                    || report.login_failures > 0 =>
+            {
                 tracing::info!(
                     families = report.families,
                     tokens = report.tokens,
                     events = report.events,
+                    login_failures = report.login_failures,
                     batches = report.batches,
-                    "purged expired and revoked sessions and old security events"
+                    "purged expired and revoked sessions, old security events and idle failed-login counters"
                 )
             }
             Ok(Ok(_)) => tracing::debug!("purge found nothing to delete"),

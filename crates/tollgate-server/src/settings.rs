@@ -455,11 +455,12 @@ impl Settings {
 
     /// What a purge at `now` deletes: tokens expired longer than `tokens.leeway` ago (so none
     /// that could still verify), families revoked more than `purge.keep_revoked` ago, security
-    /// events older than `audit.keep` (none when it is 0).
+    /// events older than `audit.keep` (none when it is 0), and failed-login counters idle longer
+    /// than the throttle remembers them (24 h, at least `login.max_delay`).
     ///
     /// # Errors
-    /// [`ServerError::Config`] when `purge.keep_revoked`, `purge.batch` or `audit.keep` is out
-    /// of range.
+    /// [`ServerError::Config`] when `purge.keep_revoked`, `purge.batch`, `audit.keep` or a
+    /// `[login]` delay is out of range.
     pub fn purge_policy(&self, now: DateTime<Utc>) -> Result<PurgePolicy, ServerError> {
         let p = &self.purge;
         if !(0..=100 * 365 * 24 * 3600).contains(&p.keep_revoked) {
@@ -479,6 +480,8 @@ impl Settings {
         Ok(PurgePolicy {
             expired_before: now - self.leeway(),
             revoked_before: now - Duration::seconds(p.keep_revoked),
+            // A counter idle this long starts from zero at its next failure, so it can go.
+            failures_before: now - self.throttle_policy()?.forget_after,
             batch: p.batch,
             events_before: (keep_events > 0).then(|| now - Duration::seconds(keep_events)),
         })

@@ -115,11 +115,16 @@ pub fn open_services(
         publish_ahead,
         codec.clone(),
     ));
-    let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
-        memory_kib: settings.password.memory_kib,
-        iterations: settings.password.iterations,
-        parallelism: settings.password.parallelism,
-    })?);
+    // One Argon2 buffer per hashing permit: the web layer lets `max_concurrent_hashes` logins
+    // hash at once, and the hasher keeps exactly that many buffers, allocated once and reused.
+    let hasher = Arc::new(Argon2Hasher::with_slots(
+        Argon2Params {
+            memory_kib: settings.password.memory_kib,
+            iterations: settings.password.iterations,
+            parallelism: settings.password.parallelism,
+        },
+        settings.max_concurrent_hashes(),
+    )?);
     let metrics = Arc::new(PrometheusMetrics::new(
         database.clone(),
         codec.clone(),

@@ -113,9 +113,9 @@ fn expect_create_family(m: &mut Mocks, family: &Family, record: &RefreshTokenRec
     let verified = PasswordHash::new(ALICE_HASH.to_owned());
     m.sessions
         .expect_create_login_family()
-        .withf(move |f, r, h| *f == family && *r == record && *h == verified)
+        .withf(move |f, r, h, at| *f == family && *r == record && *h == verified && *at == now())
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
 }
 
 fn assert_invalid_credentials(result: Result<TokenPair, Error>) {
@@ -223,7 +223,7 @@ fn login_signs_the_pair_before_storing_the_family() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(move |_, _, _| {
+        .returning(move |_, _, _, _| {
             assert_eq!(
                 signatures.load(Ordering::SeqCst),
                 2,
@@ -274,7 +274,7 @@ fn a_failed_family_insert_returns_no_tokens() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     m.forbid_events();
 
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
@@ -429,7 +429,7 @@ fn a_login_whose_user_changed_meanwhile_is_refused() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Ok(false));
+        .returning(|_, _, _, _| Ok(false));
     m.hasher.expect_hash().never();
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
     assert_invalid_credentials(result);

@@ -181,7 +181,7 @@ fn a_success_resets_the_name_but_not_the_address() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
     assert!(login(m).execute(&request("alice", ALICE_PASSWORD)).is_ok());
 }
 
@@ -203,7 +203,7 @@ fn successful_login(m: &mut Mocks) {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
 }
 
 #[test]

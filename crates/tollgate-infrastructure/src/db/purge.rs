@@ -1,7 +1,7 @@
 //! Bounded storage: deleting token families and tokens nobody can use any more, in small
 //! transactions, so a running service keeps answering while it happens.
 //!
-//! Three kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
+//! Five kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
 //!
 //! 1. families revoked before [`PurgePolicy::revoked_before`], with all their tokens;
 //! 2. spent tokens that expired before [`PurgePolicy::expired_before`], from any family: a spent
@@ -10,7 +10,11 @@
 //!    whose family never expires while it is used;
 //! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
 //!    tokens;
-//! 4. security events older than [`PurgePolicy::events_before`] (`audit.keep`).
+//! 4. security events older than [`PurgePolicy::events_before`] (`audit.keep`);
+//! 5. failed-login counters (`login_failures`) whose last failure came before
+//!    [`PurgePolicy::failures_before`] and that block nothing any more: such a counter would be
+//!    reset at the next failure anyway, so deleting it changes no throttling decision, and
+//!    unknown names tried by an attacker do not pile up for ever.
 //!
 //! On SQLite the purge pauses between batches as long as the last one held the write lock, so
 //! refreshes are served between them (see `Database::yield_writer`).
@@ -50,7 +54,12 @@ pub struct PurgePolicy {
     pub expired_before: DateTime<Utc>,
     /// Families revoked before this instant go (reuse of their tokens is recognised until then).
     pub revoked_before: DateTime<Utc>,
-    /// Most families (or, in the spent-token step, tokens; in the last step, events) deleted
+    /// Failed-login counters whose last failure came before this instant go (unless still
+    /// blocking). Callers pass "now minus the throttle's `forget_after`", after which a counter
+    /// starts again from zero; it is at least `login.max_delay`, so no block is cut short.
+    pub failures_before: DateTime<Utc>,
+    /// Most families (or, in the spent-token step, tokens; in the last two steps, events or
+    /// counters) deleted
     /// per transaction (0 counts as 1).
     pub batch: u32,
     /// Security events that happened before this instant go; `None` keeps them all.
@@ -66,6 +75,8 @@ pub struct PurgeReport {
     pub tokens: u64,
     /// Security event rows deleted.
     pub events: u64,
+    /// Failed-login counters deleted.
+    pub login_failures: u64,
     /// Transactions committed (zero for a preview).
     pub batches: u64,
 }
@@ -77,6 +88,7 @@ enum Step {
     SpentTokens,
     ExpiredFamilies,
     SecurityEvents,
+    LoginFailures,
 }
 
 impl Step {
@@ -103,6 +115,14 @@ impl Step {
             Step::SecurityEvents => {
                 "SELECT e.id FROM security_events e WHERE e.occurred_at < $1 LIMIT $2"
             }
+            // `blocked_until` is at most `max_delay` after the last failure, so with a cutoff
+            // `forget_after` (≥ `max_delay`) back it is always past; checked all the same, so
+            // a counter never goes while it blocks.
+            Step::LoginFailures => {
+                "SELECT l.key_digest FROM login_failures l \
+                 WHERE l.last_failure_at < $1 \
+                 AND (l.blocked_until IS NULL OR l.blocked_until < $1) LIMIT $2"
+            }
         }
     }
 
@@ -113,6 +133,7 @@ impl Step {
             Step::RevokedFamilies | Step::ExpiredFamilies => " FOR UPDATE OF f SKIP LOCKED",
             Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
             Step::SecurityEvents => " FOR UPDATE OF e SKIP LOCKED",
+            Step::LoginFailures => " FOR UPDATE OF l SKIP LOCKED",
         }
     }
 
@@ -122,6 +143,7 @@ impl Step {
             Step::RevokedFamilies => Some(policy.revoked_before.into()),
             Step::SpentTokens | Step::ExpiredFamilies => Some(policy.expired_before.into()),
             Step::SecurityEvents => policy.events_before.map(DbTime::from),
+            Step::LoginFailures => Some(policy.failures_before.into()),
         }
     }
 
@@ -136,6 +158,7 @@ impl Step {
             Step::RevokedFamilies | Step::ExpiredFamilies => ("token_families", "id"),
             Step::SpentTokens => ("refresh_tokens", "token_id"),
             Step::SecurityEvents => ("security_events", "id"),
+            Step::LoginFailures => ("login_failures", "key_digest"),
         }
     }
 }
@@ -192,6 +215,7 @@ pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
         ("spent tokens", Step::SpentTokens),
         ("expired families", Step::ExpiredFamilies),
         ("security events", Step::SecurityEvents),
+        ("login failures", Step::LoginFailures),
     ]
     .into_iter()
     .map(|(name, step)| (name, pg_batch_sql(step)))
@@ -213,6 +237,7 @@ impl Database {
             Step::SpentTokens,
             Step::ExpiredFamilies,
             Step::SecurityEvents,
+            Step::LoginFailures,
         ] {
             let Some(cutoff) = step.cutoff(policy) else {
                 continue;
@@ -223,6 +248,7 @@ impl Database {
                 match step {
                     Step::SpentTokens => report.tokens += rows,
                     Step::SecurityEvents => report.events += rows,
+                    Step::LoginFailures => report.login_failures += rows,
                     Step::RevokedFamilies | Step::ExpiredFamilies => {
                         report.families += rows;
                         report.tokens += tokens;
@@ -272,8 +298,13 @@ impl Database {
             "SELECT count(*) AS n FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
              WHERE {DOOMED} OR (r.used_at IS NOT NULL AND r.expires_at < $2)"
         );
+        let failures = format!(
+            "SELECT count(*) AS n FROM ({}) l",
+            Step::LoginFailures.victims().replace("LIMIT $2", "")
+        );
         let revoked = DbTime::from(policy.revoked_before);
         let expired = DbTime::from(policy.expired_before);
+        let forgotten = DbTime::from(policy.failures_before);
         macro_rules! count_of {
             ($conn:ident, $sql:expr) => {
                 diesel::sql_query($sql)
@@ -283,7 +314,15 @@ impl Database {
                     .n
             };
         }
-        let (families, tokens) = match self.pool() {
+        macro_rules! count_failures {
+            ($conn:ident, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Instant, _>(forgotten)
+                    .get_result::<Count>($conn)?
+                    .n
+            };
+        }
+        let (families, tokens, login_failures) = match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => with_connection(pool, |conn| {
                 // One read transaction, so both counts see the same rows.
@@ -291,6 +330,7 @@ impl Database {
                     Ok::<_, InfraError>((
                         count_of!(conn, sqlite_params(&families)),
                         count_of!(conn, sqlite_params(&tokens)),
+                        count_failures!(conn, sqlite_params(&failures)),
                     ))
                 })
             })?,
@@ -300,7 +340,11 @@ impl Database {
                     .repeatable_read()
                     .read_only()
                     .run(|conn| {
-                        Ok::<_, InfraError>((count_of!(conn, &families), count_of!(conn, &tokens)))
+                        Ok::<_, InfraError>((
+                            count_of!(conn, &families),
+                            count_of!(conn, &tokens),
+                            count_failures!(conn, &failures),
+                        ))
                     })
             })?,
         };
@@ -319,6 +363,7 @@ impl Database {
             families: count(families),
             tokens: count(tokens),
             events: count(events),
+            login_failures: count(login_failures),
             batches: 0,
         })
     }

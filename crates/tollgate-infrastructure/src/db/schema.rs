@@ -87,6 +87,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::Nullable;
+    use crate::db::types::sql::{Instant, Uuid};
+
+    /// Per-user cut-off for logins of users kept in a host's own table (see
+    /// `Database::session_store_for_external_users`).
+    session_cutoffs (user_id) {
+        user_id -> Uuid,
+        not_before -> Nullable<Instant>,
+    }
+}
+
 // No `joinable!(token_families -> users)`: a family's user may live in a host's own table
 // (migration sessions_without_user_fk).
 diesel::joinable!(refresh_tokens -> token_families (family_id));

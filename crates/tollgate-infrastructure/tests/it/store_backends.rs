@@ -87,6 +87,7 @@ fn postgres_purge_batches_use_index_scans() {
             "revoked families" => "token_families_revoked_at",
             "spent tokens" => "refresh_tokens_spent_expires_at",
             "security events" => "security_events_occurred_at",
+            "login failures" => "login_failures_last_failure_at",
             _ => "refresh_tokens_live_expires_at",
         };
         assert!(

@@ -219,6 +219,7 @@ fn purge_million(t: &TestDatabase) {
         .purge(&PurgePolicy {
             expired_before: now(),
             revoked_before: now() - Duration::days(7),
+            failures_before: now() - Duration::days(1),
             batch: 500,
             events_before: None,
         })
@@ -318,6 +319,7 @@ fn wal_and_tables_stay_bounded_under_32_chains_sqlite() {
                     db.purge(&PurgePolicy {
                         expired_before: now(),
                         revoked_before: now() - Duration::days(7),
+                        failures_before: now() - Duration::days(1),
                         batch: 500,
                         events_before: None,
                     })

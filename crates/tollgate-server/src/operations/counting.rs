@@ -74,8 +74,10 @@ impl SessionStore for CountingSessions {
         family: &Family,
         first: &RefreshTokenRecord,
         verified: &PasswordHash,
+        user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
-        self.inner.create_login_family(family, first, verified)
+        self.inner
+            .create_login_family(family, first, verified, user_read_at)
     }
 
     fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error> {

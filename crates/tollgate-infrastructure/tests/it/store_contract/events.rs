@@ -249,6 +249,7 @@ fn the_purge_deletes_events_older_than_the_cutoff_in_batches(t: &TestDatabase) {
     let policy = PurgePolicy {
         expired_before: t0(),
         revoked_before: t0(),
+        failures_before: t0(),
         batch: 2,
         events_before: Some(cutoff),
     };

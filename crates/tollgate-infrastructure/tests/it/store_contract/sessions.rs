@@ -420,7 +420,7 @@ fn a_familys_client_is_stored_and_every_lookup_and_successor_carries_it(t: &Test
     let (mut bound, first) = family(u.id);
     bound.client_id = Some(ClientId::parse("web:app/1~X").unwrap());
     assert!(sessions
-        .create_login_family(&bound, &first, &u.password_hash)
+        .create_login_family(&bound, &first, &u.password_hash, t0())
         .unwrap());
     let (mut other, other_first) = family(u.id);
     other.client_id = Some(ClientId::parse("b").unwrap());
