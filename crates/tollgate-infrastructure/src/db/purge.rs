@@ -16,8 +16,10 @@
 //!    reset at the next failure anyway, so deleting it changes no throttling decision, and
 //!    unknown names tried by an attacker do not pile up for ever.
 //!
-//! On SQLite the purge pauses between batches as long as the last one held the write lock, so
-//! refreshes are served between them (see `Database::yield_writer`).
+//! On SQLite, where every writer waits for the batch in progress, batches are sized to hold the
+//! write lock about a millisecond (`purge.batch` is then the upper bound) and the purge pauses
+//! between batches as long as the last one held it, so refreshes are served between them (see
+//! `Database::next_batch_size` and `Database::yield_writer`).
 //!
 //! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
 //! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
@@ -42,6 +44,12 @@ use crate::InfraError;
 #[cfg(feature = "sqlite")]
 const CHECKPOINT_BUSY_MS: u32 = 100;
 
+/// How long one SQLite purge batch should hold the write lock (see `Database::next_batch_size`):
+/// about the time a refresh's own write takes, so a refresh that meets a batch waits at most
+/// about as long again.
+#[cfg(feature = "sqlite")]
+const SQLITE_BATCH_HOLD: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The longest pause between two SQLite purge batches (see `Database::yield_writer`).
 #[cfg(feature = "sqlite")]
 const MAX_PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -59,8 +67,8 @@ pub struct PurgePolicy {
     /// starts again from zero; it is at least `login.max_delay`, so no block is cut short.
     pub failures_before: DateTime<Utc>,
     /// Most families (or, in the spent-token step, tokens; in the last two steps, events or
-    /// counters) deleted
-    /// per transaction (0 counts as 1).
+    /// counters) deleted per transaction (0 counts as 1). On SQLite batches are made smaller
+    /// when one would hold the write lock longer than about a millisecond.
     pub batch: u32,
     /// Security events that happened before this instant go; `None` keeps them all.
     pub events_before: Option<DateTime<Utc>>,
@@ -242,8 +250,11 @@ impl Database {
             let Some(cutoff) = step.cutoff(policy) else {
                 continue;
             };
+            // On SQLite the batch shrinks (and grows back, up to `purge.batch`) so that each
+            // holds the write lock about `SQLITE_BATCH_HOLD`; see `next_batch_size`.
+            let mut size = limit;
             loop {
-                let (rows, tokens, held) = self.purge_batch(step, cutoff, limit)?;
+                let (rows, tokens, held) = self.purge_batch(step, cutoff, size)?;
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
@@ -256,13 +267,38 @@ impl Database {
                 }
                 // A short batch means nothing is left, or (PostgreSQL) the rest is locked by
                 // another purge, which will delete it.
-                if rows < limit {
+                if rows < size {
                     break;
                 }
+                size = self.next_batch_size(size, limit, held);
                 self.yield_writer(held);
             }
         }
         Ok(report)
+    }
+
+    /// The size of the next batch after one of `size` rows held the write lock for `held`. On
+    /// SQLite every writer waits for the batch in progress, so a refresh's added latency is the
+    /// length of one batch: the size is scaled to make a batch last about `SQLITE_BATCH_HOLD`
+    /// (shrinking at once when a batch took longer, growing by doubling, never above `limit`,
+    /// i.e. `purge.batch`). PostgreSQL locks only the victims' rows: always `limit`.
+    fn next_batch_size(&self, size: u64, limit: u64, held: std::time::Duration) -> u64 {
+        #[cfg(feature = "sqlite")]
+        if matches!(self.pool(), Pool::Sqlite(_)) {
+            let target = SQLITE_BATCH_HOLD.as_nanos();
+            let took = held.as_nanos().max(1);
+            let next = if took > target {
+                // Proportional: rows cost about the same within one step.
+                u64::try_from(u128::from(size) * target / took).unwrap_or(1)
+            } else if took < target / 2 {
+                size.saturating_mul(2)
+            } else {
+                size
+            };
+            return next.clamp(1, limit);
+        }
+        let _ = (size, held);
+        limit
     }
 
     /// Between two batches on SQLite, stays off the single write lock for as long as the last
