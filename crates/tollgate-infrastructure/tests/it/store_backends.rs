@@ -77,7 +77,7 @@ fn postgres_purge_batches_use_index_scans() {
     };
     let _db = connect(&t);
     let plans = t.explain_purge();
-    assert_eq!(plans.len(), 4);
+    assert_eq!(plans.len(), 5);
     for (step, plan) in plans {
         assert!(
             !plan.contains("Seq Scan"),
