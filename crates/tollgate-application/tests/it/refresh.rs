@@ -335,7 +335,7 @@ fn refused_tokens_report_their_reason_and_change_nothing() {
         let mut m = Mocks::new();
         match &refusal.stage {
             Stage::VerifierRejects(reason) => {
-                expect_verifier_rejects(&mut m, reason.clone());
+                expect_verifier_rejects(&mut m, *reason);
                 m.sessions.expect_find_token().never();
                 m.users.expect_find_by_id().never();
             }

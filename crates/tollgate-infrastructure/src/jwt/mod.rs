@@ -21,6 +21,7 @@ pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
 pub use keys::{KeyInfo, KeySet};
 pub use lifecycle::{KeyStatus, Retirement};
+pub(crate) use provider::ensure_installed as ensure_provider_installed;
 pub use provider::OPENSSL_PROVIDER;
 
 #[cfg(test)]
