@@ -292,14 +292,14 @@ fn run_purge(settings: &Settings, dry_run: bool) -> Result<(), ServerError> {
     if dry_run {
         let r = db.purge_preview(&policy)?;
         println!(
-            "would purge {} session(s) and {} refresh token(s)",
-            r.families, r.tokens
+            "would purge {} session(s), {} refresh token(s) and {} DPoP proof(s)",
+            r.families, r.tokens, r.dpop_proofs
         );
     } else {
         let r = db.purge(&policy)?;
         println!(
-            "purged {} session(s) and {} refresh token(s) in {} batch(es)",
-            r.families, r.tokens, r.batches
+            "purged {} session(s), {} refresh token(s) and {} DPoP proof(s) in {} batch(es)",
+            r.families, r.tokens, r.dpop_proofs, r.batches
         );
     }
     Ok(())

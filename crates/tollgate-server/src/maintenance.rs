@@ -47,12 +47,17 @@ async fn purge_loop(
         };
         let db = database.clone();
         match rt::task::spawn_blocking(move || db.purge(&policy)).await {
-            Ok(Ok(report)) if report.families > 0 || report.tokens > 0 => tracing::info!(
-                families = report.families,
-                tokens = report.tokens,
-                batches = report.batches,
-                "purged expired and revoked sessions"
-            ),
+            Ok(Ok(report))
+                if report.families > 0 || report.tokens > 0 || report.dpop_proofs > 0 =>
+            {
+                tracing::info!(
+                    families = report.families,
+                    tokens = report.tokens,
+                    dpop_proofs = report.dpop_proofs,
+                    batches = report.batches,
+                    "purged expired and revoked sessions"
+                )
+            }
             Ok(Ok(_)) => tracing::debug!("purge found nothing to delete"),
             Ok(Err(e)) => tracing::warn!(error = %e, "purge failed; retrying at the next interval"),
             Err(e) => tracing::error!(error = %e, "purge task panicked"),

@@ -9,7 +9,10 @@ use super::pool::{self, Pool, PoolOptions};
 #[cfg(feature = "sqlite")]
 use super::sqlite_file;
 use super::url::{self, Target};
-use super::{DieselClientStore, DieselLoginThrottle, DieselSessionStore, DieselUserStore};
+use super::{
+    DieselClientStore, DieselDpopReplayCache, DieselLoginThrottle, DieselSessionStore,
+    DieselUserStore,
+};
 use crate::InfraError;
 
 /// The storage backends this crate knows.
@@ -121,6 +124,11 @@ impl Database {
     /// The failed-login counters on this database.
     pub fn login_throttle(&self) -> DieselLoginThrottle {
         DieselLoginThrottle::new(self.clone())
+    }
+
+    /// The DPoP replay cache on this database (every process sharing it sees each proof once).
+    pub fn dpop_replay_cache(&self) -> DieselDpopReplayCache {
+        DieselDpopReplayCache::new(self.clone())
     }
 
     /// Applies every pending embedded migration (as [`Database::connect`] does); returns the

@@ -12,6 +12,7 @@ use crate::InfraError;
 mod macros;
 mod client_store;
 mod database;
+mod dpop_store;
 mod migrations;
 mod pool;
 mod purge;
@@ -30,6 +31,7 @@ mod user_store;
 
 pub use client_store::DieselClientStore;
 pub use database::{Backend, Database};
+pub use dpop_store::DieselDpopReplayCache;
 pub use pool::PoolOptions;
 pub use purge::{PurgePolicy, PurgeReport};
 #[cfg(feature = "test-support")]

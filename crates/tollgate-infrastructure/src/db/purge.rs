@@ -1,7 +1,7 @@
 //! Bounded storage: deleting token families and tokens nobody can use any more, in small
 //! transactions, so a running service keeps answering while it happens.
 //!
-//! Three kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
+//! Four kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
 //!
 //! 1. families revoked before [`PurgePolicy::revoked_before`], with all their tokens;
 //! 2. spent tokens that expired before [`PurgePolicy::expired_before`], from any family: a spent
@@ -9,7 +9,9 @@
 //!    asked (the JWT's `exp`), so nothing reads it any more. This bounds long refresh chains,
 //!    whose family never expires while it is used;
 //! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
-//!    tokens.
+//!    tokens;
+//! 4. DPoP replay-cache rows (`dpop_proofs`) that expired before
+//!    [`PurgePolicy::expired_before`]: their proofs are refused as too old anyway.
 //!
 //! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
 //! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
@@ -55,6 +57,8 @@ pub struct PurgeReport {
     pub tokens: u64,
     /// Transactions committed (zero for a preview).
     pub batches: u64,
+    /// Expired DPoP replay-cache rows deleted.
+    pub dpop_proofs: u64,
 }
 
 /// One kind of victim; each is purged in its own run of batches.
@@ -63,6 +67,7 @@ enum Step {
     RevokedFamilies,
     SpentTokens,
     ExpiredFamilies,
+    DpopProofs,
 }
 
 impl Step {
@@ -86,6 +91,9 @@ impl Step {
                                  WHERE u.family_id = f.id AND u.expires_at >= $1) \
                  LIMIT $2"
             }
+            Step::DpopProofs => {
+                "SELECT p.proof_digest FROM dpop_proofs p WHERE p.expires_at < $1 LIMIT $2"
+            }
         }
     }
 
@@ -95,13 +103,16 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => " FOR UPDATE OF f SKIP LOCKED",
             Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
+            Step::DpopProofs => " FOR UPDATE OF p SKIP LOCKED",
         }
     }
 
     fn cutoff(self, policy: &PurgePolicy) -> DbTime {
         match self {
             Step::RevokedFamilies => policy.revoked_before.into(),
-            Step::SpentTokens | Step::ExpiredFamilies => policy.expired_before.into(),
+            Step::SpentTokens | Step::ExpiredFamilies | Step::DpopProofs => {
+                policy.expired_before.into()
+            }
         }
     }
 
@@ -110,6 +121,7 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => ("token_families", "id"),
             Step::SpentTokens => ("refresh_tokens", "token_id"),
+            Step::DpopProofs => ("dpop_proofs", "proof_digest"),
         }
     }
 }
@@ -165,6 +177,7 @@ pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
         ("revoked families", Step::RevokedFamilies),
         ("spent tokens", Step::SpentTokens),
         ("expired families", Step::ExpiredFamilies),
+        ("dpop proofs", Step::DpopProofs),
     ]
     .into_iter()
     .map(|(name, step)| (name, pg_batch_sql(step)))
@@ -185,12 +198,14 @@ impl Database {
             Step::RevokedFamilies,
             Step::SpentTokens,
             Step::ExpiredFamilies,
+            Step::DpopProofs,
         ] {
             loop {
                 let (rows, tokens) = self.purge_batch(step, policy)?;
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
+                    Step::DpopProofs => report.dpop_proofs += rows,
                     Step::RevokedFamilies | Step::ExpiredFamilies => {
                         report.families += rows;
                         report.tokens += tokens;
@@ -223,6 +238,7 @@ impl Database {
             "SELECT count(*) AS n FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
              WHERE {DOOMED} OR (r.used_at IS NOT NULL AND r.expires_at < $2)"
         );
+        let proofs = "SELECT count(*) AS n FROM dpop_proofs WHERE expires_at < $1";
         let revoked = DbTime::from(policy.revoked_before);
         let expired = DbTime::from(policy.expired_before);
         macro_rules! count_of {
@@ -234,7 +250,16 @@ impl Database {
                     .n
             };
         }
-        let (families, tokens) = match self.pool() {
+        // The proofs' cutoff is the expiry one, bound alone.
+        macro_rules! count_expired {
+            ($conn:ident, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Instant, _>(expired)
+                    .get_result::<Count>($conn)?
+                    .n
+            };
+        }
+        let (families, tokens, proofs) = match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => with_connection(pool, |conn| {
                 // One read transaction, so both counts see the same rows.
@@ -242,6 +267,7 @@ impl Database {
                     Ok::<_, InfraError>((
                         count_of!(conn, sqlite_params(&families)),
                         count_of!(conn, sqlite_params(&tokens)),
+                        count_expired!(conn, sqlite_params(proofs)),
                     ))
                 })
             })?,
@@ -251,7 +277,11 @@ impl Database {
                     .repeatable_read()
                     .read_only()
                     .run(|conn| {
-                        Ok::<_, InfraError>((count_of!(conn, &families), count_of!(conn, &tokens)))
+                        Ok::<_, InfraError>((
+                            count_of!(conn, &families),
+                            count_of!(conn, &tokens),
+                            count_expired!(conn, proofs),
+                        ))
                     })
             })?,
         };
@@ -259,6 +289,7 @@ impl Database {
             families: count(families),
             tokens: count(tokens),
             batches: 0,
+            dpop_proofs: count(proofs),
         })
     }
 

@@ -69,6 +69,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::Text;
+    use crate::db::types::sql::Instant;
+
+    dpop_proofs (proof_digest) {
+        proof_digest -> Text,
+        expires_at -> Instant,
+    }
+}
+
 // No `joinable!(token_families -> users)`: a family's user may live in a host's own table
 // (migration sessions_without_user_fk).
 diesel::joinable!(refresh_tokens -> token_families (family_id));

@@ -77,7 +77,7 @@ fn postgres_purge_batches_use_index_scans() {
     };
     let _db = connect(&t);
     let plans = t.explain_purge();
-    assert_eq!(plans.len(), 3);
+    assert_eq!(plans.len(), 4);
     for (step, plan) in plans {
         assert!(
             !plan.contains("Seq Scan"),
@@ -86,6 +86,7 @@ fn postgres_purge_batches_use_index_scans() {
         let index = match step {
             "revoked families" => "token_families_revoked_at",
             "spent tokens" => "refresh_tokens_spent_expires_at",
+            "dpop proofs" => "dpop_proofs_expires_at",
             _ => "refresh_tokens_live_expires_at",
         };
         assert!(

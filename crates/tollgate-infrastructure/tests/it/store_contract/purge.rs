@@ -163,6 +163,7 @@ fn purge_scenario(db: &Database, seeded: u32) -> PurgeScenario {
         // families, 5 per dead bulk family.
         tokens: 1 + 6 + 2 * 5 * u64::from(seeded),
         batches: 0,
+        dpop_proofs: 0,
     };
     s
 }
@@ -253,10 +254,10 @@ fn purging_in_batches_of_one_deletes_the_same_rows(t: &TestDatabase) {
         (s.expected.families, s.expected.tokens)
     );
     // One row per batch (10 families, 2 + 4 × 3 spent expired tokens), plus the empty batch
-    // that ends each of the three steps.
+    // that ends each of the four steps (the fourth, DPoP proofs, has nothing here).
     assert_eq!(
         report.batches,
-        s.expected.families + 2 + 4 * 3 + 3,
+        s.expected.families + 2 + 4 * 3 + 4,
         "{report:?}"
     );
     assert_purged(&db, &s);
@@ -305,6 +306,6 @@ fn a_second_purge_finds_nothing(t: &TestDatabase) {
 
     let again = db.purge(&s.policy).unwrap();
 
-    assert_eq!((again.families, again.tokens, again.batches), (0, 0, 3));
+    assert_eq!((again.families, again.tokens, again.batches), (0, 0, 4));
     assert_eq!(db.purge_preview(&s.policy).unwrap(), PurgeReport::default());
 }
