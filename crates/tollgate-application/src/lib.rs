@@ -2,6 +2,7 @@
 
 mod access;
 mod clients;
+mod dpop;
 mod error;
 mod introspection;
 mod issue;
@@ -19,6 +20,7 @@ pub use clients::{
     ClientAdmin, ClientAdminPorts, ClientAuthenticator, ClientAuthenticatorPorts,
     ClientCredentials, NewClient,
 };
+pub use dpop::{DpopCheck, DpopPorts};
 pub use error::{BoxError, Error};
 pub use introspection::{Introspected, Introspection};
 pub use issue::TokenPair;

@@ -6,6 +6,7 @@
 mod access_guard;
 mod clients;
 mod common;
+mod dpop_check;
 mod introspection;
 mod login;
 mod login_throttle;
