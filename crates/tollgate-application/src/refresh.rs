@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
-    AccessTokenId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy,
-    TokenRejection, User,
+    AccessTokenId, DpopRejection, Family, Jkt, RefreshClaims, RefreshTokenRecord, RevokeReason,
+    TokenId, TokenPolicy, TokenRejection, User,
 };
 
 use crate::issue::sign_pair;
@@ -58,6 +58,20 @@ impl Refresh {
     /// [`Error::InvalidToken`] when the token is refused for any reason; storage errors as the
     /// ports return them (a storage error never leaves a half-done rotation).
     pub fn execute(&self, token: &str) -> Result<TokenPair, Error> {
+        self.execute_with_key(token, None)
+    }
+
+    /// As [`Refresh::execute`], with the DPoP key `jkt` of a proof
+    /// [`DpopCheck`](crate::DpopCheck) accepted for this request. A family bound to a key
+    /// (RFC 9449 §5) is refreshed only with a proof by that key: without one, or with another
+    /// key, the token is refused before anything is read about its use, so nothing is spent and
+    /// a thief holding only the token cannot even trip reuse detection. An unbound family
+    /// ignores `jkt` and stays a bearer family.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDpopProof`] with [`DpopRejection::KeyMismatch`] for a bound family
+    /// without its key; otherwise as [`Refresh::execute`].
+    pub fn execute_with_key(&self, token: &str, jkt: Option<&Jkt>) -> Result<TokenPair, Error> {
         let p = &self.ports;
         let now = p.clock.now();
         let claims = p.verifier.verify_refresh(token, now)?;
@@ -65,6 +79,9 @@ impl Refresh {
             .sessions
             .find_token(claims.token_id)?
             .ok_or(Error::InvalidToken(TokenRejection::UnknownTokenId))?;
+        if family.jkt.is_some() && family.jkt.as_ref() != jkt {
+            return Err(Error::InvalidDpopProof(DpopRejection::KeyMismatch));
+        }
 
         match rotation::assess(&claims, &record, &family, now) {
             Assessment::Rotate => self.rotate(&claims, &record, &family, now),

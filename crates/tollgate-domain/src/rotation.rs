@@ -134,6 +134,7 @@ mod tests {
             long_lived: false,
             revoked_at: None,
             revoke_reason: None,
+            jkt: None,
         };
         let record = RefreshTokenRecord {
             id: TokenId::from_uuid(Uuid::from_u128(3)),

@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use crate::{AccessTokenId, DomainError, FamilyId, TokenId, UserId};
+use crate::{AccessTokenId, DomainError, FamilyId, Jkt, TokenId, UserId};
 
 /// One login session: the chain of refresh tokens descending from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,9 @@ pub struct Family {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Why it was revoked.
     pub revoke_reason: Option<RevokeReason>,
+    /// The DPoP key (RFC 9449) the family is bound to: every refresh needs a proof by it.
+    /// `None` for a bearer family.
+    pub jkt: Option<Jkt>,
 }
 
 impl Family {

@@ -198,6 +198,7 @@ fn refresh(c: &mut Criterion) {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        jkt: None,
     };
     let first = RefreshTokenRecord {
         id: TokenId::from_uuid(Uuid::new_v4()),

@@ -8,3 +8,7 @@ CREATE TABLE dpop_proofs (
 ) STRICT;
 -- The purge deletes by age.
 CREATE INDEX dpop_proofs_expires_at ON dpop_proofs (expires_at);
+
+-- The DPoP key (RFC 7638 SHA-256 thumbprint, base64url) a family is bound to; NULL for a
+-- bearer family. Every refresh of a bound family needs a proof by this key.
+ALTER TABLE token_families ADD COLUMN jkt TEXT CHECK (length(jkt) = 43);

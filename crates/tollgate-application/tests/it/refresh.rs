@@ -575,3 +575,88 @@ fn a_failed_revocation_during_reuse_surfaces_the_storage_error() {
         "got {result:?}"
     );
 }
+
+fn dpop_key(c: char) -> tollgate_domain::Jkt {
+    tollgate_domain::Jkt::parse(&c.to_string().repeat(43)).unwrap()
+}
+
+#[test]
+fn a_bound_family_without_a_proof_of_its_key_is_refused_and_nothing_is_spent() {
+    for presented in [None, Some(dpop_key('b'))] {
+        let mut s = session();
+        s.family.jkt = Some(dpop_key('a'));
+        let mut m = Mocks::new();
+        expect_verified(&mut m, &s);
+        expect_found(&mut m, &s);
+        m.users.expect_find_by_id().never();
+        m.sessions.expect_find_successor().never();
+        m.forbid_session_writes();
+        m.forbid_signing();
+        m.forbid_events();
+
+        let result = refresh(m).execute_with_key(TOKEN, presented.as_ref());
+
+        assert!(
+            matches!(
+                result,
+                Err(Error::InvalidDpopProof(
+                    tollgate_domain::DpopRejection::KeyMismatch
+                ))
+            ),
+            "{presented:?}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bound_family_is_refreshed_with_a_proof_of_its_key_and_stays_bound() {
+    let mut s = session();
+    s.family.jkt = Some(dpop_key('a'));
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m)
+        .execute_with_key(TOKEN, Some(&dpop_key('a')))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, Some(dpop_key('a')));
+}
+
+#[test]
+fn a_spent_bound_token_with_a_proof_of_its_key_is_still_reuse() {
+    let mut s = session();
+    s.family.jkt = Some(dpop_key('a'));
+    s.record.used_at = Some(now() - Duration::minutes(30));
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    expect_reuse_revocation(&mut m, Ok(true));
+    expect_reuse_event(&mut m);
+    m.sessions.expect_rotate().never();
+    m.forbid_signing();
+
+    let result = refresh(m).execute_with_key(TOKEN, Some(&dpop_key('a')));
+
+    assert_eq!(rejection(result), TokenRejection::Reused);
+}
+
+#[test]
+fn an_unbound_family_stays_a_bearer_family_whatever_key_comes_along() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m)
+        .execute_with_key(TOKEN, Some(&dpop_key('a')))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, None);
+}

@@ -5,8 +5,8 @@
 
 use diesel::{Insertable, Queryable};
 use tollgate_domain::{
-    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, PasswordHash, RefreshTokenRecord,
-    RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
+    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, Jkt, PasswordHash,
+    RefreshTokenRecord, RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
 };
 
 use super::schema::{clients, refresh_tokens, token_families, users};
@@ -62,6 +62,7 @@ pub(crate) struct FamilyRow {
     long_lived: bool,
     revoked_at: Option<DbTime>,
     revoke_reason: Option<String>,
+    jkt: Option<String>,
 }
 
 impl From<&Family> for FamilyRow {
@@ -74,6 +75,7 @@ impl From<&Family> for FamilyRow {
             long_lived: f.long_lived,
             revoked_at: f.revoked_at.map(DbTime::from),
             revoke_reason: f.revoke_reason.map(|r| r.as_str().to_owned()),
+            jkt: f.jkt.as_ref().map(|j| j.as_str().to_owned()),
         }
     }
 }
@@ -88,6 +90,12 @@ impl TryFrom<FamilyRow> for Family {
             .map(str::parse::<RevokeReason>)
             .transpose()
             .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
+        let jkt = r
+            .jkt
+            .as_deref()
+            .map(Jkt::parse)
+            .transpose()
+            .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
         Ok(Self {
             id: FamilyId::from_uuid(r.id.0),
             user_id: UserId::from_uuid(r.user_id.0),
@@ -96,6 +104,7 @@ impl TryFrom<FamilyRow> for Family {
             long_lived: r.long_lived,
             revoked_at: r.revoked_at.map(|t| t.0),
             revoke_reason,
+            jkt,
         })
     }
 }

@@ -27,6 +27,7 @@ diesel::table! {
         long_lived -> Bool,
         revoked_at -> Nullable<Instant>,
         revoke_reason -> Nullable<Text>,
+        jkt -> Nullable<Text>,
     }
 }
 

@@ -85,6 +85,7 @@ fn login(db: &Database, user: UserId, ttl: Duration) -> RefreshTokenRecord {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        jkt: None,
     };
     let first = token(family.id, None, at, ttl);
     db.session_store().create_family(&family, &first).unwrap();

@@ -107,6 +107,7 @@ pub fn session() -> Session {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        jkt: None,
     };
     let issued = now() - Duration::hours(1);
     let record = RefreshTokenRecord {

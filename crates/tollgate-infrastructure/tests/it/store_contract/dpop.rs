@@ -7,6 +7,7 @@ contract! {
     a_proof_is_remembered_once_per_key,
     racing_writers_of_one_proof_have_exactly_one_winner,
     expired_proofs_are_purged_and_live_ones_kept,
+    a_family_keeps_the_key_it_is_bound_to,
 }
 
 fn jkt(c: char) -> Jkt {
@@ -97,4 +98,25 @@ fn expired_proofs_are_purged_and_live_ones_kept(t: &TestDatabase) {
         "the expired row is gone"
     );
     assert_eq!(db.purge(&policy).unwrap().dpop_proofs, 0);
+}
+
+fn a_family_keeps_the_key_it_is_bound_to(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.session_store();
+    let user = stored_user(&db);
+    let (mut bound, first) = family(user.id);
+    bound.jkt = Some(jkt('k'));
+    store.create_family(&bound, &first).unwrap();
+    let (mut login, login_first) = family(user.id);
+    login.jkt = Some(jkt('l'));
+    assert!(store
+        .create_login_family(&login, &login_first, &user.password_hash)
+        .unwrap());
+    let (bearer, bearer_first) = family(user.id);
+    store.create_family(&bearer, &bearer_first).unwrap();
+
+    assert_eq!(store.find_family(bound.id).unwrap().unwrap(), bound);
+    assert_eq!(family_of(&db, first.id).jkt, Some(jkt('k')));
+    assert_eq!(family_of(&db, login_first.id).jkt, Some(jkt('l')));
+    assert_eq!(family_of(&db, bearer_first.id).jkt, None);
 }

@@ -94,6 +94,7 @@ fn family(user: UserId) -> (Family, RefreshTokenRecord) {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        jkt: None,
     };
     let first = RefreshTokenRecord {
         id: TokenId::from_uuid(Uuid::new_v4()),
