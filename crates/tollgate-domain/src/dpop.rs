@@ -64,8 +64,10 @@ pub enum DpopRejection {
     AccessTokenHash,
     /// The proof's `jti` was seen before (a replay).
     Replayed,
-    /// A proof was needed and none was sent, or one of another key than the family's.
+    /// A bound family's refresh came without a proof, or with one of another key.
     KeyMismatch,
+    /// A login came without a proof while proofs are required (`dpop.required`).
+    Missing,
 }
 
 impl DpopRejection {
@@ -83,6 +85,7 @@ impl DpopRejection {
             Self::AccessTokenHash => "wrong ath",
             Self::Replayed => "replayed",
             Self::KeyMismatch => "missing or foreign key",
+            Self::Missing => "no proof",
         }
     }
 }
