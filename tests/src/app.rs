@@ -113,6 +113,9 @@ impl TestApp {
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
             hasher,
+            // Tests restart a server on a freshly generated key and expect it to sign at once;
+            // publishing ahead is tested by itself (tollgate-server's key_rotation tests).
+            publish_ahead: Some(chrono::Duration::zero()),
         };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -246,10 +249,16 @@ impl TestApp {
     /// Creates a client through the code of `tollgate client add <id> --grants <grants>` and
     /// returns what it printed: the secret.
     pub fn add_client(&self, id: &str, grants: &str) -> String {
+        self.add_client_with(id, grants, false)
+    }
+
+    /// As [`TestApp::add_client`], with `--introspect-any` when `introspect_any` is set.
+    pub fn add_client_with(&self, id: &str, grants: &str, introspect_any: bool) -> String {
         let mut out = Vec::new();
         let cmd = ClientCommand::Add {
             id: id.to_owned(),
             grants: grants.to_owned(),
+            introspect_any,
         };
         run_client_command(&self.env.settings(), cmd, &mut out).unwrap();
         String::from_utf8(out)

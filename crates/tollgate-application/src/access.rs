@@ -1,8 +1,11 @@
-use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection};
+use tollgate_domain::{AccessClaims, Family, RevokeReason, TokenRejection};
 
 use std::sync::Arc;
 
-use crate::{Clock, Error, SessionStore, TokenVerifier};
+use crate::{
+    Clock, Error, RequestOrigin, SecurityEvent, SecurityEventKind, SecurityEvents, SessionStore,
+    TokenVerifier,
+};
 
 /// The ports of the use cases that check a presented token against its session and nothing
 /// else: [`AccessGuard`], [`Revocation`](crate::Revocation) and
@@ -15,6 +18,34 @@ pub struct TokenCheckPorts {
     pub verifier: Arc<dyn TokenVerifier>,
     /// Finds (and for logout and revocation, revokes) the token's family.
     pub sessions: Arc<dyn SessionStore>,
+    /// Hears about revocations (logout, RFC 7009). Introspection and the bearer check share
+    /// this set and record nothing.
+    pub events: Arc<dyn SecurityEvents>,
+}
+
+impl TokenCheckPorts {
+    /// Revokes one family and, when it was live, records that.
+    pub(crate) fn revoke_and_record(
+        &self,
+        family: &tollgate_domain::Family,
+        now: chrono::DateTime<chrono::Utc>,
+        reason: RevokeReason,
+        origin: &RequestOrigin,
+    ) -> Result<(), Error> {
+        if self.sessions.revoke_family(family.id, now, reason)? {
+            self.events.record(&SecurityEvent {
+                at: now,
+                origin: origin.clone(),
+                kind: SecurityEventKind::FamilyRevoked {
+                    user_id: family.user_id,
+                    family_id: Some(family.id),
+                    reason,
+                    count: 1,
+                },
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Bearer access tokens at this server: who is calling, and is their session still live.
@@ -39,6 +70,11 @@ impl AccessGuard {
     /// [`Error::InvalidToken`] when the token is refused or its session is revoked, expired or
     /// not the subject's; storage errors as the ports return them.
     pub fn authenticate(&self, token: &str) -> Result<AccessClaims, Error> {
+        self.session(token).map(|(claims, _)| claims)
+    }
+
+    /// [`AccessGuard::authenticate`], also returning the live family the token belongs to.
+    pub(crate) fn session(&self, token: &str) -> Result<(AccessClaims, Family), Error> {
         let p = &self.ports;
         let now = p.clock.now();
         let claims = p.verifier.verify_access(token, now)?;
@@ -55,17 +91,31 @@ impl AccessGuard {
         if now >= family.expires_at {
             return Err(Error::InvalidToken(TokenRejection::Expired));
         }
-        Ok(claims)
+        Ok((claims, family))
     }
 
-    /// Ends the caller's session: revokes the `sid` family, refresh tokens included.
+    /// Ends the caller's session: revokes the `sid` family, refresh tokens included, and
+    /// records that (with `origin`) when it was live.
     ///
     /// # Errors
     /// Storage errors as the ports return them.
-    pub fn logout(&self, claims: &AccessClaims) -> Result<(), Error> {
+    pub fn logout(&self, claims: &AccessClaims, origin: &RequestOrigin) -> Result<(), Error> {
         let p = &self.ports;
-        p.sessions
-            .revoke_family(claims.sid, p.clock.now(), RevokeReason::Logout)?;
+        let now = p.clock.now();
+        if p.sessions
+            .revoke_family(claims.sid, now, RevokeReason::Logout)?
+        {
+            p.events.record(&SecurityEvent {
+                at: now,
+                origin: origin.clone(),
+                kind: SecurityEventKind::FamilyRevoked {
+                    user_id: claims.sub,
+                    family_id: Some(claims.sid),
+                    reason: RevokeReason::Logout,
+                    count: 1,
+                },
+            });
+        }
         Ok(())
     }
 }

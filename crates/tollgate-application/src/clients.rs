@@ -1,5 +1,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
+use std::net::IpAddr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -7,7 +8,10 @@ use tollgate_domain::{Client, ClientId, ClientSecret, GrantType};
 
 use std::sync::Arc;
 
-use crate::{ClientStore, Clock, Error, IdGenerator, SecretHasher, SecurityEvent, SecurityEvents};
+use crate::{
+    ClientStore, Clock, Error, IdGenerator, RequestOrigin, SecretHasher, SecurityEvent,
+    SecurityEventKind, SecurityEvents,
+};
 
 /// The ports [`ClientAdmin`] uses, and only those.
 #[derive(Clone)]
@@ -25,6 +29,8 @@ pub struct ClientAdminPorts {
 /// The ports [`ClientAuthenticator`] uses, and only those.
 #[derive(Clone)]
 pub struct ClientAuthenticatorPorts {
+    /// Time source (the instants of failed authentications).
+    pub clock: Arc<dyn Clock>,
     /// The configured clients.
     pub clients: Arc<dyn ClientStore>,
     /// Compares presented secrets with stored digests.
@@ -56,10 +62,17 @@ impl ClientAdmin {
     }
 
     /// Creates a client with a fresh 256-bit secret; only the secret's digest is stored.
+    /// `introspect_any` lets it introspect the tokens of every client, not only its own and
+    /// unbound ones (for a resource server).
     ///
     /// # Errors
     /// [`Error::Invalid`] for a bad id, [`Error::Conflict`] when the id is taken.
-    pub fn add(&self, id: &str, grants: BTreeSet<GrantType>) -> Result<NewClient, Error> {
+    pub fn add(
+        &self,
+        id: &str,
+        grants: BTreeSet<GrantType>,
+        introspect_any: bool,
+    ) -> Result<NewClient, Error> {
         let p = &self.ports;
         let id = ClientId::parse(id)?;
         // base64url without padding: 43 characters that survive URLs, forms and Basic
@@ -70,6 +83,7 @@ impl ClientAdmin {
             secret_digest: p.secrets.digest(&secret),
             allowed_grants: grants,
             created_at: p.clock.now(),
+            introspect_any,
         };
         p.clients.create(&client)?;
         Ok(NewClient { client, secret })
@@ -100,6 +114,8 @@ pub struct ClientCredentials {
     pub id: Option<String>,
     /// `client_secret`, as sent.
     pub secret: Option<String>,
+    /// Where the request came from, reported with a failed authentication.
+    pub address: Option<IpAddr>,
 }
 
 impl fmt::Debug for ClientCredentials {
@@ -107,6 +123,7 @@ impl fmt::Debug for ClientCredentials {
         f.debug_struct("ClientCredentials")
             .field("id", &self.id)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("address", &self.address)
             .finish()
     }
 }
@@ -129,6 +146,16 @@ impl ClientAuthenticator {
     /// [`Error::InvalidClient`] for a malformed or unknown id or a wrong secret (reported as a
     /// security event); storage errors as the ports return them.
     pub fn authenticate(&self, id: &str, secret: &str) -> Result<Client, Error> {
+        self.authenticate_from(id, secret, None)
+    }
+
+    /// [`ClientAuthenticator::authenticate`] for a request from `address`.
+    fn authenticate_from(
+        &self,
+        id: &str,
+        secret: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Client, Error> {
         let p = &self.ports;
         let id = ClientId::parse(id).ok();
         let found = match (&id, ClientSecret::parse(secret)) {
@@ -138,7 +165,7 @@ impl ClientAuthenticator {
                 .filter(|c| p.secrets.matches(&secret, &c.secret_digest)),
             _ => None,
         };
-        found.ok_or_else(|| self.refused(id))
+        found.ok_or_else(|| self.refused(id, address))
     }
 
     /// Applies API.md §6 to what a request presented; `required` is `auth.require_client` at
@@ -158,11 +185,12 @@ impl ClientAuthenticator {
         credentials: &ClientCredentials,
         required: bool,
     ) -> Result<Option<Client>, Error> {
+        let address = credentials.address;
         match (&credentials.id, &credentials.secret) {
             (None, None) if !required => Ok(None),
             // Nothing was tried, so there is no failed attempt to report.
             (None, None) => Err(Error::InvalidClient),
-            (Some(id), Some(secret)) => self.authenticate(id, secret).map(Some),
+            (Some(id), Some(secret)) => self.authenticate_from(id, secret, address).map(Some),
             (Some(id), None) if !required => {
                 let id = ClientId::parse(id).ok();
                 let configured = match &id {
@@ -170,12 +198,15 @@ impl ClientAuthenticator {
                     None => false,
                 };
                 if configured {
-                    Err(self.refused(id))
+                    Err(self.refused(id, address))
                 } else {
                     Ok(None)
                 }
             }
-            (id, _) => Err(self.refused(id.as_deref().and_then(|id| ClientId::parse(id).ok()))),
+            (id, _) => Err(self.refused(
+                id.as_deref().and_then(|id| ClientId::parse(id).ok()),
+                address,
+            )),
         }
     }
 
@@ -192,10 +223,12 @@ impl ClientAuthenticator {
     }
 
     /// Reports a failed client authentication and returns the error for it.
-    fn refused(&self, client_id: Option<ClientId>) -> Error {
-        self.ports
-            .events
-            .record(&SecurityEvent::ClientAuthenticationFailed { client_id });
+    fn refused(&self, client_id: Option<ClientId>, address: Option<IpAddr>) -> Error {
+        self.ports.events.record(&SecurityEvent {
+            at: self.ports.clock.now(),
+            origin: RequestOrigin { client_id, address },
+            kind: SecurityEventKind::ClientAuthenticationFailed,
+        });
         Error::InvalidClient
     }
 }

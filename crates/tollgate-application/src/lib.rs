@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 mod access;
+mod audit;
 mod clients;
 mod dpop;
 mod error;
+mod events;
 mod introspection;
 mod issue;
 mod login;
@@ -16,12 +18,14 @@ mod services;
 mod users;
 
 pub use access::{AccessGuard, TokenCheckPorts};
+pub use audit::{AuditTrail, AuditTrailPorts};
 pub use clients::{
     ClientAdmin, ClientAdminPorts, ClientAuthenticator, ClientAuthenticatorPorts,
     ClientCredentials, NewClient,
 };
 pub use dpop::{DpopCheck, DpopPorts};
 pub use error::{BoxError, Error};
+pub use events::*;
 pub use introspection::{Introspected, Introspection};
 pub use issue::TokenPair;
 pub use login::{Login, LoginPorts, LoginRequest};

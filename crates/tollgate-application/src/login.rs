@@ -3,14 +3,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    AccessTokenId, Family, FamilyId, Jkt, Password, RefreshTokenRecord, ThrottleKey,
+    AccessTokenId, ClientId, Family, FamilyId, Jkt, Password, RefreshTokenRecord, ThrottleKey,
     ThrottlePolicy, TokenId, TokenPolicy, UserName,
 };
 
 use crate::issue::sign_pair;
 use crate::{
-    Clock, Error, IdGenerator, LoginThrottle, PasswordHasher, SecurityEvent, SecurityEvents,
-    SessionStore, TokenPair, TokenSigner, UserStore,
+    Clock, Error, IdGenerator, LoginFailure, LoginThrottle, PasswordHasher, RequestOrigin,
+    SecurityEvent, SecurityEventKind, SecurityEvents, SessionStore, TokenPair, TokenSigner,
+    UserStore,
 };
 
 /// What a client sends to log in.
@@ -24,6 +25,10 @@ pub struct LoginRequest {
     pub long_lived: bool,
     /// The client's address, when known: failures are counted against it as well as the name.
     pub client_address: Option<IpAddr>,
+    /// The OAuth client the request authenticated as, if any: the new family is bound to it,
+    /// so that only this client can refresh or revoke its tokens (RFC 6749 §6);
+    /// security events record it too.
+    pub client_id: Option<ClientId>,
 }
 
 impl LoginRequest {
@@ -33,6 +38,14 @@ impl LoginRequest {
         let mut keys = vec![ThrottleKey::UserName(self.user_name.clone())];
         keys.extend(self.client_address.map(ThrottleKey::address));
         keys
+    }
+
+    /// Who sent it, for security events.
+    fn origin(&self) -> RequestOrigin {
+        RequestOrigin {
+            client_id: self.client_id.clone(),
+            address: self.client_address,
+        }
     }
 }
 
@@ -94,9 +107,12 @@ impl Login {
         let now = p.clock.now();
         match p.throttle.blocked_until(&request.throttle_keys(), now)? {
             Some(until) if until > now => {
-                p.events.record(&SecurityEvent::LoginThrottled {
-                    user_name: UserName::parse(&request.user_name).ok(),
-                    address: request.client_address,
+                p.events.record(&SecurityEvent {
+                    at: now,
+                    origin: request.origin(),
+                    kind: SecurityEventKind::LoginThrottled {
+                        user_name: UserName::parse(&request.user_name).ok(),
+                    },
                 });
                 Err(Error::Throttled {
                     retry_after_secs: seconds_until(now, until),
@@ -130,6 +146,9 @@ impl Login {
         self.check_throttle(request)?;
         let p = &self.ports;
         let name = UserName::parse(&request.user_name).ok();
+        // Taken before the user is read: a revocation of the user's sessions at or after this
+        // instant refuses the family below, in stores that cannot lock the user's row.
+        let user_read_at = p.clock.now();
         let user = match &name {
             Some(name) => p.users.find_by_name(name)?,
             None => None,
@@ -139,10 +158,23 @@ impl Login {
             .verify(&request.password, user.as_ref().map(|u| &u.password_hash))?;
         let user = match user {
             Some(user) if matches && !user.disabled => user,
-            _ => {
-                p.events
-                    .record(&SecurityEvent::LoginFailed { user_name: name });
+            user => {
+                let failure = match &user {
+                    Some(_) if matches => LoginFailure::UserDisabled,
+                    Some(_) => LoginFailure::WrongPassword,
+                    None if name.is_some() => LoginFailure::UnknownUser,
+                    None => LoginFailure::InvalidName,
+                };
                 let at = p.clock.now();
+                p.events.record(&SecurityEvent {
+                    at,
+                    origin: request.origin(),
+                    kind: SecurityEventKind::LoginFailed {
+                        user_id: user.map(|u| u.id),
+                        user_name: name,
+                        failure,
+                    },
+                });
                 for key in request.throttle_keys() {
                     p.throttle.record_failure(&key, at, &self.throttle)?;
                 }
@@ -162,6 +194,7 @@ impl Login {
             long_lived: request.long_lived,
             revoked_at: None,
             revoke_reason: None,
+            client_id: request.client_id.clone(),
             jkt,
         };
         let record = RefreshTokenRecord {
@@ -181,7 +214,7 @@ impl Login {
         // change, disable or delete that raced this login wins.
         if !p
             .sessions
-            .create_login_family(&family, &record, &user.password_hash)?
+            .create_login_family(&family, &record, &user.password_hash, user_read_at)?
         {
             return Err(Error::InvalidCredentials);
         }

@@ -124,6 +124,10 @@ pub trait SessionStore: Send + Sync {
     /// either comes first (the login is refused) or waits, and its revocation then sees the new
     /// family.
     ///
+    /// `user_read_at` is the instant, taken just before the login read the user, that a store
+    /// which cannot see the user's row (users kept by a host) checks instead: it refuses the
+    /// family when [`SessionStore::revoke_user_families`] ran for the user at or after it.
+    ///
     /// # Errors
     /// [`Error::Conflict`] when either id exists already.
     fn create_login_family(
@@ -131,6 +135,7 @@ pub trait SessionStore: Send + Sync {
         family: &Family,
         first: &RefreshTokenRecord,
         verified: &PasswordHash,
+        user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error>;
 
     /// The token record and its family.
@@ -184,7 +189,10 @@ pub trait SessionStore: Send + Sync {
         reason: RevokeReason,
     ) -> Result<bool, Error>;
 
-    /// Revokes every live family of a user; returns how many were live.
+    /// Revokes every live family of a user; returns how many were live. Also records `at` as
+    /// the user's cut-off: a login that read the user before it stores no family afterwards
+    /// (see [`SessionStore::create_login_family`]). Call it after changing a user's password or
+    /// disabling them.
     ///
     /// # Errors
     /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
@@ -380,52 +388,4 @@ pub trait LoginThrottle: Send + Sync {
     /// # Errors
     /// Only [`Error::Unavailable`] / [`Error::Unexpected`]; an unknown key is `Ok(())`.
     fn reset(&self, key: &ThrottleKey) -> Result<(), Error>;
-}
-
-/// Something a security team wants to know about. Never carries a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecurityEvent {
-    /// A login failed (unknown user, wrong password or disabled user).
-    LoginFailed {
-        /// The name that was tried (validated, so printable).
-        user_name: Option<UserName>,
-    },
-    /// A login was refused unchecked because its name or address is throttled.
-    LoginThrottled {
-        /// The name that was tried, when it was valid.
-        user_name: Option<UserName>,
-        /// The client address, when known.
-        address: Option<std::net::IpAddr>,
-    },
-    /// A spent refresh token was presented again and its family was revoked.
-    RefreshTokenReused {
-        /// The family's owner.
-        user_id: UserId,
-        /// The revoked family.
-        family_id: FamilyId,
-        /// The token that came back.
-        token_id: TokenId,
-    },
-    /// A client failed to authenticate (unknown id, wrong secret, or a configured client that
-    /// sent no secret).
-    ClientAuthenticationFailed {
-        /// The id that was tried, when it was well-formed.
-        client_id: Option<ClientId>,
-    },
-    /// A user's families were revoked by an administrative action.
-    SessionsRevoked {
-        /// Whose.
-        user_id: UserId,
-        /// Why.
-        reason: RevokeReason,
-        /// How many were live.
-        count: u64,
-    },
-}
-
-/// Where security events go (a log today; a table or a queue later).
-#[cfg_attr(any(test, feature = "mock"), automock)]
-pub trait SecurityEvents: Send + Sync {
-    /// Records an event. Must not fail the request: adapters swallow and log their own errors.
-    fn record(&self, event: &SecurityEvent);
 }

@@ -97,4 +97,16 @@ impl PublishedKeys {
     pub fn current(&self) -> Vec<PublicJwk> {
         self.ports.public_keys.jwks(self.ports.clock.now())
     }
+
+    /// The distinct `alg` of the keys published now, in the order of [`current`](Self::current)
+    /// (the signing key's first): what tokens from this server may be signed with.
+    pub fn signing_algorithms(&self) -> Vec<String> {
+        let mut algorithms: Vec<String> = Vec::new();
+        for key in self.current() {
+            if !algorithms.contains(&key.alg) {
+                algorithms.push(key.alg);
+            }
+        }
+        algorithms
+    }
 }

@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
-    AccessTokenId, DpopRejection, Family, Jkt, RefreshClaims, RefreshTokenRecord, RevokeReason,
-    TokenId, TokenPolicy, TokenRejection, User,
+    AccessTokenId, ClientId, DpopRejection, Family, Jkt, RefreshClaims, RefreshTokenRecord,
+    RevokeReason, TokenId, TokenPolicy, TokenRejection, User,
 };
 
 use crate::issue::sign_pair;
 use crate::{
-    Clock, Error, IdGenerator, RotateOutcome, SecurityEvent, SecurityEvents, SessionStore,
-    TokenPair, TokenSigner, TokenVerifier, UserStore,
+    Clock, Error, IdGenerator, RequestOrigin, RotateOutcome, SecurityEvent, SecurityEventKind,
+    SecurityEvents, SessionStore, TokenPair, TokenSigner, TokenVerifier, UserStore,
 };
 
 /// The ports [`Refresh`] uses, and only those.
@@ -54,24 +54,55 @@ impl Refresh {
     /// it was spent while its successor is still unused, gets that successor's pair again, signed
     /// anew from the stored record and so byte-identical. A retry never mints a second successor.
     ///
+    /// `client` is the client the request authenticated as (`None` without client
+    /// authentication). A token whose family is bound to a client is refused to every other
+    /// caller before anything else is judged (RFC 6749 §6): nothing is spent or revoked, so a
+    /// caller that is not the token's client can neither use it nor, by presenting it spent,
+    /// revoke its family. An unbound token is accepted from any caller (see
+    /// `Family::accepts_client`).
+    ///
     /// # Errors
     /// [`Error::InvalidToken`] when the token is refused for any reason; storage errors as the
     /// ports return them (a storage error never leaves a half-done rotation).
-    pub fn execute(&self, token: &str) -> Result<TokenPair, Error> {
-        self.execute_with_key(token, None)
+    pub fn execute(&self, token: &str, client: Option<&ClientId>) -> Result<TokenPair, Error> {
+        let origin = RequestOrigin {
+            client_id: client.cloned(),
+            address: None,
+        };
+        self.execute_from(token, &origin)
     }
 
-    /// As [`Refresh::execute`], with the DPoP key `jkt` of a proof
+    /// [`Refresh::execute`] for a request from `origin`: `origin.client_id` is the client the
+    /// request authenticated as (the binding is checked against it), and a reuse detection's
+    /// security events carry the whole origin. Without a DPoP key: a family bound to one is
+    /// refused (see [`Refresh::execute_with_key`]).
+    ///
+    /// # Errors
+    /// As [`Refresh::execute_with_key`].
+    pub fn execute_from(&self, token: &str, origin: &RequestOrigin) -> Result<TokenPair, Error> {
+        self.execute_with_key(token, origin, None)
+    }
+
+    /// As [`Refresh::execute_from`], with the DPoP key `jkt` of a proof
     /// [`DpopCheck`](crate::DpopCheck) accepted for this request. A family bound to a key
     /// (RFC 9449 §5) is refreshed only with a proof by that key: without one, or with another
     /// key, the token is refused before anything is read about its use, so nothing is spent and
     /// a thief holding only the token cannot even trip reuse detection. An unbound family
-    /// ignores `jkt` and stays a bearer family.
+    /// ignores `jkt` and stays a bearer family. The client binding (RFC 6749 §6) is checked
+    /// first and independently: a bound family needs its client AND, if it has one, its key.
     ///
     /// # Errors
-    /// [`Error::InvalidDpopProof`] with [`DpopRejection::KeyMismatch`] for a bound family
-    /// without its key; otherwise as [`Refresh::execute`].
-    pub fn execute_with_key(&self, token: &str, jkt: Option<&Jkt>) -> Result<TokenPair, Error> {
+    /// [`Error::InvalidToken`] with [`TokenRejection::ClientMismatch`] for another client's
+    /// family; [`Error::InvalidDpopProof`] with [`DpopRejection::KeyMismatch`] for a
+    /// key-bound family without its key; otherwise as [`Refresh::execute`].
+    pub fn execute_with_key(
+        &self,
+        token: &str,
+        origin: &RequestOrigin,
+        jkt: Option<&Jkt>,
+    ) -> Result<TokenPair, Error> {
+        let ctx = Ctx { origin };
+        let client = origin.client_id.as_ref();
         let p = &self.ports;
         let now = p.clock.now();
         let claims = p.verifier.verify_refresh(token, now)?;
@@ -79,13 +110,16 @@ impl Refresh {
             .sessions
             .find_token(claims.token_id)?
             .ok_or(Error::InvalidToken(TokenRejection::UnknownTokenId))?;
+        if !family.accepts_client(client) {
+            return Err(Error::InvalidToken(TokenRejection::ClientMismatch));
+        }
         if family.jkt.is_some() && family.jkt.as_ref() != jkt {
             return Err(Error::InvalidDpopProof(DpopRejection::KeyMismatch));
         }
 
         match rotation::assess(&claims, &record, &family, now) {
-            Assessment::Rotate => self.rotate(&claims, &record, &family, now),
-            Assessment::Reuse => self.spent_token_presented(&record, &family, now),
+            Assessment::Rotate => self.rotate(ctx, &claims, &record, &family, now),
+            Assessment::Reuse => self.spent_token_presented(ctx, &record, &family, now),
             Assessment::Reject(reason) => Err(Error::InvalidToken(reason)),
         }
     }
@@ -93,6 +127,7 @@ impl Refresh {
     /// Spends the live `record` and stores its successor; answers with the successor's pair.
     fn rotate(
         &self,
+        ctx: Ctx<'_>,
         claims: &RefreshClaims,
         record: &RefreshTokenRecord,
         family: &Family,
@@ -113,7 +148,7 @@ impl Refresh {
         match p.sessions.rotate(record.id, now, &successor)? {
             RotateOutcome::Rotated => Ok(pair),
             // `pair` is dropped unsent: its successor was never stored, so it was never minted.
-            RotateOutcome::AlreadyUsed => self.lost_rotation_race(claims, record, family, now),
+            RotateOutcome::AlreadyUsed => self.lost_rotation_race(ctx, claims, record, family, now),
             RotateOutcome::FamilyRevoked => Err(Error::InvalidToken(TokenRejection::Revoked)),
             RotateOutcome::NotFound => Err(Error::InvalidToken(TokenRejection::UnknownTokenId)),
         }
@@ -130,23 +165,24 @@ impl Refresh {
     /// Nothing is minted either way.
     fn lost_rotation_race(
         &self,
+        ctx: Ctx<'_>,
         claims: &RefreshClaims,
         record: &RefreshTokenRecord,
         family: &Family,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, Error> {
         if !self.grace_enabled() {
-            return Err(self.reuse_detected(record, family, now));
+            return Err(self.reuse_detected(ctx, record, family, now));
         }
         let Some((record, family)) = self.ports.sessions.find_token(record.id)? else {
             return Err(Error::InvalidToken(TokenRejection::UnknownTokenId));
         };
         match rotation::assess(claims, &record, &family, now) {
-            Assessment::Reuse => self.spent_token_presented(&record, &family, now),
+            Assessment::Reuse => self.spent_token_presented(ctx, &record, &family, now),
             Assessment::Reject(reason) => Err(Error::InvalidToken(reason)),
             // The store has just reported the token spent; reading it unused contradicts that,
             // and the safe reading of a contradiction about a spent token is reuse.
-            Assessment::Rotate => Err(self.reuse_detected(&record, &family, now)),
+            Assessment::Rotate => Err(self.reuse_detected(ctx, &record, &family, now)),
         }
     }
 
@@ -163,6 +199,7 @@ impl Refresh {
     /// this is reuse: the revocation kills the grandchild as well.
     fn spent_token_presented(
         &self,
+        ctx: Ctx<'_>,
         record: &RefreshTokenRecord,
         family: &Family,
         now: DateTime<Utc>,
@@ -182,7 +219,7 @@ impl Refresh {
                     &successor,
                 )
             }
-            None => Err(self.reuse_detected(record, family, now)),
+            None => Err(self.reuse_detected(ctx, record, family, now)),
         }
     }
 
@@ -218,6 +255,7 @@ impl Refresh {
     /// Revokes the family of a spent token that came back, and reports it.
     fn reuse_detected(
         &self,
+        ctx: Ctx<'_>,
         record: &RefreshTokenRecord,
         family: &Family,
         now: DateTime<Utc>,
@@ -226,16 +264,37 @@ impl Refresh {
         let revoked = p
             .sessions
             .revoke_family(family.id, now, RevokeReason::Reuse);
+        let event = |kind| SecurityEvent {
+            at: now,
+            origin: ctx.origin.clone(),
+            kind,
+        };
         // The theft signal is reported even when the revocation itself failed.
-        p.events.record(&SecurityEvent::RefreshTokenReused {
-            user_id: family.user_id,
-            family_id: family.id,
-            token_id: record.id,
-        });
+        p.events
+            .record(&event(SecurityEventKind::RefreshTokenReused {
+                user_id: family.user_id,
+                family_id: family.id,
+                token_id: record.id,
+            }));
+        if let Ok(true) = revoked {
+            p.events.record(&event(SecurityEventKind::FamilyRevoked {
+                user_id: family.user_id,
+                family_id: Some(family.id),
+                reason: RevokeReason::Reuse,
+                count: 1,
+            }));
+        }
         match revoked {
             Ok(_) => Error::InvalidToken(TokenRejection::Reused),
             // The client is refused either way; the operator must see the storage failure.
             Err(e) => e,
         }
     }
+}
+
+/// What one request brings along to the steps of a refresh.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    /// Who sent it, for security events.
+    origin: &'a RequestOrigin,
 }

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use tollgate_domain::RevokeReason;
 
-use crate::{Error, TokenCheckPorts};
+use crate::{Error, RequestOrigin, TokenCheckPorts};
 
 /// RFC 7009 / RFC 7662 `token_type_hint`: which kind of token the caller believes it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +42,25 @@ impl Revocation {
     /// stored session is ignored, so the caller cannot learn whether a token was valid. A spent
     /// refresh token still revokes its family, as it would at the token endpoint.
     ///
+    /// `origin.client_id` is the client the request authenticated as (`None` without client
+    /// authentication). A token whose family is bound to another client is ignored the same
+    /// way (RFC 7009 §2.1: the token must have been issued to the revoking client; the refusal
+    /// is silent so that the answer tells nothing about whose token it is).
+    /// A family that was live is recorded as revoked, with `origin`.
+    ///
     /// # Errors
     /// Storage errors only, as the ports return them.
-    pub fn execute(&self, token: &str, hint: Option<TokenTypeHint>) -> Result<(), Error> {
+    pub fn execute(
+        &self,
+        token: &str,
+        hint: Option<TokenTypeHint>,
+        origin: &RequestOrigin,
+    ) -> Result<(), Error> {
         let now = self.ports.clock.now();
         for kind in TokenTypeHint::order(hint) {
             let recognised = match kind {
-                TokenTypeHint::RefreshToken => self.revoke_refresh(token, now)?,
-                TokenTypeHint::AccessToken => self.revoke_access(token, now)?,
+                TokenTypeHint::RefreshToken => self.revoke_refresh(token, now, origin)?,
+                TokenTypeHint::AccessToken => self.revoke_access(token, now, origin)?,
             };
             if recognised {
                 break;
@@ -59,7 +70,12 @@ impl Revocation {
     }
 
     /// Revokes the family of a refresh token; `false` when `token` is not one of ours.
-    fn revoke_refresh(&self, token: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    fn revoke_refresh(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        origin: &RequestOrigin,
+    ) -> Result<bool, Error> {
         let p = &self.ports;
         let claims = match p.verifier.verify_refresh(token, now) {
             Ok(claims) => claims,
@@ -67,17 +83,25 @@ impl Revocation {
             Err(e) => return Err(e),
         };
         if let Some((record, family)) = p.sessions.find_token(claims.token_id)? {
-            // A token whose subject does not own the family is not a credential for it.
-            if family.user_id == claims.sub && record.family_id == family.id {
-                p.sessions
-                    .revoke_family(family.id, now, RevokeReason::Revoked)?;
+            // A token whose subject does not own the family is not a credential for it, and a
+            // client may revoke only its own tokens and unbound ones.
+            if family.user_id == claims.sub
+                && record.family_id == family.id
+                && family.accepts_client(origin.client_id.as_ref())
+            {
+                p.revoke_and_record(&family, now, RevokeReason::Revoked, origin)?;
             }
         }
         Ok(true)
     }
 
     /// Revokes the `sid` family of an access token; `false` when `token` is not one of ours.
-    fn revoke_access(&self, token: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    fn revoke_access(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        origin: &RequestOrigin,
+    ) -> Result<bool, Error> {
         let p = &self.ports;
         let claims = match p.verifier.verify_access(token, now) {
             Ok(claims) => claims,
@@ -85,9 +109,8 @@ impl Revocation {
             Err(e) => return Err(e),
         };
         if let Some(family) = p.sessions.find_family(claims.sid)? {
-            if family.user_id == claims.sub {
-                p.sessions
-                    .revoke_family(family.id, now, RevokeReason::Revoked)?;
+            if family.user_id == claims.sub && family.accepts_client(origin.client_id.as_ref()) {
+                p.revoke_and_record(&family, now, RevokeReason::Revoked, origin)?;
             }
         }
         Ok(true)

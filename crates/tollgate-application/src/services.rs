@@ -75,6 +75,7 @@ impl Ports {
             clock: self.clock.clone(),
             verifier: self.verifier.clone(),
             sessions: self.sessions.clone(),
+            events: self.events.clone(),
         }
     }
 
@@ -103,6 +104,7 @@ impl Ports {
     /// The ports of [`ClientAuthenticator`](crate::ClientAuthenticator).
     pub fn client_authenticator(&self) -> ClientAuthenticatorPorts {
         ClientAuthenticatorPorts {
+            clock: self.clock.clone(),
             clients: self.clients.clone(),
             secrets: self.secrets.clone(),
             events: self.events.clone(),

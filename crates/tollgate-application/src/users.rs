@@ -3,8 +3,8 @@ use tollgate_domain::{Family, Password, RevokeReason, User, UserId, UserName};
 use std::sync::Arc;
 
 use crate::{
-    Clock, Error, IdGenerator, PasswordHasher, SecurityEvent, SecurityEvents, SessionStore,
-    UserStore,
+    Clock, Error, IdGenerator, PasswordHasher, RequestOrigin, SecurityEvent, SecurityEventKind,
+    SecurityEvents, SessionStore, UserStore,
 };
 
 /// The ports [`UserAdmin`] uses, and only those.
@@ -20,7 +20,7 @@ pub struct UserAdminPorts {
     pub sessions: Arc<dyn SessionStore>,
     /// Hashes new passwords.
     pub hasher: Arc<dyn PasswordHasher>,
-    /// Hears about administrative revocations.
+    /// Hears about disabled, enabled and deleted users, password changes and revocations.
     pub events: Arc<dyn SecurityEvents>,
 }
 
@@ -69,9 +69,12 @@ impl UserAdmin {
     pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<u64, Error> {
         let user = self.find(name)?;
         self.ports.users.set_disabled(user.id, disabled)?;
+        let user_id = user.id;
         if disabled {
+            self.record(SecurityEventKind::UserDisabled { user_id });
             self.revoke_all(user.id, RevokeReason::UserDisabled)
         } else {
+            self.record(SecurityEventKind::UserEnabled { user_id });
             Ok(0)
         }
     }
@@ -85,6 +88,7 @@ impl UserAdmin {
         let user = self.find(name)?;
         let hash = self.ports.hasher.hash(&password)?;
         self.ports.users.set_password_hash(user.id, &hash)?;
+        self.record(SecurityEventKind::PasswordChanged { user_id: user.id });
         self.revoke_all(user.id, RevokeReason::PasswordChanged)
     }
 
@@ -98,6 +102,7 @@ impl UserAdmin {
         // Revoke first: should the delete fail, the user's tokens are dead all the same.
         let revoked = self.revoke_all(user.id, RevokeReason::UserDeleted)?;
         self.ports.users.delete(user.id)?;
+        self.record(SecurityEventKind::UserDeleted { user_id: user.id });
         Ok(revoked)
     }
 
@@ -132,11 +137,23 @@ impl UserAdmin {
         let count = p
             .sessions
             .revoke_user_families(user_id, p.clock.now(), reason)?;
-        p.events.record(&SecurityEvent::SessionsRevoked {
-            user_id,
-            reason,
-            count,
-        });
+        if count > 0 {
+            self.record(SecurityEventKind::FamilyRevoked {
+                user_id,
+                family_id: None,
+                reason,
+                count,
+            });
+        }
         Ok(count)
+    }
+
+    /// Records an administrative event (no request origin: it comes from the command line).
+    fn record(&self, kind: SecurityEventKind) {
+        self.ports.events.record(&SecurityEvent {
+            at: self.ports.clock.now(),
+            origin: RequestOrigin::default(),
+            kind,
+        });
     }
 }

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use crate::DomainError;
+use crate::{DomainError, Family};
 
 /// A client's id: 1 to 128 visible ASCII characters (RFC 6749 `VSCHAR` without the space).
 ///
@@ -177,12 +177,23 @@ pub struct Client {
     pub allowed_grants: BTreeSet<GrantType>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Whether introspection shows it the tokens of every client (a resource server checking
+    /// access tokens issued to others), not only unbound ones and its own (RFC 7662 §2.1).
+    pub introspect_any: bool,
 }
 
 impl Client {
     /// Whether this client may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.allowed_grants.contains(&grant)
+    }
+
+    /// Whether introspection by this client may report the tokens of `family` as active: its
+    /// own family or an unbound one, or any family for an `introspect_any` client. Otherwise
+    /// the token is reported inactive, as RFC 7662 §2.2 allows, so that a client learns
+    /// nothing about another client's tokens.
+    pub fn may_introspect(&self, family: &Family) -> bool {
+        self.introspect_any || family.accepts_client(Some(&self.id))
     }
 }
 
@@ -245,6 +256,7 @@ mod tests {
             secret_digest: SecretDigest::from_bytes([0; 32]),
             allowed_grants: BTreeSet::from([GrantType::RefreshToken]),
             created_at: DateTime::UNIX_EPOCH,
+            introspect_any: false,
         };
         assert!(client.allows(GrantType::RefreshToken));
         assert!(!client.allows(GrantType::Password));

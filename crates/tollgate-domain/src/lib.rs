@@ -16,7 +16,7 @@ pub use client::{Client, ClientId, ClientSecret, GrantType, SecretDigest};
 pub use dpop::{DpopRejection, Jkt};
 pub use error::DomainError;
 pub use ids::{AccessTokenId, FamilyId, TokenId, UserId};
-pub use policy::{whole_seconds, TokenPolicy};
+pub use policy::{key_trusted_until, whole_seconds, TokenPolicy};
 pub use session::{Family, RefreshTokenRecord, RevokeReason, TokenRejection};
 pub use throttle::{ThrottleKey, ThrottlePolicy};
 pub use user::{Password, PasswordHash, User, UserName};

@@ -18,6 +18,9 @@ pub struct TokenPolicy {
     /// Retry grace: within this long after a rotation, the immediately preceding token returns
     /// the same successor pair instead of counting as reuse. Zero turns it off.
     pub reuse_grace: Duration,
+    /// Clock skew tolerated when verifying `exp` and `nbf`, here and by other verifiers of our
+    /// tokens; it also lengthens how long a key that stopped signing must keep verifying.
+    pub leeway: Duration,
 }
 
 impl TokenPolicy {
@@ -49,23 +52,35 @@ impl TokenPolicy {
                 "reuse grace must be 0 to 60 seconds",
             ));
         }
+        if self.leeway < Duration::zero() || self.leeway > Duration::hours(1) {
+            return Err(DomainError::InvalidPolicy(
+                "leeway must be 0 to 3600 seconds",
+            ));
+        }
         Ok(())
     }
 
     /// How long after a signing key stopped signing it must keep verifying (and stay published):
-    /// the longest lifetime a token can have under this policy, plus the verification `leeway`
-    /// (a negative leeway counts as zero). Every token the key can have signed has expired, even
+    /// the longest lifetime a token can have under this policy, plus the verification
+    /// [`leeway`](Self::leeway) (a negative leeway counts as zero). Every token the key can have signed has expired, even
     /// for a verifier allowing that leeway, by then; and no earlier.
     ///
     /// The longest lifetime is the access lifetime or the longer refresh lifetime capped by the
     /// family's absolute lifetime, whichever is longer (access tokens are not capped by the
     /// family).
-    pub fn key_trust_window(&self, leeway: Duration) -> Duration {
+    pub fn key_trust_window(&self) -> Duration {
         let refresh = self
             .refresh_ttl
             .max(self.refresh_long_ttl)
             .min(self.family_max_lifetime);
-        self.access_ttl.max(refresh) + leeway.max(Duration::zero())
+        self.access_ttl.max(refresh) + self.leeway.max(Duration::zero())
+    }
+
+    /// The first instant a key that stopped signing at `stopped_signing_at` no longer verifies:
+    /// that instant plus the [`key_trust_window`](Self::key_trust_window). `None` when that is
+    /// beyond the calendar (the key then verifies for good).
+    pub fn key_trusted_until(&self, stopped_signing_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        key_trusted_until(stopped_signing_at, self.key_trust_window())
     }
 
     /// The refresh lifetime for a family of this kind.
@@ -88,6 +103,17 @@ impl TokenPolicy {
     }
 }
 
+/// The end of a key's trust `window` that opened when it stopped signing at
+/// `stopped_signing_at` (a negative window counts as zero); `None` beyond the calendar. The one
+/// place this arithmetic is done, for [`TokenPolicy::key_trusted_until`] and for verifiers given
+/// a window of their own.
+pub fn key_trusted_until(
+    stopped_signing_at: DateTime<Utc>,
+    window: Duration,
+) -> Option<DateTime<Utc>> {
+    stopped_signing_at.checked_add_signed(window.max(Duration::zero()))
+}
+
 /// `t` truncated to whole seconds, as JWT times are.
 pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     // Truncation of an in-range instant to seconds cannot fail; fall back to `t` rather than panic.
@@ -107,7 +133,49 @@ mod tests {
             refresh_long_ttl: Duration::days(14),
             family_max_lifetime: Duration::days(90),
             reuse_grace: Duration::zero(),
+            leeway: Duration::seconds(30),
         }
+    }
+
+    #[test]
+    fn a_key_is_trusted_for_the_longest_lifetime_plus_the_leeway_after_it_stopped_signing() {
+        let stopped = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        // The long refresh lifetime (14 days) is the longest; plus 30 s of leeway.
+        let until = stopped + Duration::days(14) + Duration::seconds(30);
+        assert_eq!(policy().key_trusted_until(stopped), Some(until));
+        // Capped by the family's absolute lifetime.
+        let mut capped = policy();
+        capped.family_max_lifetime = Duration::days(2);
+        assert_eq!(
+            capped.key_trusted_until(stopped),
+            Some(stopped + Duration::days(2) + Duration::seconds(30))
+        );
+        // ...but access tokens are not capped by the family.
+        capped.access_ttl = Duration::days(3);
+        assert_eq!(
+            capped.key_trust_window(),
+            Duration::days(3) + Duration::seconds(30)
+        );
+        let mut negative = policy();
+        negative.leeway = Duration::seconds(-5);
+        assert_eq!(
+            negative.key_trust_window(),
+            Duration::days(14),
+            "a negative leeway counts as zero"
+        );
+        assert_eq!(
+            key_trusted_until(DateTime::<Utc>::MAX_UTC, Duration::seconds(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_negative_or_huge_leeway_is_refused() {
+        let mut p = policy();
+        p.leeway = Duration::seconds(-1);
+        assert!(p.validate().is_err());
+        p.leeway = Duration::seconds(3601);
+        assert!(p.validate().is_err());
     }
 
     #[test]

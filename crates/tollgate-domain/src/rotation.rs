@@ -134,6 +134,7 @@ mod tests {
             long_lived: false,
             revoked_at: None,
             revoke_reason: None,
+            client_id: None,
             jkt: None,
         };
         let record = RefreshTokenRecord {
@@ -221,6 +222,7 @@ mod tests {
             refresh_long_ttl: Duration::days(14),
             family_max_lifetime: Duration::days(90),
             reuse_grace: Duration::zero(),
+            leeway: Duration::seconds(30),
         };
         let now = t0() + Duration::hours(1);
         let next_id = TokenId::from_uuid(Uuid::from_u128(7));
@@ -265,6 +267,7 @@ mod tests {
             refresh_long_ttl: Duration::days(14),
             family_max_lifetime: Duration::days(90),
             reuse_grace: Duration::zero(),
+            leeway: Duration::seconds(30),
         };
         let now = t0() + Duration::nanoseconds(1_234_567_891);
         let id = TokenId::from_uuid(Uuid::from_u128(7));

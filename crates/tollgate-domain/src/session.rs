@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use crate::{AccessTokenId, DomainError, FamilyId, Jkt, TokenId, UserId};
+use crate::{AccessTokenId, ClientId, DomainError, FamilyId, Jkt, TokenId, UserId};
 
 /// One login session: the chain of refresh tokens descending from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,10 @@ pub struct Family {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Why it was revoked.
     pub revoke_reason: Option<RevokeReason>,
+    /// The client the login authenticated as, if any (RFC 6749 §6): only that client may then
+    /// refresh, revoke or (unless `introspect_any`) introspect the family's tokens. `None` for
+    /// a login without client authentication (the product dialect): such a family is unbound.
+    pub client_id: Option<ClientId>,
     /// The DPoP key (RFC 9449) the family is bound to: every refresh needs a proof by it.
     /// `None` for a bearer family.
     pub jkt: Option<Jkt>,
@@ -31,6 +35,21 @@ impl Family {
     /// Whether the family is revoked.
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
+    }
+
+    /// Whether a caller authenticated as `client` (`None`: no client authentication) may use
+    /// this family's tokens: refresh them (RFC 6749 §6), revoke them (RFC 7009 §2.1) or see
+    /// them at introspection (RFC 7662 §2.1).
+    ///
+    /// A bound family accepts only its own client. An unbound family accepts every caller,
+    /// authenticated or not: its tokens are bearer credentials anyone holding them could use
+    /// anonymously, so refusing them when a client *does* authenticate would protect nothing
+    /// and would break the sessions of confidential clients created before tokens were bound.
+    pub fn accepts_client(&self, client: Option<&ClientId>) -> bool {
+        match &self.client_id {
+            None => true,
+            Some(bound) => client == Some(bound),
+        }
     }
 }
 
@@ -140,6 +159,9 @@ pub enum TokenRejection {
     Reused,
     /// The user is disabled or gone.
     UserDisabled,
+    /// The token's family is bound to another client than the caller (or the caller did not
+    /// authenticate as the client it is bound to).
+    ClientMismatch,
 }
 
 impl TokenRejection {
@@ -159,6 +181,7 @@ impl TokenRejection {
             Self::Revoked => "revoked",
             Self::Reused => "reused",
             Self::UserDisabled => "user disabled",
+            Self::ClientMismatch => "client mismatch",
         }
     }
 }
@@ -166,5 +189,42 @@ impl TokenRejection {
 impl fmt::Display for TokenRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn family(client_id: Option<&str>) -> Family {
+        Family {
+            id: FamilyId::from_uuid(Uuid::from_u128(1)),
+            user_id: UserId::from_uuid(Uuid::from_u128(2)),
+            created_at: DateTime::UNIX_EPOCH,
+            expires_at: DateTime::UNIX_EPOCH,
+            long_lived: false,
+            revoked_at: None,
+            revoke_reason: None,
+            client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
+            jkt: None,
+        }
+    }
+
+    #[test]
+    fn a_bound_family_accepts_only_its_own_client() {
+        let a = ClientId::parse("a").unwrap();
+        let b = ClientId::parse("b").unwrap();
+        let bound = family(Some("a"));
+        assert!(bound.accepts_client(Some(&a)));
+        assert!(!bound.accepts_client(Some(&b)));
+        assert!(!bound.accepts_client(None));
+    }
+
+    #[test]
+    fn an_unbound_family_accepts_every_caller() {
+        let unbound = family(None);
+        assert!(unbound.accepts_client(None));
+        assert!(unbound.accepts_client(Some(&ClientId::parse("a").unwrap())));
     }
 }

@@ -53,6 +53,7 @@ impl SessionStore for MemorySessions {
         family: &Family,
         first: &RefreshTokenRecord,
         _verified: &PasswordHash,
+        _user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
         // No user table here: the benchmark's user is always current.
         self.create_family(family, first)?;
@@ -159,6 +160,7 @@ fn refresh(c: &mut Criterion) {
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
         reuse_grace: Duration::zero(),
+        leeway: Duration::seconds(30),
     };
     let dir = tempfile::tempdir().expect("temporary directory");
     let keys = Arc::new(KeySet::load_or_generate(&dir.path().join("keys")).expect("keys"));
@@ -198,6 +200,7 @@ fn refresh(c: &mut Criterion) {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
         jkt: None,
     };
     let first = RefreshTokenRecord {
@@ -226,7 +229,10 @@ fn refresh(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("RS512 in-memory store", |b| {
         b.iter(|| {
-            token = use_case.execute(&token).expect("refresh").refresh_token;
+            token = use_case
+                .execute(&token, None)
+                .expect("refresh")
+                .refresh_token;
         });
     });
     group.finish();

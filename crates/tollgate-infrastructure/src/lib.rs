@@ -22,7 +22,7 @@ pub mod testing;
 
 pub use clock::SystemClock;
 pub use error::InfraError;
-pub use events::LogSecurityEvents;
+pub use events::{FanOutSecurityEvents, LogSecurityEvents};
 pub use ids::RandomIds;
 pub use password::{Argon2Hasher, Argon2Params};
 pub use secrets::Sha256Secrets;

@@ -8,6 +8,7 @@ use tollgate_application::{Clock, UserAdmin};
 use tollgate_infrastructure::db::{Database, PoolOptions};
 use tollgate_infrastructure::SystemClock;
 
+pub use crate::audit_cli::{run_audit_command, AuditArgs};
 pub use crate::client_cli::{run_client_command, ClientCommand};
 use crate::keys_cli::run_keys_command;
 pub use crate::keys_cli::KeysCommand;
@@ -76,6 +77,19 @@ Example:
         #[arg(long)]
         dry_run: bool,
     },
+    /// List security events (failed and throttled logins, refresh-token reuse, revocations,
+    /// failed client authentications, key and user changes), newest first.
+    #[command(
+        after_help = "Kinds: login_failed, login_throttled, refresh_reuse, family_revoked, \
+client_auth_failed, key_generated, key_retired, user_disabled, user_enabled, user_deleted, \
+password_changed. Events older than audit.keep go with the purge.
+
+Examples:
+  tollgate audit --since 24h
+  tollgate audit --user alice --kind login_failed
+  tollgate audit --since 2026-05-01T00:00:00Z --json --limit 1000"
+    )]
+    Audit(AuditArgs),
     /// Inspect the settings.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -201,6 +215,9 @@ impl Cli {
             Command::Keys(cmd) => run_keys_command(&settings, cmd),
             Command::Sessions(cmd) => run_session_command(&settings, cmd),
             Command::Purge { dry_run } => run_purge(&settings, dry_run),
+            Command::Audit(args) => {
+                run_audit_command(&settings, args, SystemClock.now(), &mut std::io::stdout())
+            }
         }
     }
 }
@@ -292,14 +309,16 @@ fn run_purge(settings: &Settings, dry_run: bool) -> Result<(), ServerError> {
     if dry_run {
         let r = db.purge_preview(&policy)?;
         println!(
-            "would purge {} session(s), {} refresh token(s) and {} DPoP proof(s)",
-            r.families, r.tokens, r.dpop_proofs
+            "would purge {} session(s), {} refresh token(s), {} security event(s), {} \
+             failed-login counter(s) and {} DPoP proof(s)",
+            r.families, r.tokens, r.events, r.login_failures, r.dpop_proofs
         );
     } else {
         let r = db.purge(&policy)?;
         println!(
-            "purged {} session(s), {} refresh token(s) and {} DPoP proof(s) in {} batch(es)",
-            r.families, r.tokens, r.dpop_proofs, r.batches
+            "purged {} session(s), {} refresh token(s), {} security event(s), {} failed-login \
+             counter(s) and {} DPoP proof(s) in {} batch(es)",
+            r.families, r.tokens, r.events, r.login_failures, r.dpop_proofs, r.batches
         );
     }
     Ok(())

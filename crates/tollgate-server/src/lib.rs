@@ -7,6 +7,7 @@ compile_error!(
     "tollgate-server needs at least one storage backend: enable `sqlite` and/or `postgres`"
 );
 
+mod audit_cli;
 pub mod cli;
 mod client_cli;
 mod config_cli;
@@ -23,9 +24,9 @@ mod wiring;
 
 pub use error::ServerError;
 pub use settings::{
-    AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat, LogSettings,
-    LoginSettings, PasswordSettings, PurgeSettings, SecretString, ServerSettings, Settings,
-    TlsSettings, TokenSettings,
+    AuditSettings, AuthSettings, BootstrapSettings, DatabaseSettings, KeySettings, LogFormat,
+    LogSettings, LoginSettings, PasswordSettings, PurgeSettings, SecretString, ServerSettings,
+    Settings, TlsSettings, TokenSettings,
 };
 pub use startup::{Application, Overrides};
 pub use wiring::{open_services, Services};

@@ -44,6 +44,8 @@ pub struct Settings {
     pub login: LoginSettings,
     /// DPoP proofs (RFC 9449) at the token endpoint.
     pub dpop: DpopSettings,
+    /// The security event trail.
+    pub audit: AuditSettings,
 }
 
 /// `[dpop]`: proof of possession (RFC 9449) at the token endpoint. A login with a valid `DPoP`
@@ -63,6 +65,23 @@ impl Default for DpopSettings {
         Self {
             max_age: tollgate_infrastructure::dpop::DEFAULT_MAX_AGE_SECS,
             required: false,
+        }
+    }
+}
+
+/// `[audit]`: the security event trail (`tollgate audit`, docs/SECURITY.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Seconds a security event is kept; older ones go with the purge (`purge.interval`,
+    /// `tollgate purge`). `0` keeps them forever. Default 90 days.
+    pub keep: i64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            keep: 90 * 24 * 3600,
         }
     }
 }
@@ -150,6 +169,14 @@ pub struct DatabaseSettings {
 pub struct KeySettings {
     /// Directory of key pairs (relative paths are under `data_dir`); a key is generated when empty.
     pub dir: PathBuf,
+    /// Seconds between rescans of `dir` by a running server (a rescan also happens at once on
+    /// SIGHUP); 1 to 86400.
+    pub rescan_interval: u64,
+    /// Seconds a new key is published in the JWKS before any server signs with it; at least
+    /// `jwks_max_age`.
+    pub publish_ahead: u64,
+    /// The JWKS `Cache-Control: max-age`, in seconds; 1 to 86400.
+    pub jwks_max_age: u32,
 }
 
 /// `[tokens]`; every duration is in seconds.
@@ -301,6 +328,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             login: LoginSettings::default(),
             dpop: DpopSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -336,6 +364,9 @@ impl Default for KeySettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("keys"),
+            rescan_interval: 60,
+            publish_ahead: 3600,
+            jwks_max_age: tollgate_web::JWKS_MAX_AGE_SECONDS,
         }
     }
 }
@@ -403,6 +434,8 @@ impl Settings {
         settings.throttle_policy()?;
         settings.trusted_proxies()?;
         settings.hash_queue_timeout()?;
+        settings.publish_ahead()?;
+        settings.rescan_interval()?;
         settings.tls_files()?;
         Ok(settings)
     }
@@ -459,10 +492,13 @@ impl Settings {
     }
 
     /// What a purge at `now` deletes: tokens expired longer than `tokens.leeway` ago (so none
-    /// that could still verify), families revoked more than `purge.keep_revoked` ago.
+    /// that could still verify), families revoked more than `purge.keep_revoked` ago, security
+    /// events older than `audit.keep` (none when it is 0), and failed-login counters idle longer
+    /// than the throttle remembers them (24 h, at least `login.max_delay`).
     ///
     /// # Errors
-    /// [`ServerError::Config`] when `purge.keep_revoked` or `purge.batch` is out of range.
+    /// [`ServerError::Config`] when `purge.keep_revoked`, `purge.batch`, `audit.keep` or a
+    /// `[login]` delay is out of range.
     pub fn purge_policy(&self, now: DateTime<Utc>) -> Result<PurgePolicy, ServerError> {
         let p = &self.purge;
         if !(0..=100 * 365 * 24 * 3600).contains(&p.keep_revoked) {
@@ -473,11 +509,67 @@ impl Settings {
         if p.batch == 0 {
             return Err(ServerError::Config("purge.batch must be at least 1".into()));
         }
+        let keep_events = self.audit.keep;
+        if !(0..=100 * 365 * 24 * 3600).contains(&keep_events) {
+            return Err(ServerError::Config(
+                "audit.keep must be 0 (forever) to 3153600000 seconds".into(),
+            ));
+        }
         Ok(PurgePolicy {
             expired_before: now - self.leeway(),
             revoked_before: now - Duration::seconds(p.keep_revoked),
+            // A counter idle this long starts from zero at its next failure, so it can go.
+            failures_before: now - self.throttle_policy()?.forget_after,
             batch: p.batch,
+            events_before: (keep_events > 0).then(|| now - Duration::seconds(keep_events)),
         })
+    }
+
+    /// `keys.publish_ahead` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] when it is shorter than the JWKS `max-age` (`keys.jwks_max_age`):
+    /// a verifier could then hold a cached JWKS without the key that signs its tokens. Or when
+    /// `keys.jwks_max_age` is not 1 to 86400 seconds.
+    pub fn publish_ahead(&self) -> Result<Duration, ServerError> {
+        let ahead = self.keys.publish_ahead;
+        let max_age = self.keys.jwks_max_age;
+        if !(1..=86_400).contains(&max_age) {
+            return Err(ServerError::Config(format!(
+                "keys.jwks_max_age must be 1 to 86400 seconds, not {max_age}"
+            )));
+        }
+        if ahead < u64::from(max_age) || ahead > 86_400 * 365 {
+            return Err(ServerError::Config(format!(
+                "keys.publish_ahead must be at least keys.jwks_max_age ({max_age} s, the JWKS Cache-Control max-age) and at most a year, not {ahead}"
+            )));
+        }
+        Ok(Duration::seconds(i64::try_from(ahead).unwrap_or(i64::MAX)))
+    }
+
+    /// How long a key that stopped signing keeps verifying: the policy's
+    /// [`key_trust_window`](TokenPolicy::key_trust_window) plus one `keys.rescan_interval`,
+    /// the longest a server may go on signing with a key retired in the directory.
+    ///
+    /// # Errors
+    /// As [`Settings::rescan_interval`].
+    pub fn key_trust_window(&self, policy: &TokenPolicy) -> Result<Duration, ServerError> {
+        let rescan = self.rescan_interval()?.as_secs();
+        Ok(policy.key_trust_window() + Duration::seconds(i64::try_from(rescan).unwrap_or(86_400)))
+    }
+
+    /// `keys.rescan_interval` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] unless it is 1 to 86400 seconds.
+    pub fn rescan_interval(&self) -> Result<StdDuration, ServerError> {
+        let every = self.keys.rescan_interval;
+        if !(1..=86_400).contains(&every) {
+            return Err(ServerError::Config(format!(
+                "keys.rescan_interval must be 1 to 86400 seconds, not {every}"
+            )));
+        }
+        Ok(StdDuration::from_secs(every))
     }
 
     /// The throttling rules from `[login]`.
@@ -550,6 +642,12 @@ impl Settings {
     /// [`ServerError::Config`] when a lifetime is out of range.
     pub fn token_policy(&self, default_issuer: &str) -> Result<TokenPolicy, ServerError> {
         let t = &self.tokens;
+        // Checked before the domain's own check so the message names the setting.
+        if !(0..=3600).contains(&t.leeway) {
+            return Err(ServerError::Config(
+                "tokens.leeway must be 0 to 3600 seconds".into(),
+            ));
+        }
         let policy = TokenPolicy {
             issuer: if t.issuer.is_empty() {
                 default_issuer.to_owned()
@@ -561,15 +659,11 @@ impl Settings {
             refresh_long_ttl: Duration::seconds(t.refresh_long_ttl),
             family_max_lifetime: Duration::seconds(t.family_max_lifetime),
             reuse_grace: Duration::seconds(t.reuse_grace),
+            leeway: self.leeway(),
         };
         policy
             .validate()
             .map_err(|e| ServerError::Config(e.to_string()))?;
-        if !(0..=3600).contains(&t.leeway) {
-            return Err(ServerError::Config(
-                "tokens.leeway must be 0 to 3600 seconds".into(),
-            ));
-        }
         Ok(policy)
     }
 }
@@ -635,6 +729,28 @@ mod tests {
         assert_eq!(p.revoked_before, now - Duration::days(7));
         assert_eq!(p.expired_before, now - Duration::seconds(30));
         assert_eq!((p.batch, s.purge.interval), (500, 600));
+        assert_eq!(p.events_before, Some(now - Duration::days(90)));
+    }
+
+    #[test]
+    fn audit_keep_zero_keeps_events_forever_and_a_negative_one_stops_start_up() {
+        let mut s = Settings::default();
+        s.audit.keep = 0;
+        assert_eq!(
+            s.purge_policy(DateTime::UNIX_EPOCH).unwrap().events_before,
+            None
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[audit]
+keep = -1
+",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&path)).unwrap_err();
+        assert!(err.to_string().contains("audit.keep"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct Overrides {
     pub clock: Option<Arc<dyn Clock>>,
     /// The password hasher; Argon2id with the `[password]` settings when `None`.
     pub hasher: Option<Arc<dyn PasswordHasher>>,
+    /// How long a new key is published before it signs, without `keys.publish_ahead`'s lower
+    /// bound (tests that restart a server on a new key and sign with it at once).
+    pub publish_ahead: Option<chrono::Duration>,
 }
 
 /// A bound, ready-to-run server.
@@ -57,20 +60,29 @@ impl Application {
             None => None,
         };
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let mut services =
-            open_services(settings, &format!("{scheme}://{address}"), clock.clone())?;
+        let mut services = open_services(
+            settings,
+            &format!("{scheme}://{address}"),
+            clock.clone(),
+            overrides.publish_ahead,
+        )?;
         if let Some(hasher) = overrides.hasher {
             services.ports.hasher = hasher;
         }
         bootstrap_user(settings, &services)?;
         crate::maintenance::spawn(settings, &services.database, clock.clone());
+        crate::maintenance::spawn_key_rescan(
+            settings.rescan_interval()?,
+            services.key_directory.clone(),
+            clock.clone(),
+        );
         if let Some(warning) = issuer_warning(settings, services.database.backend()) {
             tracing::warn!(issuer = %services.policy.issuer, "{warning}");
         }
         let operations = Operations {
             readiness: Some(Arc::new(ServiceReadiness::new(
                 services.database.clone(),
-                services.keys.clone(),
+                services.codec.clone(),
                 clock,
             ))),
             metrics: Some(services.metrics.clone()),
@@ -89,6 +101,7 @@ impl Application {
                     throttle: settings.throttle_policy()?,
                     max_concurrent_hashes: settings.max_concurrent_hashes(),
                     hash_queue_timeout: settings.hash_queue_timeout()?,
+                    jwks_max_age: settings.keys.jwks_max_age,
                     ..WebConfig::default()
                 },
             )
@@ -149,7 +162,7 @@ impl Application {
         if settings.server.blocking_threads > 0 {
             server = server.worker_max_blocking_threads(settings.server.blocking_threads);
         }
-        tracing::info!(%address, %scheme, database = ?services.database.backend(), kid = services.keys.signing_kid(), "tollgate listening");
+        tracing::info!(%address, %scheme, database = ?services.database.backend(), kid = services.keys().signing_kid(), "tollgate listening");
         let (metrics_port, metrics_server) = match metrics_server {
             Some((port, server)) => (Some(port), Some(server)),
             None => (None, None),

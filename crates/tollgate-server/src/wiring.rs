@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use tollgate_application::{Clock, Ports};
+use tollgate_application::{
+    Clock, Ports, RequestOrigin, SecurityEvent, SecurityEventKind, SecurityEvents,
+};
 use tollgate_domain::TokenPolicy;
 use tollgate_infrastructure::db::{Database, PoolOptions};
-use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
+use tollgate_infrastructure::jwt::{JwtCodec, KeyDirectory, KeySet, SigningSchedule};
 use tollgate_infrastructure::{
-    Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, Sha256Secrets, SystemClock,
+    Argon2Hasher, Argon2Params, FanOutSecurityEvents, LogSecurityEvents, RandomIds, Sha256Secrets,
+    SystemClock,
 };
 
 use crate::operations::{CountingEvents, CountingSessions, PrometheusMetrics};
@@ -21,17 +24,41 @@ pub struct Services {
     pub ports: Ports,
     /// The database (for readiness checks and administration).
     pub database: Database,
-    /// The signing and verification keys.
-    pub keys: Arc<KeySet>,
+    /// Signs and verifies with the key set of the moment (swapped by rescans).
+    pub codec: Arc<JwtCodec>,
+    /// The key directory behind `codec`, to rescan.
+    pub key_directory: Arc<KeyDirectory>,
     /// The token rules in force.
     pub policy: Arc<TokenPolicy>,
     /// The metrics every port here feeds (`/metrics`).
     pub metrics: Arc<PrometheusMetrics>,
 }
 
+impl Services {
+    /// The key set signed and verified with now.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.codec.key_set()
+    }
+}
+
 /// The issuer the administration commands build their policy with. They sign no token, so it is
 /// never seen; the lifetimes, which they do use (key trust windows), come from the settings.
 pub(crate) const COMMAND_LINE_ISSUER: &str = "http://localhost";
+
+/// Where an administration command that does not open the other services (`tollgate keys`)
+/// reports security events: the database's trail and the log, or only the log (with a warning)
+/// when the database cannot be opened, so key rotation still works during a database outage.
+pub(crate) fn command_line_events(settings: &Settings) -> Arc<dyn SecurityEvents> {
+    match Database::connect(&settings.database_url(), &PoolOptions::default()) {
+        Ok(db) => Arc::new(FanOutSecurityEvents::new(Arc::new(
+            db.security_event_store(),
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "database unavailable; this key change is logged only, not stored as a security event");
+            Arc::new(LogSecurityEvents)
+        }
+    }
+}
 
 /// The services of an administration command (`tollgate user …`, `client …`, `sessions …`):
 /// the system clock and [`COMMAND_LINE_ISSUER`]. Blocking.
@@ -39,10 +66,11 @@ pub(crate) const COMMAND_LINE_ISSUER: &str = "http://localhost";
 /// # Errors
 /// As [`open_services`].
 pub(crate) fn open_command_services(settings: &Settings) -> Result<Services, ServerError> {
-    open_services(settings, COMMAND_LINE_ISSUER, Arc::new(SystemClock))
+    open_services(settings, COMMAND_LINE_ISSUER, Arc::new(SystemClock), None)
 }
 
-/// Opens the database (applying migrations), loads or creates the keys and builds the ports.
+/// Opens the database (applying migrations), loads or creates the keys (publishing a new key
+/// `publish_ahead` before it signs; `keys.publish_ahead` when `None`) and builds the ports.
 /// Blocking.
 ///
 /// # Errors
@@ -51,6 +79,7 @@ pub fn open_services(
     settings: &Settings,
     default_issuer: &str,
     clock: Arc<dyn Clock>,
+    publish_ahead: Option<chrono::Duration>,
 ) -> Result<Services, ServerError> {
     let policy = Arc::new(settings.token_policy(default_issuer)?);
     let database = Database::connect(
@@ -64,24 +93,41 @@ pub fn open_services(
     // Checked here too (the key set refuses them as well) so that every exposed secret file is
     // reported the same way: one line with the `chmod` that fixes it.
     tollgate_infrastructure::files::ensure_private_keys(&settings.keys_dir())?;
-    let keys = Arc::new(KeySet::load_or_generate_with(
+    let publish_ahead = publish_ahead.map_or_else(|| settings.publish_ahead(), Ok)?;
+    // Generated here (under the directory's lock) when no key can sign, so the event is
+    // recorded; the codec's rescans generate one too when every key was retired.
+    let (keys, generated) = KeySet::open_reporting(
         &settings.keys_dir(),
         settings.tokens.algorithm,
-    )?);
+        Some(SigningSchedule {
+            now: clock.now(),
+            publish_ahead,
+        }),
+    )?;
     // The JWKS and verification share one codec, so a key is published exactly while it verifies.
-    let codec = Arc::new(JwtCodec::for_policy(
-        keys.clone(),
-        &policy,
-        settings.leeway(),
+    let codec = Arc::new(
+        JwtCodec::for_policy(Arc::new(keys), &policy)
+            .with_trust_window(settings.key_trust_window(&policy)?),
+    );
+    let key_directory = Arc::new(KeyDirectory::new(
+        &settings.keys_dir(),
+        settings.tokens.algorithm,
+        publish_ahead,
+        codec.clone(),
     ));
-    let hasher = Arc::new(Argon2Hasher::new(Argon2Params {
-        memory_kib: settings.password.memory_kib,
-        iterations: settings.password.iterations,
-        parallelism: settings.password.parallelism,
-    })?);
+    // One Argon2 buffer per hashing permit: the web layer lets `max_concurrent_hashes` logins
+    // hash at once, and the hasher keeps exactly that many buffers, allocated once and reused.
+    let hasher = Arc::new(Argon2Hasher::with_slots(
+        Argon2Params {
+            memory_kib: settings.password.memory_kib,
+            iterations: settings.password.iterations,
+            parallelism: settings.password.parallelism,
+        },
+        settings.max_concurrent_hashes(),
+    )?);
     let metrics = Arc::new(PrometheusMetrics::new(
         database.clone(),
-        keys.clone(),
+        codec.clone(),
         clock.clone(),
     ));
     let ports = Ports {
@@ -94,20 +140,33 @@ pub fn open_services(
         )),
         signer: codec.clone(),
         verifier: codec.clone(),
-        public_keys: codec,
+        public_keys: codec.clone(),
         hasher,
+        // Stored in the database and logged (FanOutSecurityEvents); counted on the way.
         events: Arc::new(CountingEvents::new(
-            Arc::new(LogSecurityEvents),
+            Arc::new(FanOutSecurityEvents::new(Arc::new(
+                database.security_event_store(),
+            ))),
             metrics.clone(),
         )),
         clients: Arc::new(database.client_store()),
         secrets: Arc::new(Sha256Secrets),
         throttle: Arc::new(database.login_throttle()),
     };
+    if let Some(key) = generated {
+        ports.events.record(&SecurityEvent {
+            at: ports.clock.now(),
+            origin: RequestOrigin::default(),
+            kind: SecurityEventKind::KeyGenerated {
+                kid: key.kid().to_owned(),
+            },
+        });
+    }
     Ok(Services {
         ports,
         database,
-        keys,
+        codec,
+        key_directory,
         policy,
         metrics,
     })

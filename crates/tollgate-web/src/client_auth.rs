@@ -39,6 +39,7 @@ pub(crate) fn client_credentials(
         return Ok(ClientCredentials {
             id: body_id,
             secret: body_secret,
+            address: None,
         });
     };
     let basic = parse_basic(value.as_bytes())?;
@@ -82,6 +83,7 @@ pub fn parse_basic(value: &[u8]) -> Result<ClientCredentials, OAuthError> {
     Ok(ClientCredentials {
         id: part(&decoded[..colon])?,
         secret: part(&decoded[colon + 1..])?,
+        address: None,
     })
 }
 
@@ -115,6 +117,7 @@ mod tests {
         ClientCredentials {
             id: id.map(str::to_owned),
             secret: secret.map(str::to_owned),
+            address: None,
         }
     }
 

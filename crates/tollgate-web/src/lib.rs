@@ -19,6 +19,7 @@ pub use auth::{Authenticated, BearerAuth, BearerError};
 pub use client_auth::parse_basic;
 pub use error::OAuthError;
 pub use form::{parse_token_request, Grant, TokenRequest};
+pub use handlers::jwks::JWKS_MAX_AGE_SECONDS;
 pub use headers::{SecurityHeaders, SecurityHeadersService};
 pub use observe::{observe, REQUEST_ID};
 pub use openapi::{openapi_json, ApiDoc, DOCS_PATH, OPENAPI_PATH};

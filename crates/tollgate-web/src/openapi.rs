@@ -165,7 +165,9 @@ impl Modify for SecuritySchemes {
                     .description(Some(
                         "OAuth client credentials (client_secret_basic). Optional unless \
 auth.require_client is on; always required for introspection. client_id and client_secret in the \
-form body (client_secret_post) are the alternative.",
+form body (client_secret_post) are the alternative. A login that authenticates a client binds its \
+refresh tokens to that client: only it may refresh or revoke them, and only it (or a client added \
+with --introspect-any) sees them active at introspection.",
                     ))
                     .build(),
             ),
@@ -273,6 +275,28 @@ mod tests {
         let r = &doc["paths"][path][method]["responses"][status];
         assert!(r.is_object(), "{method} {path} has no {status}");
         r
+    }
+
+    #[test]
+    fn the_metadata_documents_its_signing_algorithms_extension() {
+        let doc = document();
+        let metadata = &doc["components"]["schemas"]["AuthorizationServerMetadata"];
+        let member = &metadata["properties"]["token_signing_alg_values_supported"];
+        assert!(member.is_object(), "{metadata}");
+        assert!(
+            member.to_string().contains("Extension member"),
+            "the member says it is an extension: {member}"
+        );
+        let introspection = &doc["components"]["schemas"]["Introspection"]["properties"];
+        for member in ["kid", "alg"] {
+            assert!(
+                introspection[member].is_object(),
+                "{member}: {introspection}"
+            );
+        }
+        let jwk = &doc["components"]["schemas"]["Jwk"];
+        let required = jwk["required"].as_array().unwrap();
+        assert!(required.contains(&Value::from("alg")), "{jwk}");
     }
 
     #[test]

@@ -41,6 +41,11 @@ impl Endpoint {
         }
     }
 
+    /// The client address of `req` (see `client_addr`), for throttling and security events.
+    pub(crate) fn address_of(&self, req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        crate::client_addr::client_address(req, &self.config.trusted_proxies)
+    }
+
     /// Whether `client` may use `grant` (anonymous callers may use every grant).
     pub(crate) fn authorize_grant(
         &self,
@@ -311,6 +316,7 @@ mod tests {
         ClientCredentials {
             id: id.map(str::to_owned),
             secret: secret.map(str::to_owned),
+            address: None,
         }
     }
 

@@ -27,6 +27,9 @@ pub struct WebConfig {
     pub max_concurrent_hashes: usize,
     /// How long a login waits for a hashing slot before `503` (`password.queue_timeout`).
     pub hash_queue_timeout: Duration,
+    /// The JWKS `Cache-Control: max-age`, in seconds (`keys.jwks_max_age`; default
+    /// [`JWKS_MAX_AGE_SECONDS`](crate::JWKS_MAX_AGE_SECONDS)).
+    pub jwks_max_age: u32,
 }
 
 impl Default for WebConfig {
@@ -40,6 +43,7 @@ impl Default for WebConfig {
             throttle: ThrottlePolicy::default(),
             max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
             hash_queue_timeout: Duration::from_secs(2),
+            jwks_max_age: crate::JWKS_MAX_AGE_SECONDS,
         }
     }
 }

@@ -11,10 +11,10 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tollgate_application::{
     AccessGuard, Clock, Error, Login, LoginPorts, PasswordHasher, Refresh, RefreshPorts,
-    TokenCheckPorts, UserStore,
+    SessionStore, TokenCheckPorts, UserStore,
 };
-use tollgate_domain::{Password, PasswordHash, TokenPolicy, User, UserId, UserName};
-use tollgate_infrastructure::db::{Database, PoolOptions};
+use tollgate_domain::{Password, PasswordHash, RevokeReason, TokenPolicy, User, UserId, UserName};
+use tollgate_infrastructure::db::{Database, DieselSessionStore, PoolOptions};
 use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
 use tollgate_infrastructure::{
     Argon2Hasher, Argon2Params, LogSecurityEvents, RandomIds, SystemClock,
@@ -196,7 +196,8 @@ impl UserStore for Members {
     }
 
     /// Deletes the member. Their refresh tokens stop working at once (`Refresh` finds no owner);
-    /// a host that wants the session rows gone too calls `SessionStore::revoke_user_families`.
+    /// a host that wants the session rows gone too calls `SessionStore::revoke_user_families`
+    /// (as [`Auth::change_password`] does).
     fn delete(&self, id: UserId) -> Result<(), Error> {
         updated(self.run(|c| diesel::delete(members::table.find(id.to_string())).execute(c))?)
     }
@@ -212,6 +213,38 @@ pub struct Auth {
     pub members: Arc<Members>,
     /// The password hasher Tollgate verifies with, for signing members up.
     pub hasher: Arc<Argon2Hasher>,
+    /// Tollgate's sessions of the members.
+    pub sessions: Arc<DieselSessionStore>,
+}
+
+impl Auth {
+    /// Sets a member's password, then ends their sessions: those that exist, and those of
+    /// logins that checked the old password meanwhile. The revocation comes *after* the change,
+    /// because it also records its instant as the member's cut-off, in the same database as
+    /// the sessions: a login that read the member before it stores no session.
+    ///
+    /// # Errors
+    /// An invalid password, an unknown member, or a storage failure.
+    pub fn change_password(&self, member: UserId, password: &str) -> Result<(), Error> {
+        let hash = self.hasher.hash(&Password::parse(password)?)?;
+        self.members.set_password_hash(member, &hash)?;
+        self.end_sessions(member, RevokeReason::PasswordChanged)
+    }
+
+    /// Suspends a member, then ends their sessions (see [`Auth::change_password`]).
+    ///
+    /// # Errors
+    /// An unknown member or a storage failure.
+    pub fn suspend(&self, member: UserId) -> Result<(), Error> {
+        self.members.set_disabled(member, true)?;
+        self.end_sessions(member, RevokeReason::UserDisabled)
+    }
+
+    fn end_sessions(&self, member: UserId, reason: RevokeReason) -> Result<(), Error> {
+        self.sessions
+            .revoke_user_families(member, SystemClock.now(), reason)?;
+        Ok(())
+    }
 }
 
 /// Opens the host's members and Tollgate's sessions in `db_file`, and its signing keys in `keys_dir`.
@@ -233,11 +266,11 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
         reuse_grace: Duration::zero(),
+        leeway: Duration::seconds(30),
     });
     let codec = Arc::new(JwtCodec::for_policy(
         Arc::new(KeySet::load_or_generate(keys_dir)?),
         &policy,
-        Duration::seconds(30),
     ));
     let hasher = Arc::new(Argon2Hasher::new(Argon2Params::default())?);
     let (clock, ids, events) = (
@@ -268,14 +301,15 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
             sessions: sessions.clone(),
             signer: codec.clone(),
             verifier: codec.clone(),
-            events,
+            events: events.clone(),
         },
         policy,
     );
     let guard = AccessGuard::new(TokenCheckPorts {
         clock,
         verifier: codec,
-        sessions,
+        sessions: sessions.clone(),
+        events,
     });
     Ok(Auth {
         tokens: TokenService::builder(login, refresh)
@@ -284,6 +318,7 @@ pub fn tollgate(db_file: &Path, keys_dir: &Path, issuer: &str) -> Result<Auth, B
         bearer: BearerAuth::with_session_check(guard).realm("notes"),
         members,
         hasher,
+        sessions,
     })
 }
 

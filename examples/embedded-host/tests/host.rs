@@ -4,6 +4,7 @@
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{test, App};
 use serde_json::Value;
+use tollgate_application::SessionStore;
 
 #[actix_web::test]
 async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
@@ -143,4 +144,69 @@ fn tollgate_infrastructure_users(file: &std::path::Path) -> i64 {
         .get_result::<Count>(&mut conn)
         .unwrap()
         .n
+}
+
+#[actix_web::test]
+async fn a_password_change_or_suspension_ends_the_members_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = embedded_host::tollgate(
+        &dir.path().join("host.db"),
+        &dir.path().join("keys"),
+        "https://host.test",
+    )
+    .unwrap();
+    let ada = auth
+        .members
+        .sign_up("ada", "correct horse", auth.hasher.as_ref())
+        .unwrap();
+    let app = test::init_service(App::new().configure(embedded_host::routes(&auth))).await;
+    let token = |body: String| {
+        test::TestRequest::post()
+            .uri("/auth/api/oauth2/token")
+            .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload(body)
+            .to_request()
+    };
+    let login = |password: &str| {
+        token(format!(
+            "grant_type=password&username=ada&password={}",
+            password.replace(' ', "+")
+        ))
+    };
+    let refresh = |v: &Value| {
+        token(format!(
+            "grant_type=refresh_token&refresh_token={}",
+            v["refresh_token"].as_str().unwrap()
+        ))
+    };
+
+    let before: Value = test::call_and_read_body_json(&app, login("correct horse")).await;
+    auth.change_password(ada.id, "battery staple").unwrap();
+    // The session of the old password is over, and the old password opens none.
+    assert_eq!(
+        test::call_service(&app, refresh(&before)).await.status(),
+        400
+    );
+    assert_eq!(
+        test::call_service(&app, login("correct horse"))
+            .await
+            .status(),
+        400
+    );
+    let after: Value = test::call_and_read_body_json(&app, login("battery staple")).await;
+    assert_eq!(
+        test::call_service(&app, refresh(&after)).await.status(),
+        200
+    );
+
+    auth.suspend(ada.id).unwrap();
+    assert_eq!(
+        test::call_service(&app, login("battery staple"))
+            .await
+            .status(),
+        400
+    );
+    let families = auth.sessions.list_user_families(ada.id).unwrap();
+    assert_eq!(families.len(), 2);
+    assert!(families.iter().all(|f| f.is_revoked()), "{families:?}");
 }

@@ -300,12 +300,16 @@ fn a_client_may_use_only_its_allowed_grants(backend: Backend) {
         "unauthorized_client",
         "logger refreshing",
     );
-    // The refused refresh spent nothing.
-    let r = app.post_with_basic(TOKEN, "refresher", &refresher, &rfc_refresh(&refresh));
-    assert_eq!(r.status, 200, "{}", r.text);
-    // A client without grants may still introspect.
+    // The refused refresh spent nothing (the token is bound to `logger`, who may see it).
     assert_eq!(
-        introspect(&app, ("introspector", &introspector), &r.access_token())["active"],
+        introspect(&app, ("logger", &logger), &refresh)["active"],
+        true
+    );
+    // A client without grants may still introspect (an unbound token here: a bound one is
+    // only its own client's to see).
+    let (access, _) = login(&app);
+    assert_eq!(
+        introspect(&app, ("introspector", &introspector), &access)["active"],
         true
     );
 }
@@ -450,7 +454,8 @@ fn introspecting_a_live_access_token_shows_its_claims(backend: Backend) {
     let Some(app) = app(backend) else { return };
     let secret = app.add_client("rs", "");
     let (access, _) = login(&app);
-    let claims = forge::decode(&access).payload;
+    let decoded = forge::decode(&access);
+    let claims = decoded.payload;
 
     let got = introspect(&app, ("rs", &secret), &access);
     assert_eq!(
@@ -465,6 +470,8 @@ fn introspecting_a_live_access_token_shows_its_claims(backend: Backend) {
             "iss": "https://tollgate.test",
             "aud": "access",
             "sid": claims["sid"],
+            "kid": decoded.header["kid"],
+            "alg": "RS512",
         })
     );
 }
@@ -480,15 +487,19 @@ fn introspecting_a_live_refresh_token_shows_it_active(backend: Backend) {
         keys(&got),
         [
             "active",
+            "alg",
             "aud",
             "exp",
             "iat",
             "iss",
+            "kid",
             "sub",
             "token_type",
             "username"
         ]
     );
+    assert_eq!(got["kid"], forge::decode(&refresh).header["kid"]);
+    assert_eq!(got["alg"], "RS512");
     assert_eq!(got["active"], true);
     assert_eq!(got["token_type"], "refresh_token");
     assert_eq!(got["aud"], "refresh");
@@ -604,6 +615,175 @@ fn the_cli_secret_is_256_bits_of_base64url_and_only_its_digest_is_stored(backend
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tokens bound to their client (RFC 6749 §6, RFC 7009 §2.1, RFC 7662 §2.1)
+
+/// Clients `a` and `b` (both grants) and a login by `a`: (a's secret, b's secret, access,
+/// refresh).
+fn login_as_a(app: &TestApp) -> (String, String, String, String) {
+    let a = app.add_client("a", BOTH);
+    let b = app.add_client("b", BOTH);
+    let r = app.post_with_basic(TOKEN, "a", &a, &rfc_login());
+    assert_eq!(r.status, 200, "{}", r.text);
+    (a, b, r.access_token(), r.refresh_token())
+}
+
+fn a_token_bound_to_a_client_refreshes_only_for_that_client(backend: Backend) {
+    let Some(app) = app(backend) else { return };
+    let (a, b, _, refresh) = login_as_a(&app);
+
+    assert_status_error(
+        &app.post_with_basic(TOKEN, "b", &b, &rfc_refresh(&refresh)),
+        400,
+        "invalid_grant",
+        "another client",
+    );
+    assert_status_error(
+        &form(
+            &app,
+            TOKEN,
+            &format!("{}&client_id=b&client_secret={b}", rfc_refresh(&refresh)),
+        ),
+        400,
+        "invalid_grant",
+        "another client, body credentials",
+    );
+    assert_status_error(
+        &form(&app, TOKEN, &rfc_refresh(&refresh)),
+        400,
+        "invalid_grant",
+        "no client",
+    );
+    assert_status_error(
+        &form(
+            &app,
+            TOKEN,
+            &format!("{}&client_id={PUBLIC_ID}", rfc_refresh(&refresh)),
+        ),
+        400,
+        "invalid_grant",
+        "an unconfigured id alone",
+    );
+    assert_status_error(
+        &app.refresh(&refresh),
+        400,
+        "invalid_grant",
+        "product dialect",
+    );
+
+    // None of that spent the token (nor, being refused first, took it for reuse): its client
+    // still refreshes it, and the successor is bound as well.
+    let r = app.post_with_basic(TOKEN, "a", &a, &rfc_refresh(&refresh));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let next = r.refresh_token();
+    assert_status_error(
+        &app.post_with_basic(TOKEN, "b", &b, &rfc_refresh(&next)),
+        400,
+        "invalid_grant",
+        "another client, successor",
+    );
+    assert_status_error(
+        &form(&app, TOKEN, &rfc_refresh(&next)),
+        400,
+        "invalid_grant",
+        "no client, successor",
+    );
+    let r = form(
+        &app,
+        TOKEN,
+        &format!("{}&client_id=a&client_secret={a}", rfc_refresh(&next)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+fn another_client_presenting_a_spent_bound_token_revokes_nothing(backend: Backend) {
+    let Some(app) = app(backend) else { return };
+    let (a, b, _, refresh) = login_as_a(&app);
+    let r = app.post_with_basic(TOKEN, "a", &a, &rfc_refresh(&refresh));
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The spent token in the wrong hands: refused, and the family is not revoked for reuse.
+    assert_status_error(
+        &app.post_with_basic(TOKEN, "b", &b, &rfc_refresh(&refresh)),
+        400,
+        "invalid_grant",
+        "spent token, another client",
+    );
+    let r = app.post_with_basic(TOKEN, "a", &a, &rfc_refresh(&r.refresh_token()));
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+fn an_unbound_token_refreshes_with_or_without_a_client(backend: Backend) {
+    let Some(app) = app(backend) else { return };
+    let b = app.add_client("b", BOTH);
+    let (_, refresh) = login(&app);
+    let r = app.post_with_basic(TOKEN, "b", &b, &rfc_refresh(&refresh));
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Refreshing with a client did not bind it: it is still anyone's to refresh.
+    let r = app.refresh(&r.refresh_token());
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+fn a_client_cannot_revoke_a_token_bound_to_another_client(backend: Backend) {
+    let Some(app) = app(backend) else { return };
+    let (a, b, access, refresh) = login_as_a(&app);
+    for (token, hint) in [
+        (&refresh, ""),
+        (&refresh, "&token_type_hint=refresh_token"),
+        (&access, ""),
+        (&access, "&token_type_hint=access_token"),
+    ] {
+        let body = format!("token={token}{hint}");
+        assert_revoke_ok(
+            &app.post_with_basic(REVOKE, "b", &b, &body),
+            "another client",
+        );
+        assert_revoke_ok(&form(&app, REVOKE, &body), "no client");
+    }
+    // Refused silently: the session lives on, for its client.
+    let me = app.get("/api/users/me", Some(&format!("Bearer {access}")));
+    assert_eq!(me.status, 200, "{}", me.text);
+    let r = app.post_with_basic(TOKEN, "a", &a, &rfc_refresh(&refresh));
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Its own client revokes it.
+    let next = r.refresh_token();
+    assert_revoke_ok(
+        &app.post_with_basic(REVOKE, "a", &a, &format!("token={next}")),
+        "its own client",
+    );
+    assert_status_error(
+        &app.post_with_basic(TOKEN, "a", &a, &rfc_refresh(&next)),
+        400,
+        "invalid_grant",
+        "after revocation by its client",
+    );
+}
+
+fn introspection_shows_a_bound_token_only_to_its_client_or_an_introspect_any_client(
+    backend: Backend,
+) {
+    let Some(app) = app(backend) else { return };
+    let (a, b, access, refresh) = login_as_a(&app);
+    let rs = app.add_client_with("rs", "", true);
+
+    for token in [&access, &refresh] {
+        assert_eq!(
+            introspect(&app, ("b", &b), token),
+            json!({"active": false}),
+            "another client"
+        );
+        for caller in [("a", a.as_str()), ("rs", rs.as_str())] {
+            let got = introspect(&app, caller, token);
+            assert_eq!(got["active"], true, "{caller:?}: {got}");
+            assert_eq!(got["client_id"], "a", "{caller:?}: {got}");
+        }
+    }
+    // Unbound tokens: active for every client, without a client_id.
+    let (unbound_access, _) = login(&app);
+    let got = introspect(&app, ("b", &b), &unbound_access);
+    assert_eq!(got["active"], true, "{got}");
+    assert!(got.get("client_id").is_none(), "{got}");
+}
+
 backend_tests!(
     a_client_authenticates_with_http_basic_and_with_body_parameters,
     a_wrong_secret_is_invalid_client_and_spends_nothing,
@@ -624,4 +804,9 @@ backend_tests!(
     introspecting_expired_tokens_is_inactive,
     introspecting_garbage_foreign_or_spent_tokens_is_inactive,
     the_cli_secret_is_256_bits_of_base64url_and_only_its_digest_is_stored,
+    a_token_bound_to_a_client_refreshes_only_for_that_client,
+    another_client_presenting_a_spent_bound_token_revokes_nothing,
+    an_unbound_token_refreshes_with_or_without_a_client,
+    a_client_cannot_revoke_a_token_bound_to_another_client,
+    introspection_shows_a_bound_token_only_to_its_client_or_an_introspect_any_client,
 );

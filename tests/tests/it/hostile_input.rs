@@ -566,7 +566,7 @@ fn hostile_requests_get_documented_errors_and_change_nothing(backend: Backend) {
 
     let forger = Forger {
         ours: our_key(&app),
-        kid: app.services.keys.signing_kid().to_owned(),
+        kid: app.services.keys().signing_kid().to_owned(),
         foreign: forge::foreign_key(),
         access: login.access_token(),
     };

@@ -46,7 +46,12 @@ fn jwks(app: &TestApp) -> Value {
         .header("content-type")
         .unwrap()
         .starts_with("application/json"));
-    r.json()
+    let set: Value = r.json();
+    // Every entry names its one algorithm (verifiers pin it; RFC 8725 §3.1).
+    for key in set["keys"].as_array().unwrap() {
+        assert!(key["alg"].is_string(), "{key}");
+    }
+    set
 }
 
 fn published_kids(app: &TestApp) -> Vec<String> {
@@ -98,7 +103,7 @@ fn tokens_signed_by_the_old_key_keep_refreshing_after_a_rotation(backend: Backen
 
     let new_key = KeySet::generate(&keys_dir).unwrap();
     let app = TestApp::spawn_in(env, |_| {});
-    assert_eq!(app.services.keys.signing_kid(), new_key.kid());
+    assert_eq!(app.services.keys().signing_kid(), new_key.kid());
 
     let r = app.refresh(&old_refresh);
     assert_eq!(r.status, 200, "{}", r.text);
@@ -180,6 +185,11 @@ fn rs512_tokens_keep_refreshing_after_a_rotation_to_eddsa_until_the_old_key_reti
     let now = app.clock.now();
     assert!(verifier.verify_access(&old_access, now).is_ok());
     assert!(verifier.verify_access(&next.access_token(), now).is_ok());
+    // During the rotation the metadata names both algorithms, the signing key's first.
+    assert_eq!(
+        metadata(&app)["token_signing_alg_values_supported"],
+        json!(["EdDSA", "RS512"])
+    );
 
     // Retire the old key: its tokens still refresh within the window, not after it.
     app.stop();
@@ -187,14 +197,19 @@ fn rs512_tokens_keep_refreshing_after_a_rotation_to_eddsa_until_the_old_key_reti
     let app = TestApp::spawn_in(env, |_| {});
     let stopped = app
         .services
-        .keys
+        .keys()
         .find(&old_kid)
         .unwrap()
         .signing_ended_at()
         .unwrap();
-    let window_end = stopped + Duration::days(14) + Duration::seconds(30);
+    // 14 days (long-lived refresh), 30 s of leeway, one rescan interval (60 s).
+    let window_end = stopped + Duration::days(14) + Duration::seconds(30 + 60);
     set_clock(&app, window_end + Duration::seconds(60));
     assert_eq!(published_kids(&app), [new_key.kid().to_owned()]);
+    assert_eq!(
+        metadata(&app)["token_signing_alg_values_supported"],
+        json!(["EdDSA"])
+    );
     let r = app.refresh(&spare_refresh);
     assert_eq!(
         (r.status, r.error()),
@@ -245,6 +260,10 @@ fn a_server_set_to_es256_signs_publishes_and_refreshes_with_es256() {
         members,
         ["alg", "crv", "kid", "kty", "use", "x", "x5t", "y"]
     );
+    assert_eq!(
+        metadata(&app)["token_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
     let r = app.refresh(&refresh);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(algorithm_of(&r.access_token()), "ES256");
@@ -253,6 +272,28 @@ fn a_server_set_to_es256_signs_publishes_and_refreshes_with_es256() {
         Some(&format!("Bearer {}", r.access_token())),
     );
     assert_eq!(me.status, 200, "{}", me.text);
+}
+
+#[test]
+fn a_server_set_to_eddsa_names_only_eddsa_in_its_metadata_and_jwks() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.tokens.algorithm = SigningAlgorithm::EdDsa;
+    })
+    .unwrap();
+    app.add_user(USER, PASSWORD);
+    let (access, _) = login(&app);
+    assert_eq!(algorithm_of(&access), "EdDSA");
+    let set = jwks(&app);
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (&keys[0]["kty"], &keys[0]["crv"], &keys[0]["alg"]),
+        (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"))
+    );
+    assert_eq!(
+        metadata(&app)["token_signing_alg_values_supported"],
+        json!(["EdDSA"])
+    );
 }
 
 // --- Retirement (no storage difference: SQLite only) ---
@@ -281,13 +322,14 @@ fn a_retired_key_leaves_the_jwks_and_verification_once_its_tokens_have_expired()
     // tokens can live 14 days (long-lived refresh), and verifiers allow 30 s of leeway.
     let stopped = app
         .services
-        .keys
+        .keys()
         .find(&old_kid)
         .unwrap()
         .signing_ended_at()
         .unwrap();
     assert!(stopped <= retired.key.retired_at().unwrap());
-    let window_end = stopped + Duration::days(14) + Duration::seconds(30);
+    // 14 days (long-lived refresh), 30 s of leeway, one rescan interval (60 s).
+    let window_end = stopped + Duration::days(14) + Duration::seconds(30 + 60);
 
     // A token of the old key that would still be unexpired after the window: only the key's
     // trust decides.
@@ -309,6 +351,10 @@ fn a_retired_key_leaves_the_jwks_and_verification_once_its_tokens_have_expired()
 
     set_clock(&app, window_end + Duration::seconds(60));
     assert_eq!(published_kids(&app), [new_key.kid().to_owned()]);
+    assert_eq!(
+        metadata(&app)["token_signing_alg_values_supported"],
+        json!(["RS512"])
+    );
     let now = app.clock.now();
     assert_eq!(
         rejection(app.services.ports.verifier.verify_access(&late_access, now)),
@@ -503,6 +549,8 @@ fn the_metadata_names_our_issuer_and_endpoints() {
         json!(["client_secret_basic", "client_secret_post"])
     );
     assert!(m.get("scopes_supported").is_none());
+    // Extension member: the algorithms of the published keys (one RS512 key here).
+    assert_eq!(m["token_signing_alg_values_supported"], json!(["RS512"]));
     // The issuer in the metadata is the one in the tokens.
     app.add_user(USER, PASSWORD);
     let (access, _) = login(&app);

@@ -18,7 +18,7 @@ use serde_json::Value;
 use tollgate_tests::{backend_tests, Backend, TestApp};
 
 /// A self-signed certificate for `localhost` and 127.0.0.1.
-fn self_signed() -> (PKey<Private>, X509) {
+pub(crate) fn self_signed() -> (PKey<Private>, X509) {
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let mut name = X509NameBuilder::new().unwrap();
     name.append_entry_by_text("CN", "localhost").unwrap();
@@ -42,7 +42,7 @@ fn self_signed() -> (PKey<Private>, X509) {
     (key, cert.build())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }

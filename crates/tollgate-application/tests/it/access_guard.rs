@@ -4,11 +4,11 @@
 
 use chrono::Duration;
 use mockall::predicate::eq;
-use tollgate_application::{AccessGuard, Error};
+use tollgate_application::{AccessGuard, Error, RequestOrigin, SecurityEventKind};
 use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection, UserId};
 use uuid::Uuid;
 
-use crate::common::{access_claims_for, now, session, unavailable, Mocks};
+use crate::common::{access_claims_for, event_from, now, session, unavailable, Mocks};
 
 const ACCESS: &str = "presented.access.jwt";
 
@@ -135,7 +135,38 @@ fn logout_revokes_exactly_the_callers_session() {
         .times(1)
         .returning(|_, _, _| Ok(true));
     m.sessions.expect_revoke_user_families().never();
+    let origin = RequestOrigin {
+        client_id: None,
+        address: Some("198.51.100.4".parse().unwrap()),
+    };
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            origin.clone(),
+            SecurityEventKind::FamilyRevoked {
+                user_id: c.sub,
+                family_id: Some(c.sid),
+                reason: RevokeReason::Logout,
+                count: 1,
+            },
+        )))
+        .times(1)
+        .return_const(());
     AccessGuard::new(m.ports().token_check())
-        .logout(&c)
+        .logout(&c, &origin)
+        .unwrap();
+}
+
+#[test]
+fn a_second_logout_of_a_revoked_session_records_no_event() {
+    let mut m = Mocks::new();
+    let c = claims();
+    m.sessions
+        .expect_revoke_family()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    m.events.expect_record().never();
+    AccessGuard::new(m.ports().token_check())
+        .logout(&c, &RequestOrigin::default())
         .unwrap();
 }

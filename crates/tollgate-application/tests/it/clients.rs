@@ -9,11 +9,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use mockall::predicate::eq;
 use tollgate_application::{
-    ClientAdmin, ClientAuthenticator, ClientCredentials, Error, SecurityEvent,
+    ClientAdmin, ClientAuthenticator, ClientCredentials, Error, RequestOrigin, SecurityEventKind,
 };
 use tollgate_domain::{Client, ClientId, DomainError, GrantType, SecretDigest};
 
-use crate::common::{now, unavailable, Mocks};
+use crate::common::{event_from, now, unavailable, Mocks};
 
 const ID: &str = "web-app";
 const SECRET: &str = "the-right-secret";
@@ -46,6 +46,7 @@ fn client() -> Client {
         secret_digest: digest_of(SECRET),
         allowed_grants: both_grants(),
         created_at: now(),
+        introspect_any: false,
     }
 }
 
@@ -72,7 +73,13 @@ fn expect_lookup(m: &mut Mocks, found: Option<Client>, times: usize) {
 fn expect_failure_event(m: &mut Mocks, client_id: Option<ClientId>) {
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::ClientAuthenticationFailed { client_id }))
+        .with(eq(event_from(
+            RequestOrigin {
+                client_id,
+                address: None,
+            },
+            SecurityEventKind::ClientAuthenticationFailed,
+        )))
         .times(1)
         .return_const(());
 }
@@ -81,6 +88,7 @@ fn creds(id: Option<&str>, secret: Option<&str>) -> ClientCredentials {
     ClientCredentials {
         id: id.map(str::to_owned),
         secret: secret.map(str::to_owned),
+        address: None,
     }
 }
 
@@ -98,6 +106,7 @@ fn adding_a_client_stores_only_the_digest_of_a_fresh_256_bit_secret() {
         secret_digest: digest_of(&expected_secret),
         allowed_grants: BTreeSet::from([GrantType::RefreshToken]),
         created_at: now(),
+        introspect_any: false,
     };
     let expected = stored.clone();
     m.clients
@@ -107,7 +116,7 @@ fn adding_a_client_stores_only_the_digest_of_a_fresh_256_bit_secret() {
         .returning(|_| Ok(()));
 
     let created = ClientAdmin::new(m.ports().client_admin())
-        .add(ID, BTreeSet::from([GrantType::RefreshToken]))
+        .add(ID, BTreeSet::from([GrantType::RefreshToken]), false)
         .unwrap();
 
     assert_eq!(created.client, stored);
@@ -130,7 +139,7 @@ fn a_taken_client_id_is_conflict() {
         .expect_create()
         .times(1)
         .returning(|_| Err(Error::Conflict("a client with this id exists")));
-    let result = ClientAdmin::new(m.ports().client_admin()).add(ID, both_grants());
+    let result = ClientAdmin::new(m.ports().client_admin()).add(ID, both_grants(), false);
     assert!(matches!(result, Err(Error::Conflict(_))), "{result:?}");
 }
 
@@ -142,7 +151,7 @@ fn a_malformed_client_id_is_refused_before_anything_happens() {
     m.clients.expect_remove().never();
     let admin = ClientAdmin::new(m.ports().client_admin());
     assert!(matches!(
-        admin.add("has space", both_grants()),
+        admin.add("has space", both_grants(), false),
         Err(Error::Invalid(DomainError::InvalidClientId))
     ));
     assert!(matches!(
@@ -278,6 +287,32 @@ fn a_malformed_client_id_without_a_secret_is_ignored_too() {
             .unwrap(),
         None
     );
+}
+
+#[test]
+fn a_failed_authentication_is_recorded_with_the_requests_address() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, Some(client()), 1);
+    m.secrets.expect_matches().times(1).return_const(false);
+    let address = "198.51.100.23".parse().unwrap();
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            RequestOrigin {
+                client_id: Some(id()),
+                address: Some(address),
+            },
+            SecurityEventKind::ClientAuthenticationFailed,
+        )))
+        .times(1)
+        .return_const(());
+    let presented = ClientCredentials {
+        address: Some(address),
+        ..creds(Some(ID), Some("a-wrong-secret"))
+    };
+    let result =
+        ClientAuthenticator::new(m.ports().client_authenticator()).identify(&presented, false);
+    assert!(matches!(result, Err(Error::InvalidClient)), "{result:?}");
 }
 
 #[test]

@@ -7,10 +7,11 @@
 use chrono::Duration;
 use mockall::predicate::eq;
 use tollgate_application::{Error, Introspected, Introspection, TokenTypeHint};
-use tollgate_domain::{AccessClaims, RevokeReason, TokenRejection};
+use tollgate_domain::{AccessClaims, Client, RevokeReason, TokenRejection};
 
 use crate::common::{
-    access_claims_for, family_id, now, session, unavailable, Mocks, Session, TOKEN,
+    access_claims_for, bound_to, client, client_id, family_id, now, session, unavailable, Mocks,
+    Session, TOKEN,
 };
 
 fn access_claims() -> AccessClaims {
@@ -18,12 +19,35 @@ fn access_claims() -> AccessClaims {
     access_claims_for(&s.family, &s.record)
 }
 
-fn introspect(mut m: Mocks, hint: Option<TokenTypeHint>) -> Result<Introspected, Error> {
+/// Introspects as an ordinary client (`"caller"`, not `introspect_any`).
+fn introspect(m: Mocks, hint: Option<TokenTypeHint>) -> Result<Introspected, Error> {
+    introspect_as(m, hint, &client("caller", false))
+}
+
+fn introspect_as(
+    mut m: Mocks,
+    hint: Option<TokenTypeHint>,
+    caller: &Client,
+) -> Result<Introspected, Error> {
     // Introspection only ever reads.
     m.forbid_session_writes();
     m.forbid_signing();
     m.forbid_events();
-    Introspection::new(m.ports().token_check()).execute(TOKEN, hint)
+    Introspection::new(m.ports().token_check()).execute(TOKEN, hint, caller)
+}
+
+fn active_refresh(client: Option<&str>) -> Introspected {
+    Introspected::Refresh {
+        claims: session().claims,
+        client_id: client.map(client_id),
+    }
+}
+
+fn active_access(client: Option<&str>) -> Introspected {
+    Introspected::Access {
+        claims: access_claims(),
+        client_id: client.map(client_id),
+    }
 }
 
 fn refresh_verifies(m: &mut Mocks) {
@@ -86,10 +110,7 @@ fn a_live_refresh_token_is_active_with_its_claims() {
     refresh_verifies(&mut m);
     token_stored(&mut m, session());
     access_refused(&mut m, 0);
-    assert_eq!(
-        introspect(m, None).unwrap(),
-        Introspected::Refresh(session().claims)
-    );
+    assert_eq!(introspect(m, None).unwrap(), active_refresh(None));
 }
 
 #[test]
@@ -100,7 +121,7 @@ fn a_live_access_token_is_active_with_its_claims() {
     refresh_refused(&mut m, 0);
     assert_eq!(
         introspect(m, Some(TokenTypeHint::AccessToken)).unwrap(),
-        Introspected::Access(access_claims())
+        active_access(None)
     );
 }
 
@@ -110,10 +131,7 @@ fn an_access_token_is_found_without_a_hint() {
     refresh_refused(&mut m, 1);
     access_verifies(&mut m);
     family_stored(&mut m, session());
-    assert_eq!(
-        introspect(m, None).unwrap(),
-        Introspected::Access(access_claims())
-    );
+    assert_eq!(introspect(m, None).unwrap(), active_access(None));
 }
 
 #[test]
@@ -189,4 +207,82 @@ fn a_storage_outage_is_an_error_not_an_inactive_token() {
         .returning(|_| Err(unavailable()));
     let result = introspect(m, None);
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens bound to a client (RFC 7662 §2.1)
+
+#[test]
+fn a_refresh_token_bound_to_another_client_is_inactive() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_stored(&mut m, bound_to(session(), "client-a"));
+    access_refused(&mut m, 0);
+    assert_eq!(
+        introspect_as(m, None, &client("client-b", false)).unwrap(),
+        Introspected::Inactive
+    );
+}
+
+#[test]
+fn an_access_token_bound_to_another_client_is_inactive() {
+    let mut m = Mocks::new();
+    access_verifies(&mut m);
+    family_stored(&mut m, bound_to(session(), "client-a"));
+    refresh_refused(&mut m, 0);
+    assert_eq!(
+        introspect_as(
+            m,
+            Some(TokenTypeHint::AccessToken),
+            &client("client-b", false)
+        )
+        .unwrap(),
+        Introspected::Inactive
+    );
+}
+
+#[test]
+fn a_client_sees_its_own_bound_token_with_its_client_id() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_stored(&mut m, bound_to(session(), "client-a"));
+    assert_eq!(
+        introspect_as(m, None, &client("client-a", false)).unwrap(),
+        active_refresh(Some("client-a"))
+    );
+}
+
+#[test]
+fn an_introspect_any_client_sees_the_tokens_of_every_client() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_stored(&mut m, bound_to(session(), "client-a"));
+    assert_eq!(
+        introspect_as(m, None, &client("resource-server", true)).unwrap(),
+        active_refresh(Some("client-a"))
+    );
+
+    let mut m = Mocks::new();
+    access_verifies(&mut m);
+    family_stored(&mut m, bound_to(session(), "client-a"));
+    assert_eq!(
+        introspect_as(
+            m,
+            Some(TokenTypeHint::AccessToken),
+            &client("resource-server", true)
+        )
+        .unwrap(),
+        active_access(Some("client-a"))
+    );
+}
+
+#[test]
+fn an_unbound_token_is_active_for_every_client() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_stored(&mut m, session());
+    assert_eq!(
+        introspect_as(m, None, &client("client-b", false)).unwrap(),
+        active_refresh(None)
+    );
 }

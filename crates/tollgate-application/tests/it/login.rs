@@ -9,15 +9,17 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use mockall::predicate::eq;
-use tollgate_application::{Error, Login, LoginRequest, SecurityEvent, TokenPair};
+use tollgate_application::{
+    Error, Login, LoginFailure, LoginRequest, RequestOrigin, SecurityEventKind, TokenPair,
+};
 use tollgate_domain::{
-    AccessClaims, AccessTokenId, Family, FamilyId, Password, PasswordHash, RefreshClaims,
-    RefreshTokenRecord, TokenId, User, UserName,
+    AccessClaims, AccessTokenId, ClientId, Family, FamilyId, Password, PasswordHash, RefreshClaims,
+    RefreshTokenRecord, TokenId, User, UserId, UserName,
 };
 
 use crate::common::{
-    access_claims_for, alice, alice_name, new_id, now, policy, refresh_claims_for, unavailable,
-    user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
+    access_claims_for, alice, alice_name, client_id, event, event_from, new_id, now, policy,
+    refresh_claims_for, unavailable, user_id, Mocks, ALICE_HASH, ALICE_PASSWORD,
 };
 
 fn login(mut mocks: Mocks) -> Login {
@@ -34,6 +36,7 @@ fn request(user_name: &str, password: &str, long_lived: bool) -> LoginRequest {
         password: Password::parse(password).unwrap(),
         long_lived,
         client_address: None,
+        client_id: None,
     }
 }
 
@@ -57,11 +60,21 @@ fn expect_password_check(m: &mut Mocks, password: &str, hash: Option<&str>, matc
         .returning(move |_, _| Ok(matches));
 }
 
-/// A refused login: one `LoginFailed` naming what was tried, no session, no tokens.
-fn expect_refusal(m: &mut Mocks, user_name: Option<UserName>) {
+/// A refused login: one `LoginFailed` naming what was tried, whose it was and why, no session,
+/// no tokens.
+fn expect_refusal(
+    m: &mut Mocks,
+    user_name: Option<UserName>,
+    user_id: Option<UserId>,
+    failure: LoginFailure,
+) {
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::LoginFailed { user_name }))
+        .with(eq(event(SecurityEventKind::LoginFailed {
+            user_id,
+            user_name,
+            failure,
+        })))
         .times(1)
         .return_const(());
     m.sessions.expect_create_login_family().never();
@@ -79,6 +92,7 @@ fn new_session(long_lived: bool, refresh_ttl: Duration) -> (Family, RefreshToken
         long_lived,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
         jkt: None,
     };
     let record = RefreshTokenRecord {
@@ -100,9 +114,9 @@ fn expect_create_family(m: &mut Mocks, family: &Family, record: &RefreshTokenRec
     let verified = PasswordHash::new(ALICE_HASH.to_owned());
     m.sessions
         .expect_create_login_family()
-        .withf(move |f, r, h| *f == family && *r == record && *h == verified)
+        .withf(move |f, r, h, at| *f == family && *r == record && *h == verified && *at == now())
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
 }
 
 fn assert_invalid_credentials(result: Result<TokenPair, Error>) {
@@ -177,6 +191,26 @@ fn a_login_asking_for_a_long_lived_token_starts_a_long_lived_family() {
 }
 
 #[test]
+fn a_login_by_an_authenticated_client_binds_the_family_to_it() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, alice_name(), Some(alice()));
+    expect_password_check(&mut m, ALICE_PASSWORD, Some(ALICE_HASH), true);
+    let (mut family, record) = new_session(false, Duration::hours(24));
+    family.client_id = Some(client_id("client-a"));
+    m.expect_signing(
+        access_claims_for(&family, &record),
+        refresh_claims_for(&family, &record),
+    );
+    // `new_session` leaves the family unbound; only the bound one is expected here.
+    expect_create_family(&mut m, &family, &record);
+    m.forbid_events();
+
+    let mut bound = request("alice", ALICE_PASSWORD, false);
+    bound.client_id = Some(client_id("client-a"));
+    login(m).execute(&bound).unwrap();
+}
+
+#[test]
 fn login_signs_the_pair_before_storing_the_family() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, alice_name(), Some(alice()));
@@ -190,7 +224,7 @@ fn login_signs_the_pair_before_storing_the_family() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(move |_, _, _| {
+        .returning(move |_, _, _, _| {
             assert_eq!(
                 signatures.load(Ordering::SeqCst),
                 2,
@@ -241,7 +275,7 @@ fn a_failed_family_insert_returns_no_tokens() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     m.forbid_events();
 
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
@@ -253,11 +287,46 @@ fn a_failed_family_insert_returns_no_tokens() {
 }
 
 #[test]
+fn a_failed_login_is_recorded_with_the_client_and_address_it_came_from() {
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, alice_name(), Some(alice()));
+    expect_password_check(&mut m, "wrong password", Some(ALICE_HASH), false);
+    let origin = RequestOrigin {
+        client_id: Some(ClientId::parse("web-app").unwrap()),
+        address: Some("203.0.113.5".parse().unwrap()),
+    };
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            origin.clone(),
+            SecurityEventKind::LoginFailed {
+                user_id: Some(user_id()),
+                user_name: Some(alice_name()),
+                failure: LoginFailure::WrongPassword,
+            },
+        )))
+        .times(1)
+        .return_const(());
+    m.sessions.expect_create_login_family().never();
+    let request = LoginRequest {
+        client_id: origin.client_id,
+        client_address: origin.address,
+        ..request("alice", "wrong password", false)
+    };
+    assert_invalid_credentials(login(m).execute(&request));
+}
+
+#[test]
 fn a_wrong_password_is_refused_as_invalid_credentials() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, alice_name(), Some(alice()));
     expect_password_check(&mut m, "wrong password", Some(ALICE_HASH), false);
-    expect_refusal(&mut m, Some(alice_name()));
+    expect_refusal(
+        &mut m,
+        Some(alice_name()),
+        Some(user_id()),
+        LoginFailure::WrongPassword,
+    );
 
     assert_invalid_credentials(login(m).execute(&request("alice", "wrong password", false)));
 }
@@ -268,7 +337,7 @@ fn an_unknown_user_is_refused_after_the_same_hashing_work() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, bob.clone(), None);
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, Some(bob));
+    expect_refusal(&mut m, Some(bob), None, LoginFailure::UnknownUser);
 
     assert_invalid_credentials(login(m).execute(&request("bob", ALICE_PASSWORD, false)));
 }
@@ -280,7 +349,12 @@ fn a_disabled_user_is_refused_even_with_the_right_password() {
     let mut m = Mocks::new();
     expect_lookup(&mut m, alice_name(), Some(disabled));
     expect_password_check(&mut m, ALICE_PASSWORD, Some(ALICE_HASH), true);
-    expect_refusal(&mut m, Some(alice_name()));
+    expect_refusal(
+        &mut m,
+        Some(alice_name()),
+        Some(user_id()),
+        LoginFailure::UserDisabled,
+    );
 
     assert_invalid_credentials(login(m).execute(&request("alice", ALICE_PASSWORD, false)));
 }
@@ -290,7 +364,7 @@ fn an_empty_user_name_is_refused_after_the_same_hashing_work() {
     let mut m = Mocks::new();
     m.users.expect_find_by_name().never();
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, None);
+    expect_refusal(&mut m, None, None, LoginFailure::InvalidName);
 
     assert_invalid_credentials(login(m).execute(&request("", ALICE_PASSWORD, false)));
 }
@@ -300,7 +374,7 @@ fn a_user_name_with_control_characters_is_refused_after_the_same_hashing_work() 
     let mut m = Mocks::new();
     m.users.expect_find_by_name().never();
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, None);
+    expect_refusal(&mut m, None, None, LoginFailure::InvalidName);
 
     assert_invalid_credentials(login(m).execute(&request("alice\n", ALICE_PASSWORD, false)));
 }
@@ -310,7 +384,7 @@ fn an_overlong_user_name_is_refused_after_the_same_hashing_work() {
     let mut m = Mocks::new();
     m.users.expect_find_by_name().never();
     expect_password_check(&mut m, ALICE_PASSWORD, None, false);
-    expect_refusal(&mut m, None);
+    expect_refusal(&mut m, None, None, LoginFailure::InvalidName);
 
     let name = "a".repeat(UserName::MAX_CHARS + 1);
     assert_invalid_credentials(login(m).execute(&request(&name, ALICE_PASSWORD, false)));
@@ -356,7 +430,7 @@ fn a_login_whose_user_changed_meanwhile_is_refused() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Ok(false));
+        .returning(|_, _, _, _| Ok(false));
     m.hasher.expect_hash().never();
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
     assert_invalid_credentials(result);

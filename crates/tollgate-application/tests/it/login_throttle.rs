@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use mockall::predicate::eq;
-use tollgate_application::{Error, Login, LoginRequest, SecurityEvent};
+use tollgate_application::{Error, Login, LoginRequest, RequestOrigin, SecurityEventKind};
 use tollgate_domain::{Password, PasswordHash, ThrottleKey, ThrottlePolicy, UserName};
 
-use crate::common::{alice, alice_name, now, policy, Mocks, ALICE_PASSWORD};
+use crate::common::{alice, alice_name, event_from, now, policy, Mocks, ALICE_PASSWORD};
 
 fn address() -> IpAddr {
     "192.0.2.10".parse().unwrap()
@@ -24,6 +24,7 @@ fn request(user_name: &str, password: &str) -> LoginRequest {
         password: Password::parse(password).unwrap(),
         long_lived: false,
         client_address: Some(address()),
+        client_id: None,
     }
 }
 
@@ -80,10 +81,15 @@ fn a_throttled_known_name_is_refused_before_lookup_or_hashing() {
     forbid_checking(&mut m);
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::LoginThrottled {
-            user_name: Some(alice_name()),
-            address: Some(address()),
-        }))
+        .with(eq(event_from(
+            RequestOrigin {
+                client_id: None,
+                address: Some(address()),
+            },
+            SecurityEventKind::LoginThrottled {
+                user_name: Some(alice_name()),
+            },
+        )))
         .times(1)
         .return_const(());
     let result = login(m).execute(&request("alice", ALICE_PASSWORD));
@@ -175,7 +181,7 @@ fn a_success_resets_the_name_but_not_the_address() {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
     assert!(login(m).execute(&request("alice", ALICE_PASSWORD)).is_ok());
 }
 
@@ -197,7 +203,7 @@ fn successful_login(m: &mut Mocks) {
     m.sessions
         .expect_create_login_family()
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! module here, so the package's dependencies are linked once instead of once per file.
 
 mod access_guard;
+mod audit_trail;
 mod clients;
 mod common;
 mod dpop_check;

@@ -9,15 +9,17 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mockall::predicate::eq;
 use mockall::Sequence;
-use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEvent, TokenPair};
+use tollgate_application::{
+    Error, Refresh, RequestOrigin, RotateOutcome, SecurityEventKind, TokenPair,
+};
 use tollgate_domain::{
     AccessClaims, AccessTokenId, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
     TokenRejection, User, UserId,
 };
 
 use crate::common::{
-    access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, unavailable, user_id, Mocks, Session, TOKEN,
+    access_claims_for, alice, bound_to, client_id, event, family_id, new_id, now, policy,
+    presented_id, refresh_claims_for, session, unavailable, user_id, Mocks, Session, TOKEN,
 };
 
 fn refresh(mocks: Mocks) -> Refresh {
@@ -106,8 +108,12 @@ fn expect_rotate(m: &mut Mocks, next: RefreshTokenRecord, outcome: Result<Rotate
         .return_once(move |_, _, _| outcome);
 }
 
-/// Exactly one revocation of the family for reuse, at the clock's instant.
+/// Exactly one revocation of the family for reuse, at the clock's instant; when it finds the
+/// family live, one `family_revoked` event.
 fn expect_reuse_revocation(m: &mut Mocks, result: Result<bool, Error>) {
+    if matches!(result, Ok(true)) {
+        expect_reuse_family_revoked_event(m);
+    }
     m.sessions
         .expect_revoke_family()
         .with(eq(family_id()), eq(now()), eq(RevokeReason::Reuse))
@@ -115,15 +121,29 @@ fn expect_reuse_revocation(m: &mut Mocks, result: Result<bool, Error>) {
         .return_once(move |_, _, _| result);
 }
 
+/// The `family_revoked` event a reuse leaves when its revocation found the family live.
+fn expect_reuse_family_revoked_event(m: &mut Mocks) {
+    m.events
+        .expect_record()
+        .with(eq(event(SecurityEventKind::FamilyRevoked {
+            user_id: user_id(),
+            family_id: Some(family_id()),
+            reason: RevokeReason::Reuse,
+            count: 1,
+        })))
+        .times(1)
+        .return_const(());
+}
+
 /// Exactly one reuse event naming the presented token.
 fn expect_reuse_event(m: &mut Mocks) {
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::RefreshTokenReused {
+        .with(eq(event(SecurityEventKind::RefreshTokenReused {
             user_id: user_id(),
             family_id: family_id(),
             token_id: presented_id(),
-        }))
+        })))
         .times(1)
         .return_const(());
 }
@@ -191,7 +211,7 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
     m.forbid_events();
     m.sessions.expect_revoke_family().never();
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(
         pair.access_token,
@@ -223,7 +243,7 @@ fn the_successor_pair_is_signed_before_the_presented_token_is_spent() {
             Ok(RotateOutcome::Rotated)
         });
 
-    refresh(m).execute(TOKEN).unwrap();
+    refresh(m).execute(TOKEN, None).unwrap();
 }
 
 /// Where a refused refresh stops: each stage reaches one port further than the one before.
@@ -244,8 +264,15 @@ enum Stage {
 struct Refusal {
     case: &'static str,
     alter: fn(&mut Session),
+    /// The client the request authenticated as (`None`: no client authentication).
+    client: Option<&'static str>,
     stage: Stage,
     expected: TokenRejection,
+}
+
+/// Binds the presented session to client `"client-a"`.
+fn bind_to_a(s: &mut Session) {
+    s.family.client_id = Some(client_id("client-a"));
 }
 
 fn unchanged(_: &mut Session) {}
@@ -254,12 +281,14 @@ const REFUSALS: &[Refusal] = &[
     Refusal {
         case: "the verifier finds the token expired",
         alter: unchanged,
+        client: None,
         stage: Stage::VerifierRejects(TokenRejection::Expired),
         expected: TokenRejection::Expired,
     },
     Refusal {
         case: "the token is for the wrong audience",
         alter: unchanged,
+        client: None,
         stage: Stage::VerifierRejects(TokenRejection::Audience),
         expected: TokenRejection::Audience,
     },
@@ -267,18 +296,21 @@ const REFUSALS: &[Refusal] = &[
         // The verifier's leeway let the JWT through, but the record's own instant has passed.
         case: "the stored token is past its expiry",
         alter: |s| s.record.expires_at = now(),
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Expired,
     },
     Refusal {
         case: "the family is past its absolute end",
         alter: |s| s.family.expires_at = now() - Duration::seconds(1),
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Expired,
     },
     Refusal {
         case: "the token id is unknown",
         alter: unchanged,
+        client: None,
         stage: Stage::UnknownTokenId,
         expected: TokenRejection::UnknownTokenId,
     },
@@ -288,6 +320,7 @@ const REFUSALS: &[Refusal] = &[
             s.family.revoked_at = Some(now() - Duration::minutes(5));
             s.family.revoke_reason = Some(RevokeReason::Logout);
         },
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Revoked,
     },
@@ -298,12 +331,14 @@ const REFUSALS: &[Refusal] = &[
             s.family.revoked_at = Some(now() - Duration::minutes(10));
             s.family.revoke_reason = Some(RevokeReason::Reuse);
         },
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::Revoked,
     },
     Refusal {
         case: "the user is disabled",
         alter: unchanged,
+        client: None,
         stage: Stage::Owner(|| {
             let mut disabled = alice();
             disabled.disabled = true;
@@ -314,14 +349,41 @@ const REFUSALS: &[Refusal] = &[
     Refusal {
         case: "the user was deleted",
         alter: unchanged,
+        client: None,
         stage: Stage::Owner(|| None),
         expected: TokenRejection::UserDisabled,
     },
     Refusal {
         case: "the token's subject does not own the family",
         alter: |s| s.claims.sub = UserId::from_uuid(crate::common::uuid(99)),
+        client: None,
         stage: Stage::Stored,
         expected: TokenRejection::SubjectMismatch,
+    },
+    Refusal {
+        case: "the token is bound to another client",
+        alter: bind_to_a,
+        client: Some("client-b"),
+        stage: Stage::Stored,
+        expected: TokenRejection::ClientMismatch,
+    },
+    Refusal {
+        case: "a token bound to a client is presented without client authentication",
+        alter: bind_to_a,
+        client: None,
+        stage: Stage::Stored,
+        expected: TokenRejection::ClientMismatch,
+    },
+    Refusal {
+        // Another client cannot revoke the family by presenting one of its spent tokens.
+        case: "a spent token bound to another client (no reuse alarm, nothing revoked)",
+        alter: |s| {
+            bind_to_a(s);
+            s.record.used_at = Some(now() - Duration::minutes(30));
+        },
+        client: Some("client-b"),
+        stage: Stage::Stored,
+        expected: TokenRejection::ClientMismatch,
     },
 ];
 
@@ -362,9 +424,10 @@ fn refused_tokens_report_their_reason_and_change_nothing() {
         m.forbid_signing();
         m.forbid_events();
 
+        let client = refusal.client.map(client_id);
         assert_eq!(
-            rejection(refresh(m).execute(TOKEN)),
-            refusal.expected.clone(),
+            rejection(refresh(m).execute(TOKEN, client.as_ref())),
+            refusal.expected,
             "{}",
             refusal.case
         );
@@ -383,7 +446,10 @@ fn reused_refresh_token_revokes_the_family() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -399,7 +465,10 @@ fn a_spent_token_that_has_also_expired_still_revokes_the_family() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -413,7 +482,10 @@ fn losing_the_rotation_race_is_treated_as_reuse_and_revokes_the_family() {
     expect_reuse_revocation(&mut m, Ok(true));
     expect_reuse_event(&mut m);
 
-    assert_eq!(rejection(refresh(m).execute(TOKEN)), TokenRejection::Reused);
+    assert_eq!(
+        rejection(refresh(m).execute(TOKEN, None)),
+        TokenRejection::Reused
+    );
 }
 
 #[test]
@@ -428,7 +500,7 @@ fn a_family_revoked_during_the_rotation_is_rejected_without_another_revocation()
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
+        rejection(refresh(m).execute(TOKEN, None)),
         TokenRejection::Revoked
     );
 }
@@ -445,7 +517,7 @@ fn a_token_that_vanishes_during_the_rotation_is_rejected_as_unknown() {
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m).execute(TOKEN)),
+        rejection(refresh(m).execute(TOKEN, None)),
         TokenRejection::UnknownTokenId
     );
 }
@@ -466,7 +538,7 @@ fn the_successor_never_outlives_its_family() {
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
     expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair.refresh_expires_at, family_end);
     assert_eq!(pair.access_expires_at, issued() + Duration::minutes(15));
@@ -485,7 +557,7 @@ fn a_long_lived_family_keeps_issuing_long_lived_tokens() {
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
     expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair.refresh_expires_at, issued() + Duration::days(14));
 }
@@ -503,7 +575,7 @@ fn a_refresh_never_upgrades_an_ordinary_family_to_long_lived() {
     m.expect_signing(access_claims_for(&s.family, &next), refresh_claims);
     expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
 
-    let pair = refresh(m).execute(TOKEN).unwrap();
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair.refresh_expires_at, issued() + Duration::hours(24));
 }
@@ -524,7 +596,7 @@ fn a_signing_failure_fails_the_refresh_without_spending_the_token() {
     m.forbid_session_writes();
     m.forbid_events();
 
-    let result = refresh(m).execute(TOKEN);
+    let result = refresh(m).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unexpected(_))),
@@ -543,7 +615,7 @@ fn a_storage_outage_during_the_rotation_propagates_as_unavailable() {
     m.sessions.expect_revoke_family().never();
     m.forbid_events();
 
-    let result = refresh(m).execute(TOKEN);
+    let result = refresh(m).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unavailable(_))),
@@ -564,16 +636,49 @@ fn a_failed_revocation_during_reuse_surfaces_the_storage_error() {
     // The theft signal is reported even though the revocation failed.
     m.events
         .expect_record()
-        .withf(|e| matches!(e, SecurityEvent::RefreshTokenReused { .. }))
+        .withf(|e| matches!(e.kind, SecurityEventKind::RefreshTokenReused { .. }))
         .times(1)
         .return_const(());
 
-    let result = refresh(m).execute(TOKEN);
+    let result = refresh(m).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unavailable(_))),
         "got {result:?}"
     );
+}
+
+#[test]
+fn a_bound_token_rotates_for_its_own_client_and_its_successor_stays_in_the_bound_family() {
+    let s = bound_to(session(), "client-a");
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    // The binding is the family's: the successor joins the same family, so it inherits it.
+    expect_rotate(&mut m, next.clone(), Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+    m.sessions.expect_revoke_family().never();
+
+    let pair = refresh(m)
+        .execute(TOKEN, Some(&client_id("client-a")))
+        .unwrap();
+    assert_eq!(pair.refresh_token, format!("refresh:{}", next.id));
+}
+
+#[test]
+fn an_unbound_token_rotates_for_an_authenticated_client_too() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    refresh(m)
+        .execute(TOKEN, Some(&client_id("client-b")))
+        .unwrap();
 }
 
 fn dpop_key(c: char) -> tollgate_domain::Jkt {
@@ -594,7 +699,8 @@ fn a_bound_family_without_a_proof_of_its_key_is_refused_and_nothing_is_spent() {
         m.forbid_signing();
         m.forbid_events();
 
-        let result = refresh(m).execute_with_key(TOKEN, presented.as_ref());
+        let result =
+            refresh(m).execute_with_key(TOKEN, &RequestOrigin::default(), presented.as_ref());
 
         assert!(
             matches!(
@@ -620,7 +726,7 @@ fn a_bound_family_is_refreshed_with_a_proof_of_its_key_and_stays_bound() {
     m.forbid_events();
 
     let pair = refresh(m)
-        .execute_with_key(TOKEN, Some(&dpop_key('a')))
+        .execute_with_key(TOKEN, &RequestOrigin::default(), Some(&dpop_key('a')))
         .unwrap();
 
     assert_eq!(pair.dpop_jkt, Some(dpop_key('a')));
@@ -639,7 +745,8 @@ fn a_spent_bound_token_with_a_proof_of_its_key_is_still_reuse() {
     m.sessions.expect_rotate().never();
     m.forbid_signing();
 
-    let result = refresh(m).execute_with_key(TOKEN, Some(&dpop_key('a')));
+    let result =
+        refresh(m).execute_with_key(TOKEN, &RequestOrigin::default(), Some(&dpop_key('a')));
 
     assert_eq!(rejection(result), TokenRejection::Reused);
 }
@@ -655,8 +762,75 @@ fn an_unbound_family_stays_a_bearer_family_whatever_key_comes_along() {
     m.forbid_events();
 
     let pair = refresh(m)
-        .execute_with_key(TOKEN, Some(&dpop_key('a')))
+        .execute_with_key(TOKEN, &RequestOrigin::default(), Some(&dpop_key('a')))
         .unwrap();
 
     assert_eq!(pair.dpop_jkt, None);
+}
+
+fn origin_of(client: &str) -> RequestOrigin {
+    RequestOrigin {
+        client_id: Some(client_id(client)),
+        address: None,
+    }
+}
+
+#[test]
+fn a_family_bound_to_a_client_and_a_key_needs_both_and_spends_nothing_without_either() {
+    // (caller, key presented, expected refusal)
+    let cases = [
+        (
+            "client-b",
+            Some(dpop_key('a')),
+            Err(TokenRejection::ClientMismatch),
+        ),
+        (
+            "client-a",
+            None,
+            Ok(tollgate_domain::DpopRejection::KeyMismatch),
+        ),
+        (
+            "client-a",
+            Some(dpop_key('b')),
+            Ok(tollgate_domain::DpopRejection::KeyMismatch),
+        ),
+    ];
+    for (caller, presented, expected) in cases {
+        let mut s = bound_to(session(), "client-a");
+        s.family.jkt = Some(dpop_key('a'));
+        let mut m = Mocks::new();
+        expect_verified(&mut m, &s);
+        expect_found(&mut m, &s);
+        m.users.expect_find_by_id().never();
+        m.sessions.expect_find_successor().never();
+        m.forbid_session_writes();
+        m.forbid_signing();
+        m.forbid_events();
+
+        let result = refresh(m).execute_with_key(TOKEN, &origin_of(caller), presented.as_ref());
+
+        match (expected, result) {
+            (Err(token), Err(Error::InvalidToken(got))) => assert_eq!(got, token, "{caller}"),
+            (Ok(dpop), Err(Error::InvalidDpopProof(got))) => assert_eq!(got, dpop, "{caller}"),
+            (_, other) => panic!("{caller} {presented:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_family_bound_to_a_client_and_a_key_rotates_with_both() {
+    let mut s = bound_to(session(), "client-a");
+    s.family.jkt = Some(dpop_key('a'));
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m)
+        .execute_with_key(TOKEN, &origin_of("client-a"), Some(&dpop_key('a')))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, Some(dpop_key('a')));
 }

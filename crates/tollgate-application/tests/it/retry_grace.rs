@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mockall::predicate::eq;
-use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEvent, TokenPair};
+use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEventKind, TokenPair};
 use tollgate_domain::{
     AccessTokenId, RefreshTokenRecord, RevokeReason, TokenId, TokenPolicy, TokenRejection,
 };
 
 use crate::common::{
-    access_claims_for, alice, family_id, new_id, now, policy, presented_id, refresh_claims_for,
-    session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks, Session, TOKEN,
+    access_claims_for, alice, event, family_id, new_id, now, policy, presented_id,
+    refresh_claims_for, session, signed_access, signed_refresh, unavailable, user_id, uuid, Mocks,
+    Session, TOKEN,
 };
 
 const GRACE: Duration = Duration::seconds(10);
@@ -24,6 +25,7 @@ const GRACE: Duration = Duration::seconds(10);
 fn with_grace(grace: Duration) -> TokenPolicy {
     TokenPolicy {
         reuse_grace: grace,
+        leeway: Duration::seconds(30),
         ..policy()
     }
 }
@@ -102,11 +104,21 @@ fn expect_reuse(m: &mut Mocks) {
         .return_once(|_, _, _| Ok(true));
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::RefreshTokenReused {
+        .with(eq(event(SecurityEventKind::FamilyRevoked {
+            user_id: user_id(),
+            family_id: Some(family_id()),
+            reason: RevokeReason::Reuse,
+            count: 1,
+        })))
+        .times(1)
+        .return_const(());
+    m.events
+        .expect_record()
+        .with(eq(event(SecurityEventKind::RefreshTokenReused {
             user_id: user_id(),
             family_id: family_id(),
             token_id: presented_id(),
-        }))
+        })))
         .times(1)
         .return_const(());
 }
@@ -150,7 +162,7 @@ fn assert_reuse_with_successor(s: &Session, successor: Option<RefreshTokenRecord
     m.forbid_signing();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }
@@ -167,7 +179,7 @@ fn without_a_grace_an_immediate_retry_is_reuse_and_no_successor_is_looked_up() {
     m.forbid_signing();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(Duration::zero())).execute(TOKEN)),
+        rejection(refresh(m, with_grace(Duration::zero())).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }
@@ -186,7 +198,7 @@ fn a_retry_inside_the_grace_gets_the_unused_successors_pair_without_any_write() 
     m.forbid_session_writes();
     m.forbid_events();
 
-    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN).unwrap();
+    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair, pair_of(&s, &next));
     assert_eq!(pair.access_expires_at, rotated_at() + Duration::minutes(15));
@@ -205,7 +217,7 @@ fn a_retry_at_the_last_instant_of_the_grace_still_gets_the_pair() {
     m.forbid_session_writes();
     m.forbid_events();
 
-    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN).unwrap();
+    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair, pair_of(&s, &next));
 }
@@ -222,7 +234,7 @@ fn a_retry_after_the_grace_is_reuse_and_no_successor_is_looked_up() {
     m.forbid_signing();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }
@@ -264,7 +276,7 @@ fn a_spent_token_of_a_revoked_family_is_refused_as_revoked_inside_the_grace() {
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Revoked
     );
 }
@@ -287,7 +299,7 @@ fn a_disabled_user_gets_no_pair_inside_the_grace() {
     m.forbid_events();
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::UserDisabled
     );
 }
@@ -303,7 +315,7 @@ fn a_storage_outage_while_looking_for_the_successor_propagates_without_revoking(
     m.forbid_signing();
     m.forbid_events();
 
-    let result = refresh(m, with_grace(GRACE)).execute(TOKEN);
+    let result = refresh(m, with_grace(GRACE)).execute(TOKEN, None);
 
     assert!(
         matches!(result, Err(Error::Unavailable(_))),
@@ -360,7 +372,7 @@ fn losing_the_rotation_race_inside_the_grace_re_sends_the_winners_pair_and_mints
     m.sessions.expect_revoke_family().never();
     m.forbid_events();
 
-    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN).unwrap();
+    let pair = refresh(m, with_grace(GRACE)).execute(TOKEN, None).unwrap();
 
     assert_eq!(pair, pair_of(&s, &winners));
 }
@@ -378,7 +390,7 @@ fn losing_the_rotation_race_after_the_winners_successor_was_used_is_reuse() {
     expect_reuse(&mut m);
 
     assert_eq!(
-        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN)),
+        rejection(refresh(m, with_grace(GRACE)).execute(TOKEN, None)),
         TokenRejection::Reused
     );
 }

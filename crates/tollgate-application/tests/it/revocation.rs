@@ -6,11 +6,14 @@
 
 use mockall::predicate::eq;
 use mockall::Sequence;
-use tollgate_application::{Error, Revocation, TokenTypeHint};
-use tollgate_domain::{AccessClaims, FamilyId, RevokeReason, TokenRejection, UserId};
+use tollgate_application::{Error, RequestOrigin, Revocation, SecurityEventKind, TokenTypeHint};
+use tollgate_domain::{AccessClaims, ClientId, FamilyId, RevokeReason, TokenRejection, UserId};
 use uuid::Uuid;
 
-use crate::common::{access_claims_for, family_id, now, session, unavailable, Mocks, TOKEN};
+use crate::common::{
+    access_claims_for, bound_to, client_id, event_from, family_id, now, session, unavailable,
+    user_id, Mocks, Session, TOKEN,
+};
 
 fn access_claims() -> AccessClaims {
     let s = session();
@@ -18,7 +21,28 @@ fn access_claims() -> AccessClaims {
 }
 
 fn revoke(m: Mocks, hint: Option<TokenTypeHint>) -> Result<(), Error> {
-    Revocation::new(m.ports().token_check()).execute(TOKEN, hint)
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, &origin())
+}
+
+/// Who asks for the revocation.
+fn origin() -> RequestOrigin {
+    RequestOrigin {
+        client_id: Some(ClientId::parse("web-app").unwrap()),
+        address: Some("192.0.2.7".parse().unwrap()),
+    }
+}
+
+/// Revokes as the authenticated client `client`.
+fn revoke_as(m: Mocks, hint: Option<TokenTypeHint>, client: &str) -> Result<(), Error> {
+    Revocation::new(m.ports().token_check()).execute(TOKEN, hint, &origin_of(client))
+}
+
+/// [`origin`], authenticated as `client`.
+fn origin_of(client: &str) -> RequestOrigin {
+    RequestOrigin {
+        client_id: Some(client_id(client)),
+        ..origin()
+    }
 }
 
 /// The verifier takes [`TOKEN`] for a refresh token of Alice's session.
@@ -56,7 +80,11 @@ fn access_refused(m: &mut Mocks, times: usize) {
 
 /// The store finds the presented refresh token in Alice's live family.
 fn token_found(m: &mut Mocks) {
-    let s = session();
+    token_found_in(m, session());
+}
+
+/// The store finds the presented refresh token as `s` says.
+fn token_found_in(m: &mut Mocks, s: Session) {
     m.sessions
         .expect_find_token()
         .with(eq(s.record.id))
@@ -65,7 +93,11 @@ fn token_found(m: &mut Mocks) {
 }
 
 fn family_found(m: &mut Mocks) {
-    let family = session().family;
+    family_found_in(m, session());
+}
+
+fn family_found_in(m: &mut Mocks, s: Session) {
+    let family = s.family;
     m.sessions
         .expect_find_family()
         .with(eq(family_id()))
@@ -73,13 +105,45 @@ fn family_found(m: &mut Mocks) {
         .returning(move |_| Ok(Some(family.clone())));
 }
 
-/// Exactly one revocation of Alice's family, for RFC 7009 revocation, at the clock's instant.
+/// Exactly one revocation of Alice's family, for RFC 7009 revocation, at the clock's instant,
+/// and one event saying so, with the caller's origin.
 fn expect_revocation(m: &mut Mocks) {
+    expect_revocation_from(m, origin());
+}
+
+/// [`expect_revocation`] for a request from `origin`.
+fn expect_revocation_from(m: &mut Mocks, origin: RequestOrigin) {
     m.sessions
         .expect_revoke_family()
         .with(eq(family_id()), eq(now()), eq(RevokeReason::Revoked))
         .times(1)
         .returning(|_, _, _| Ok(true));
+    m.events
+        .expect_record()
+        .with(eq(event_from(
+            origin,
+            SecurityEventKind::FamilyRevoked {
+                user_id: user_id(),
+                family_id: Some(family_id()),
+                reason: RevokeReason::Revoked,
+                count: 1,
+            },
+        )))
+        .times(1)
+        .return_const(());
+}
+
+#[test]
+fn revoking_a_family_revoked_already_records_no_event() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found(&mut m);
+    m.sessions
+        .expect_revoke_family()
+        .times(1)
+        .returning(|_, _, _| Ok(false));
+    m.events.expect_record().never();
+    revoke(m, None).unwrap();
 }
 
 #[test]
@@ -206,4 +270,63 @@ fn a_storage_outage_is_reported_not_swallowed() {
         .returning(|_, _, _| Err(unavailable()));
     let result = revoke(m, None);
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens bound to a client (RFC 7009 §2.1)
+
+#[test]
+fn a_client_revokes_its_own_bound_refresh_token() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found_in(&mut m, bound_to(session(), "client-a"));
+    expect_revocation_from(&mut m, origin_of("client-a"));
+    revoke_as(m, None, "client-a").unwrap();
+}
+
+#[test]
+fn a_refresh_token_bound_to_another_client_is_refused_silently() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found_in(&mut m, bound_to(session(), "client-a"));
+    // Recognised as a refresh token, so not tried as an access token either.
+    access_refused(&mut m, 0);
+    m.forbid_session_writes();
+    revoke_as(m, None, "client-b").unwrap();
+}
+
+#[test]
+fn a_bound_refresh_token_is_not_revoked_without_client_authentication() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found_in(&mut m, bound_to(session(), "client-a"));
+    m.forbid_session_writes();
+    revoke(m, None).unwrap();
+}
+
+#[test]
+fn an_access_token_bound_to_another_client_is_refused_silently() {
+    let mut m = Mocks::new();
+    access_verifies(&mut m, access_claims());
+    family_found_in(&mut m, bound_to(session(), "client-a"));
+    m.forbid_session_writes();
+    revoke_as(m, Some(TokenTypeHint::AccessToken), "client-b").unwrap();
+}
+
+#[test]
+fn a_client_revokes_its_own_bound_access_token() {
+    let mut m = Mocks::new();
+    access_verifies(&mut m, access_claims());
+    family_found_in(&mut m, bound_to(session(), "client-a"));
+    expect_revocation_from(&mut m, origin_of("client-a"));
+    revoke_as(m, Some(TokenTypeHint::AccessToken), "client-a").unwrap();
+}
+
+#[test]
+fn any_client_may_revoke_an_unbound_token() {
+    let mut m = Mocks::new();
+    refresh_verifies(&mut m);
+    token_found(&mut m);
+    expect_revocation_from(&mut m, origin_of("client-b"));
+    revoke_as(m, None, "client-b").unwrap();
 }

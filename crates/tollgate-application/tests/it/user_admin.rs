@@ -6,10 +6,12 @@
 
 use mockall::predicate::eq;
 use mockall::Sequence;
-use tollgate_application::{Error, SecurityEvent, UserAdmin};
+use tollgate_application::{Error, SecurityEventKind, UserAdmin};
 use tollgate_domain::{DomainError, PasswordHash, RevokeReason, User, UserId, UserName};
 
-use crate::common::{alice, alice_name, new_id, now, unavailable, user_id, Mocks, ALICE_PASSWORD};
+use crate::common::{
+    alice, alice_name, event, new_id, now, unavailable, user_id, Mocks, ALICE_PASSWORD,
+};
 
 const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$new$new";
 
@@ -46,11 +48,21 @@ fn expect_revocation(m: &mut Mocks, reason: RevokeReason, count: u64, order: &mu
         .returning(move |_, _, _| Ok(count));
     m.events
         .expect_record()
-        .with(eq(SecurityEvent::SessionsRevoked {
+        .with(eq(event(SecurityEventKind::FamilyRevoked {
             user_id: user_id(),
+            family_id: None,
             reason,
             count,
-        }))
+        })))
+        .times(1)
+        .return_const(());
+}
+
+/// Exactly one administrative event `kind` (no request origin).
+fn expect_event(m: &mut Mocks, kind: SecurityEventKind) {
+    m.events
+        .expect_record()
+        .with(eq(event(kind)))
         .times(1)
         .return_const(());
 }
@@ -151,6 +163,10 @@ fn disabling_a_user_revokes_all_their_sessions() {
         .in_sequence(&mut order)
         .returning(|_, _| Ok(()));
     expect_revocation(&mut m, RevokeReason::UserDisabled, 3, &mut order);
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserDisabled { user_id: user_id() },
+    );
     m.sessions.expect_revoke_family().never();
 
     assert_eq!(admin(m).set_disabled("alice", true).unwrap(), 3);
@@ -166,7 +182,10 @@ fn enabling_a_user_revokes_nothing() {
         .times(1)
         .returning(|_, _| Ok(()));
     m.forbid_session_writes();
-    m.forbid_events();
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserEnabled { user_id: user_id() },
+    );
 
     assert_eq!(admin(m).set_disabled("alice", false).unwrap(), 0);
 }
@@ -185,6 +204,10 @@ fn changing_the_password_stores_the_new_hash_and_revokes_all_sessions() {
         .in_sequence(&mut order)
         .returning(|_, _| Ok(()));
     expect_revocation(&mut m, RevokeReason::PasswordChanged, 2, &mut order);
+    expect_event(
+        &mut m,
+        SecurityEventKind::PasswordChanged { user_id: user_id() },
+    );
     m.sessions.expect_revoke_family().never();
 
     assert_eq!(admin(m).set_password("alice", "n3w passw0rd").unwrap(), 2);
@@ -253,7 +276,11 @@ fn a_storage_outage_while_revoking_sessions_propagates() {
         .expect_revoke_user_families()
         .times(1)
         .returning(|_, _, _| Err(unavailable()));
-    m.forbid_events();
+    // The user is disabled all the same, so that is recorded; no revocation is.
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserDisabled { user_id: user_id() },
+    );
 
     let result = admin(m).set_disabled("alice", true);
 
@@ -322,7 +349,23 @@ fn deleting_a_user_revokes_their_sessions_then_deletes_them() {
         .times(1)
         .in_sequence(&mut order)
         .returning(|_| Ok(()));
+    expect_event(
+        &mut m,
+        SecurityEventKind::UserDeleted { user_id: user_id() },
+    );
     assert_eq!(admin(m).delete("alice").unwrap(), 2);
+}
+
+#[test]
+fn revoking_no_live_session_records_no_revocation() {
+    let mut m = Mocks::new();
+    expect_alice_found(&mut m);
+    m.sessions
+        .expect_revoke_user_families()
+        .times(1)
+        .returning(|_, _, _| Ok(0));
+    m.forbid_events();
+    assert_eq!(admin(m).revoke_sessions("alice").unwrap(), 0);
 }
 
 #[test]

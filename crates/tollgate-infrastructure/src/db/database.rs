@@ -10,8 +10,8 @@ use super::pool::{self, Pool, PoolOptions};
 use super::sqlite_file;
 use super::url::{self, Target};
 use super::{
-    DieselClientStore, DieselDpopReplayCache, DieselLoginThrottle, DieselSessionStore,
-    DieselUserStore,
+    DieselClientStore, DieselDpopReplayCache, DieselLoginThrottle, DieselSecurityEventStore,
+    DieselSessionStore, DieselUserStore,
 };
 use crate::InfraError;
 
@@ -107,11 +107,16 @@ impl Database {
     }
 
     /// The session store for a host that keeps its users in its own table (its own
-    /// `UserStore`). The only difference: a login's family is stored without checking Tollgate's
-    /// `users` row in the same transaction, since there is none. Such a host settles a login
-    /// racing its own password change or disable itself, e.g. by revoking the user's families
-    /// (`SessionStore::revoke_user_families`) after the change *and* refusing refreshes of
-    /// families created before it.
+    /// `UserStore`). The only difference: a login's family is checked, in the transaction that
+    /// stores it, against the user's cut-off in Tollgate's `session_cutoffs` table instead of
+    /// Tollgate's `users` row (there is none). The host raises the cut-off by calling
+    /// `SessionStore::revoke_user_families` after it changes a user's password or disables or
+    /// deletes the user: a login that read the user before that call then stores no family,
+    /// and one that stored it before is revoked by it.
+    ///
+    /// The cut-off is an instant from the host's clock compared with one from the login's
+    /// clock: across processes their clocks must agree to better than the time between a
+    /// host's change and its `revoke_user_families` call.
     pub fn session_store_for_external_users(&self) -> DieselSessionStore {
         DieselSessionStore::for_external_users(self.clone())
     }
@@ -129,6 +134,11 @@ impl Database {
     /// The DPoP replay cache on this database (every process sharing it sees each proof once).
     pub fn dpop_replay_cache(&self) -> DieselDpopReplayCache {
         DieselDpopReplayCache::new(self.clone())
+    }
+
+    /// The security event trail on this database.
+    pub fn security_event_store(&self) -> DieselSecurityEventStore {
+        DieselSecurityEventStore::new(self.clone())
     }
 
     /// Applies every pending embedded migration (as [`Database::connect`] does); returns the

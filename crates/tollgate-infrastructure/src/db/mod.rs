@@ -13,6 +13,7 @@ mod macros;
 mod client_store;
 mod database;
 mod dpop_store;
+mod event_store;
 mod migrations;
 mod pool;
 mod purge;
@@ -32,6 +33,7 @@ mod user_store;
 pub use client_store::DieselClientStore;
 pub use database::{Backend, Database};
 pub use dpop_store::DieselDpopReplayCache;
+pub use event_store::DieselSecurityEventStore;
 pub use pool::PoolOptions;
 pub use purge::{PurgePolicy, PurgeReport};
 #[cfg(feature = "test-support")]

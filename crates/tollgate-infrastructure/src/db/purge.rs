@@ -1,7 +1,7 @@
 //! Bounded storage: deleting token families and tokens nobody can use any more, in small
 //! transactions, so a running service keeps answering while it happens.
 //!
-//! Four kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
+//! Six kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
 //!
 //! 1. families revoked before [`PurgePolicy::revoked_before`], with all their tokens;
 //! 2. spent tokens that expired before [`PurgePolicy::expired_before`], from any family: a spent
@@ -10,8 +10,16 @@
 //!    whose family never expires while it is used;
 //! 3. families every token of which expired before [`PurgePolicy::expired_before`], with their
 //!    tokens;
-//! 4. DPoP replay-cache rows (`dpop_proofs`) that expired before
+//! 4. security events older than [`PurgePolicy::events_before`] (`audit.keep`);
+//! 5. failed-login counters (`login_failures`) whose last failure came before
+//!    [`PurgePolicy::failures_before`] and that block nothing any more: such a counter would be
+//!    reset at the next failure anyway, so deleting it changes no throttling decision, and
+//!    unknown names tried by an attacker do not pile up for ever;
+//! 6. DPoP replay-cache rows (`dpop_proofs`) that expired before
 //!    [`PurgePolicy::expired_before`]: their proofs are refused as too old anyway.
+//!
+//! On SQLite the purge pauses between batches as long as the last one held the write lock, so
+//! refreshes are served between them (see `Database::yield_writer`).
 //!
 //! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
 //! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
@@ -36,6 +44,10 @@ use crate::InfraError;
 #[cfg(feature = "sqlite")]
 const CHECKPOINT_BUSY_MS: u32 = 100;
 
+/// The longest pause between two SQLite purge batches (see `Database::yield_writer`).
+#[cfg(feature = "sqlite")]
+const MAX_PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// What a purge deletes and how much per transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PurgePolicy {
@@ -44,8 +56,16 @@ pub struct PurgePolicy {
     pub expired_before: DateTime<Utc>,
     /// Families revoked before this instant go (reuse of their tokens is recognised until then).
     pub revoked_before: DateTime<Utc>,
-    /// Most families (or, in the spent-token step, tokens) deleted per transaction (0 counts as 1).
+    /// Failed-login counters whose last failure came before this instant go (unless still
+    /// blocking). Callers pass "now minus the throttle's `forget_after`", after which a counter
+    /// starts again from zero; it is at least `login.max_delay`, so no block is cut short.
+    pub failures_before: DateTime<Utc>,
+    /// Most families (or, in the spent-token step, tokens; in the last two steps, events or
+    /// counters) deleted
+    /// per transaction (0 counts as 1).
     pub batch: u32,
+    /// Security events that happened before this instant go; `None` keeps them all.
+    pub events_before: Option<DateTime<Utc>>,
 }
 
 /// What a purge deleted (or, for [`Database::purge_preview`], would delete).
@@ -55,10 +75,14 @@ pub struct PurgeReport {
     pub families: u64,
     /// Refresh token rows deleted, those of deleted families included.
     pub tokens: u64,
-    /// Transactions committed (zero for a preview).
-    pub batches: u64,
+    /// Security event rows deleted.
+    pub events: u64,
+    /// Failed-login counters deleted.
+    pub login_failures: u64,
     /// Expired DPoP replay-cache rows deleted.
     pub dpop_proofs: u64,
+    /// Transactions committed (zero for a preview).
+    pub batches: u64,
 }
 
 /// One kind of victim; each is purged in its own run of batches.
@@ -67,6 +91,8 @@ enum Step {
     RevokedFamilies,
     SpentTokens,
     ExpiredFamilies,
+    SecurityEvents,
+    LoginFailures,
     DpopProofs,
 }
 
@@ -91,6 +117,17 @@ impl Step {
                                  WHERE u.family_id = f.id AND u.expires_at >= $1) \
                  LIMIT $2"
             }
+            Step::SecurityEvents => {
+                "SELECT e.id FROM security_events e WHERE e.occurred_at < $1 LIMIT $2"
+            }
+            // `blocked_until` is at most `max_delay` after the last failure, so with a cutoff
+            // `forget_after` (≥ `max_delay`) back it is always past; checked all the same, so
+            // a counter never goes while it blocks.
+            Step::LoginFailures => {
+                "SELECT l.key_digest FROM login_failures l \
+                 WHERE l.last_failure_at < $1 \
+                 AND (l.blocked_until IS NULL OR l.blocked_until < $1) LIMIT $2"
+            }
             Step::DpopProofs => {
                 "SELECT p.proof_digest FROM dpop_proofs p WHERE p.expires_at < $1 LIMIT $2"
             }
@@ -103,17 +140,27 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => " FOR UPDATE OF f SKIP LOCKED",
             Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
+            Step::SecurityEvents => " FOR UPDATE OF e SKIP LOCKED",
+            Step::LoginFailures => " FOR UPDATE OF l SKIP LOCKED",
             Step::DpopProofs => " FOR UPDATE OF p SKIP LOCKED",
         }
     }
 
-    fn cutoff(self, policy: &PurgePolicy) -> DbTime {
+    /// The instant before which the step's victims go; `None` when the step is off.
+    fn cutoff(self, policy: &PurgePolicy) -> Option<DbTime> {
         match self {
-            Step::RevokedFamilies => policy.revoked_before.into(),
+            Step::RevokedFamilies => Some(policy.revoked_before.into()),
             Step::SpentTokens | Step::ExpiredFamilies | Step::DpopProofs => {
-                policy.expired_before.into()
+                Some(policy.expired_before.into())
             }
+            Step::SecurityEvents => policy.events_before.map(DbTime::from),
+            Step::LoginFailures => Some(policy.failures_before.into()),
         }
+    }
+
+    /// Whether deleting the step's rows cascades to refresh tokens (which are then counted).
+    fn deletes_families(self) -> bool {
+        matches!(self, Step::RevokedFamilies | Step::ExpiredFamilies)
     }
 
     /// The table the victims are deleted from, and its key column.
@@ -121,6 +168,8 @@ impl Step {
         match self {
             Step::RevokedFamilies | Step::ExpiredFamilies => ("token_families", "id"),
             Step::SpentTokens => ("refresh_tokens", "token_id"),
+            Step::SecurityEvents => ("security_events", "id"),
+            Step::LoginFailures => ("login_failures", "key_digest"),
             Step::DpopProofs => ("dpop_proofs", "proof_digest"),
         }
     }
@@ -159,7 +208,7 @@ fn pg_batch_sql(step: Step) -> String {
     let (table, key) = step.target();
     let victims = step.victims();
     let lock = step.pg_lock();
-    let tokens = if key == "id" {
+    let tokens = if step.deletes_families() {
         "(SELECT count(*) FROM refresh_tokens WHERE family_id IN (SELECT key FROM gone))"
     } else {
         "0::bigint"
@@ -177,6 +226,8 @@ pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
         ("revoked families", Step::RevokedFamilies),
         ("spent tokens", Step::SpentTokens),
         ("expired families", Step::ExpiredFamilies),
+        ("security events", Step::SecurityEvents),
+        ("login failures", Step::LoginFailures),
         ("dpop proofs", Step::DpopProofs),
     ]
     .into_iter()
@@ -198,13 +249,20 @@ impl Database {
             Step::RevokedFamilies,
             Step::SpentTokens,
             Step::ExpiredFamilies,
+            Step::SecurityEvents,
+            Step::LoginFailures,
             Step::DpopProofs,
         ] {
+            let Some(cutoff) = step.cutoff(policy) else {
+                continue;
+            };
             loop {
-                let (rows, tokens) = self.purge_batch(step, policy)?;
+                let (rows, tokens, held) = self.purge_batch(step, cutoff, limit)?;
                 report.batches += 1;
                 match step {
                     Step::SpentTokens => report.tokens += rows,
+                    Step::SecurityEvents => report.events += rows,
+                    Step::LoginFailures => report.login_failures += rows,
                     Step::DpopProofs => report.dpop_proofs += rows,
                     Step::RevokedFamilies | Step::ExpiredFamilies => {
                         report.families += rows;
@@ -216,9 +274,26 @@ impl Database {
                 if rows < limit {
                     break;
                 }
+                self.yield_writer(held);
             }
         }
         Ok(report)
+    }
+
+    /// Between two batches on SQLite, stays off the single write lock for as long as the last
+    /// batch held it. Without the pause the purge thread takes the process's writer mutex back
+    /// the instant it lets go (std's mutex is not fair), so refreshes queue behind batch after
+    /// batch and their p99 becomes the purge's length; with it, a refresh waits at most one
+    /// batch and the purge takes at most twice as long. PostgreSQL locks rows, not the
+    /// database, so it needs no pause.
+    fn yield_writer(&self, held: std::time::Duration) {
+        #[cfg(feature = "sqlite")]
+        if matches!(self.pool(), Pool::Sqlite(_)) {
+            // Capped, so a stalled disk cannot stretch the pause into minutes.
+            std::thread::sleep(held.min(MAX_PURGE_PAUSE));
+        }
+        #[cfg(not(feature = "sqlite"))]
+        let _ = held;
     }
 
     /// Counts what [`Database::purge`] would delete now, deleting nothing (`tollgate purge
@@ -238,14 +313,27 @@ impl Database {
             "SELECT count(*) AS n FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
              WHERE {DOOMED} OR (r.used_at IS NOT NULL AND r.expires_at < $2)"
         );
+        let failures = format!(
+            "SELECT count(*) AS n FROM ({}) l",
+            Step::LoginFailures.victims().replace("LIMIT $2", "")
+        );
         let proofs = "SELECT count(*) AS n FROM dpop_proofs WHERE expires_at < $1";
         let revoked = DbTime::from(policy.revoked_before);
         let expired = DbTime::from(policy.expired_before);
+        let forgotten = DbTime::from(policy.failures_before);
         macro_rules! count_of {
             ($conn:ident, $sql:expr) => {
                 diesel::sql_query($sql)
                     .bind::<Instant, _>(revoked)
                     .bind::<Instant, _>(expired)
+                    .get_result::<Count>($conn)?
+                    .n
+            };
+        }
+        macro_rules! count_failures {
+            ($conn:ident, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Instant, _>(forgotten)
                     .get_result::<Count>($conn)?
                     .n
             };
@@ -259,7 +347,7 @@ impl Database {
                     .n
             };
         }
-        let (families, tokens, proofs) = match self.pool() {
+        let (families, tokens, login_failures, proofs) = match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => with_connection(pool, |conn| {
                 // One read transaction, so both counts see the same rows.
@@ -267,6 +355,7 @@ impl Database {
                     Ok::<_, InfraError>((
                         count_of!(conn, sqlite_params(&families)),
                         count_of!(conn, sqlite_params(&tokens)),
+                        count_failures!(conn, sqlite_params(&failures)),
                         count_expired!(conn, sqlite_params(proofs)),
                     ))
                 })
@@ -280,27 +369,48 @@ impl Database {
                         Ok::<_, InfraError>((
                             count_of!(conn, &families),
                             count_of!(conn, &tokens),
+                            count_failures!(conn, &failures),
                             count_expired!(conn, proofs),
                         ))
                     })
             })?,
         };
+        let events = match policy.events_before.map(DbTime::from) {
+            Some(cutoff) => db_run!(self, |conn| {
+                use super::schema::security_events as se;
+                use diesel::{ExpressionMethods, QueryDsl};
+                Ok(se::table
+                    .filter(se::occurred_at.lt(cutoff))
+                    .count()
+                    .get_result::<i64>(conn)?)
+            })?,
+            None => 0,
+        };
         Ok(PurgeReport {
             families: count(families),
             tokens: count(tokens),
-            batches: 0,
+            events: count(events),
+            login_failures: count(login_failures),
             dpop_proofs: count(proofs),
+            batches: 0,
         })
     }
 
     /// Deletes one batch of `step`'s victims in one transaction; returns the rows deleted from
-    /// the step's table and the token rows that went with them (families only).
-    fn purge_batch(&self, step: Step, policy: &PurgePolicy) -> Result<(u64, u64), InfraError> {
-        let limit = i64::from(policy.batch.max(1));
-        let cutoff = step.cutoff(policy);
+    /// the step's table, the token rows that went with them (families only), and how long the
+    /// SQLite write turn was held (zero on PostgreSQL).
+    fn purge_batch(
+        &self,
+        step: Step,
+        cutoff: DbTime,
+        limit: u64,
+    ) -> Result<(u64, u64, std::time::Duration), InfraError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => self.with_sqlite_writer(pool, |conn| {
+                // Timed from inside the turn: waiting for it is not holding it.
+                let turn = std::time::Instant::now();
                 let (table, key) = step.target();
                 let victims = step.victims();
                 conn.immediate_transaction(|conn| {
@@ -317,7 +427,7 @@ impl Database {
                     }
                     // Under the write lock nothing changes between the two statements, so both
                     // name the same victims. A family's tokens are counted, then cascaded.
-                    let tokens = if key == "id" {
+                    let tokens = if step.deletes_families() {
                         bound(
                             format!(
                                 "SELECT count(*) AS n FROM refresh_tokens \
@@ -339,6 +449,7 @@ impl Database {
                     .execute(conn)?;
                     Ok((u64::try_from(rows).unwrap_or(0), count(tokens)))
                 })
+                .map(|(rows, tokens)| (rows, tokens, turn.elapsed()))
             }),
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => with_connection(pool, |conn| {
@@ -347,7 +458,11 @@ impl Database {
                     .bind::<Instant, _>(cutoff)
                     .bind::<BigInt, _>(limit)
                     .get_result(conn)?;
-                Ok((count(counts.rows), count(counts.tokens)))
+                Ok((
+                    count(counts.rows),
+                    count(counts.tokens),
+                    std::time::Duration::ZERO,
+                ))
             }),
         }
     }

@@ -62,6 +62,7 @@ pub(crate) struct FamilyRow {
     long_lived: bool,
     revoked_at: Option<DbTime>,
     revoke_reason: Option<String>,
+    client_id: Option<String>,
     jkt: Option<String>,
 }
 
@@ -75,6 +76,7 @@ impl From<&Family> for FamilyRow {
             long_lived: f.long_lived,
             revoked_at: f.revoked_at.map(DbTime::from),
             revoke_reason: f.revoke_reason.map(|r| r.as_str().to_owned()),
+            client_id: f.client_id.as_ref().map(|c| c.as_str().to_owned()),
             jkt: f.jkt.as_ref().map(|j| j.as_str().to_owned()),
         }
     }
@@ -88,6 +90,12 @@ impl TryFrom<FamilyRow> for Family {
             .revoke_reason
             .as_deref()
             .map(str::parse::<RevokeReason>)
+            .transpose()
+            .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
+        let client_id = r
+            .client_id
+            .as_deref()
+            .map(ClientId::parse)
             .transpose()
             .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
         let jkt = r
@@ -104,6 +112,7 @@ impl TryFrom<FamilyRow> for Family {
             long_lived: r.long_lived,
             revoked_at: r.revoked_at.map(|t| t.0),
             revoke_reason,
+            client_id,
             jkt,
         })
     }
@@ -158,6 +167,7 @@ pub(crate) struct ClientRow {
     secret_digest: Vec<u8>,
     allowed_grants: String,
     created_at: DbTime,
+    introspect_any: bool,
 }
 
 impl From<&Client> for ClientRow {
@@ -167,6 +177,7 @@ impl From<&Client> for ClientRow {
             secret_digest: c.secret_digest.as_bytes().to_vec(),
             allowed_grants: GrantType::format_set(&c.allowed_grants),
             created_at: c.created_at.into(),
+            introspect_any: c.introspect_any,
         }
     }
 }
@@ -187,6 +198,7 @@ impl TryFrom<ClientRow> for Client {
             secret_digest: SecretDigest::from_bytes(digest),
             allowed_grants: GrantType::parse_set(&r.allowed_grants).map_err(|e| corrupt(&e))?,
             created_at: r.created_at.0,
+            introspect_any: r.introspect_any,
         })
     }
 }

@@ -27,6 +27,7 @@ diesel::table! {
         long_lived -> Bool,
         revoked_at -> Nullable<Instant>,
         revoke_reason -> Nullable<Text>,
+        client_id -> Nullable<Text>,
         jkt -> Nullable<Text>,
     }
 }
@@ -47,7 +48,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::{Binary, Text};
+    use diesel::sql_types::{Binary, Bool, Text};
     use crate::db::types::sql::Instant;
 
     clients (id) {
@@ -55,6 +56,7 @@ diesel::table! {
         secret_digest -> Binary,
         allowed_grants -> Text,
         created_at -> Instant,
+        introspect_any -> Bool,
     }
 }
 
@@ -67,6 +69,34 @@ diesel::table! {
         failures -> BigInt,
         last_failure_at -> Instant,
         blocked_until -> Nullable<Instant>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::db::types::sql::{Instant, Uuid};
+
+    security_events (id) {
+        id -> BigInt,
+        occurred_at -> Instant,
+        kind -> Text,
+        user_id -> Nullable<Uuid>,
+        client_id -> Nullable<Text>,
+        address -> Nullable<Text>,
+        family_id -> Nullable<Uuid>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Nullable;
+    use crate::db::types::sql::{Instant, Uuid};
+
+    /// Per-user cut-off for logins of users kept in a host's own table (see
+    /// `Database::session_store_for_external_users`).
+    session_cutoffs (user_id) {
+        user_id -> Uuid,
+        not_before -> Nullable<Instant>,
     }
 }
 

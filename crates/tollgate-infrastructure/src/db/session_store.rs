@@ -1,12 +1,12 @@
 use chrono::{DateTime, Utc};
-use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
+use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
 use tollgate_application::{Error, RotateOutcome, SessionStore};
 use tollgate_domain::{
     Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
 };
 
 use super::rows::{FamilyRow, TokenRow};
-use super::schema::{refresh_tokens, token_families, users};
+use super::schema::{refresh_tokens, session_cutoffs, token_families, users};
 use super::types::{DbTime, DbUuid};
 use super::{on_unique_violation, Database};
 
@@ -15,7 +15,7 @@ use super::{on_unique_violation, Database};
 pub struct DieselSessionStore {
     db: Database,
     /// The users live in a host's own table, not in Tollgate's `users`: a login's family is then
-    /// stored without the same-transaction check of the user row (there is no row to check).
+    /// checked against the user's `session_cutoffs` row instead of the user row (there is none).
     external_users: bool,
 }
 
@@ -123,6 +123,60 @@ pub(crate) mod queries {
     }
 }
 
+impl DieselSessionStore {
+    /// [`SessionStore::create_login_family`] for users kept in a host's table: the family is
+    /// stored only if no revocation of the user's sessions happened at or after `user_read_at`.
+    ///
+    /// The same shape as the users-row check: the user's `session_cutoffs` row stands in for
+    /// the users row this store cannot see. An upsert that changes nothing takes its row lock
+    /// (PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock) until the
+    /// family is stored, so `revoke_user_families` either waits and then revokes the family,
+    /// or came first and its cut-off refuses the login here.
+    fn create_external_login_family(
+        &self,
+        user: DbUuid,
+        user_read_at: DateTime<Utc>,
+        family_row: &FamilyRow,
+        token_row: &TokenRow,
+    ) -> Result<bool, Error> {
+        db_write!(self.db, |conn| {
+            diesel::insert_into(session_cutoffs::table)
+                .values((
+                    session_cutoffs::user_id.eq(user),
+                    session_cutoffs::not_before.eq(None::<DbTime>),
+                ))
+                .on_conflict(session_cutoffs::user_id)
+                .do_update()
+                .set(session_cutoffs::not_before.eq(session_cutoffs::not_before))
+                .execute(conn)?;
+            let not_before: Option<DbTime> = session_cutoffs::table
+                .find(user)
+                .select(session_cutoffs::not_before)
+                .first(conn)?;
+            // At or after (within the microsecond the cut-off is stored to): a revocation in
+            // the very instant of the read may have followed it.
+            if not_before
+                .is_some_and(|cut| cut.0 + chrono::Duration::microseconds(1) > user_read_at)
+            {
+                return Ok(false);
+            }
+            diesel::insert_into(token_families::table)
+                .values(family_row)
+                .execute(conn)?;
+            diesel::insert_into(refresh_tokens::table)
+                .values(token_row)
+                .execute(conn)?;
+            Ok(true)
+        })
+        .map_err(|e| {
+            on_unique_violation(
+                e,
+                Error::Conflict("token family or refresh token id exists"),
+            )
+        })
+    }
+}
+
 impl SessionStore for DieselSessionStore {
     fn create_family(&self, family: &Family, first: &RefreshTokenRecord) -> Result<(), Error> {
         let family_row = FamilyRow::from(family);
@@ -149,17 +203,14 @@ impl SessionStore for DieselSessionStore {
         family: &Family,
         first: &RefreshTokenRecord,
         verified: &PasswordHash,
+        user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
         let family_row = FamilyRow::from(family);
         let token_row = TokenRow::from(first);
-        if self.external_users {
-            // The host's user store holds the users, so this store cannot see a password
-            // change racing the login; the host settles that race on its side (see
-            // `Database::session_store_for_external_users`).
-            self.create_family(family, first)?;
-            return Ok(true);
-        }
         let user = DbUuid(family.user_id.as_uuid());
+        if self.external_users {
+            return self.create_external_login_family(user, user_read_at, &family_row, &token_row);
+        }
         db_write!(self.db, |conn| {
             // A no-op UPDATE rather than a SELECT: it takes the row lock (PostgreSQL; SQLite's
             // IMMEDIATE transaction already holds the write lock), so a concurrent password
@@ -291,11 +342,34 @@ impl SessionStore for DieselSessionStore {
         at: DateTime<Utc>,
         reason: RevokeReason,
     ) -> Result<u64, Error> {
-        let revoked = db_run!(self.db, |conn| {
-            Ok(
-                queries::revoke_user_families(DbUuid(user.as_uuid()), at.into(), reason.as_str())
-                    .execute(conn)?,
+        let user = DbUuid(user.as_uuid());
+        let at = DbTime::from(at);
+        let revoked = db_write!(self.db, |conn| {
+            // The cut-off first: its row lock orders this against a login storing a family of
+            // a host-kept user (`create_external_login_family`). Such a login either committed
+            // before, and the UPDATE below (a later statement, a later snapshot) revokes its
+            // family, or waits and then finds the cut-off. Written for every user, so a store
+            // used only for revocation protects logins through the external-users store too.
+            diesel::insert_into(session_cutoffs::table)
+                .values((
+                    session_cutoffs::user_id.eq(user),
+                    session_cutoffs::not_before.eq(Some(at)),
+                ))
+                .on_conflict(session_cutoffs::user_id)
+                .do_update()
+                .set(session_cutoffs::not_before.eq(session_cutoffs::not_before))
+                .execute(conn)?;
+            // Only ever raised: an older revocation arriving late keeps the newer cut-off.
+            diesel::update(
+                session_cutoffs::table.find(user).filter(
+                    session_cutoffs::not_before
+                        .is_null()
+                        .or(session_cutoffs::not_before.lt(at)),
+                ),
             )
+            .set(session_cutoffs::not_before.eq(Some(at)))
+            .execute(conn)?;
+            Ok(queries::revoke_user_families(user, at, reason.as_str()).execute(conn)?)
         })?;
         // A row count always fits; saturate rather than panic if a platform ever disagrees.
         Ok(u64::try_from(revoked).unwrap_or(u64::MAX))

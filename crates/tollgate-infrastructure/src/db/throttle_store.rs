@@ -68,6 +68,10 @@ impl LoginThrottle for DieselLoginThrottle {
         // The increment is an UPDATE, so concurrent failures queue on the row lock (PostgreSQL)
         // or the write lock (SQLite) and each counts once, also across processes.
         let until = db_write!(self.db, |conn| {
+            // An upsert whose update changes nothing, rather than DO NOTHING: it takes the row
+            // lock at once, so a concurrent purge (`SKIP LOCKED`) passes over the row instead of
+            // deleting it between this statement and the increment; a row the purge deleted
+            // first is inserted afresh once the purge commits.
             diesel::insert_into(lf::table)
                 .values((
                     lf::key_digest.eq(&id),
@@ -75,7 +79,9 @@ impl LoginThrottle for DieselLoginThrottle {
                     lf::last_failure_at.eq(now),
                     lf::blocked_until.eq(None::<DbTime>),
                 ))
-                .on_conflict_do_nothing()
+                .on_conflict(lf::key_digest)
+                .do_update()
+                .set(lf::failures.eq(lf::failures))
                 .execute(conn)?;
             diesel::update(lf::table.find(&id).filter(lf::last_failure_at.lt(stale)))
                 .set(lf::failures.eq(0i64))

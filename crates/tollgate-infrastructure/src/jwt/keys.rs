@@ -1,42 +1,23 @@
-//! The on-disk key set: one RSA key and its self-signed certificate per pair of files.
+//! Keys in memory: [`KeyInfo`] (the public half of one key and where it stands in its set's
+//! rotation) and [`KeySet`] (every key of the directory, and the choice of the signing key).
 //!
-//! Layout of the key directory (mode 0700):
-//!
-//! ```text
-//! 20261130T101500.123456Z-1A2B3C4D.key.pem   PKCS#8 private key, mode 0600
-//! 20261130T101500.123456Z-1A2B3C4D.crt.pem   self-signed X.509 certificate
-//!
-//! 20261130T101500.123456Z-1A2B3C4D.retired   retirement marker (see `lifecycle`), optional
-//! ```
-//!
-//! The UTC creation stamp makes the names sort by age; the 8 hex digits are the start of the
-//! key's `kid`. The newest pair without a retirement marker signs. Files of any other name are
-//! ignored.
+//! Reading and writing the key directory is [`key_dir`](super::key_dir)'s business; the trust
+//! window arithmetic is [`lifecycle`](super::lifecycle)'s.
 
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::DecodingKey;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, PKeyRef, Private, Public};
 use openssl::x509::X509;
-use tollgate_application::{Clock as _, JwkParams};
+use tollgate_application::JwkParams;
 
-use super::lifecycle::{read_retirement, retirement_marker};
 use super::verify::VerifyingKey;
-use super::x509::{self, asn1_to_utc, upper_hex};
+use super::x509::{self, asn1_to_utc};
 use super::SigningAlgorithm;
-use crate::{InfraError, SystemClock};
-
-const KEY_SUFFIX: &str = ".key.pem";
-const CERT_SUFFIX: &str = ".crt.pem";
-pub(super) const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
+use crate::InfraError;
 
 /// The public half of one key: what verifying and publishing (JWKS) need, and where the key
 /// stands in its set's rotation.
@@ -58,25 +39,24 @@ pub struct KeyInfo {
     stem: String,
     /// From the key's retirement marker.
     retired_at: Option<DateTime<Utc>>,
-    /// Set by the key set: `None` for the signing key.
+    /// Set by the key set: `None` for the signing key and for keys published ahead.
     signing_ended_at: Option<DateTime<Utc>>,
+    /// Set by the key set for a key published ahead of signing: when it may start.
+    signs_from: Option<DateTime<Utc>>,
 }
 
 impl KeyInfo {
-    fn from_certificate(created_at: DateTime<Utc>, cert: &X509) -> Result<Self, InfraError> {
-        let digest = cert.digest(MessageDigest::sha1())?;
-        let thumbprint: [u8; 20] = digest[..]
-            .try_into()
-            .map_err(|_| InfraError::Key("SHA-1 digest is not 20 bytes".into()))?;
-        let kid = upper_hex(&thumbprint);
+    /// The key of `cert`, created at `created_at`; not stored anywhere yet (no file stem), not
+    /// retired.
+    pub(super) fn from_certificate(
+        created_at: DateTime<Utc>,
+        cert: &X509,
+    ) -> Result<Self, InfraError> {
+        let (thumbprint, kid) = x509::thumbprint(cert)?;
         let public_key = cert.public_key()?;
         let (algorithm, jwk, decoding) = public_parts(&public_key)?;
         Ok(Self {
-            stem: format!(
-                "{}-{}",
-                created_at.format(STAMP_FORMAT),
-                kid.get(..8).unwrap_or(&kid)
-            ),
+            stem: String::new(),
             kid,
             thumbprint,
             created_at,
@@ -91,7 +71,16 @@ impl KeyInfo {
             jwk,
             retired_at: None,
             signing_ended_at: None,
+            signs_from: None,
         })
+    }
+
+    /// This key as stored in the key directory: its files' name stem and its retirement.
+    #[must_use]
+    pub(super) fn stored_as(mut self, stem: String, retired_at: Option<DateTime<Utc>>) -> Self {
+        self.stem = stem;
+        self.retired_at = retired_at;
+        self
     }
 
     /// The JWS `kid`: uppercase hex SHA-1 of the certificate's DER (40 characters).
@@ -151,6 +140,12 @@ impl KeyInfo {
         self.signing_ended_at
     }
 
+    /// For a key newer than its set's signing key and published ahead of signing
+    /// ([`SigningSchedule::publish_ahead`]): the instant it may start signing. `None` otherwise.
+    pub fn signs_from(&self) -> Option<DateTime<Utc>> {
+        self.signs_from
+    }
+
     /// The `<stamp>-<kid8>` file name stem of the pair.
     pub(super) fn stem(&self) -> &str {
         &self.stem
@@ -165,15 +160,33 @@ impl fmt::Debug for KeyInfo {
             .field("not_after", &self.not_after)
             .field("retired_at", &self.retired_at)
             .field("signing_ended_at", &self.signing_ended_at)
+            .field("signs_from", &self.signs_from)
             .finish_non_exhaustive()
     }
 }
 
-/// Every key in the key directory: the newest key that is not retired signs; the others may
-/// still verify, for as long as [`JwtCodec`](super::JwtCodec)'s trust window says.
+/// When a key set is looked at, and how long a new key is published before it may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SigningSchedule {
+    /// The instant the set is loaded for.
+    pub now: DateTime<Utc>,
+    /// How long a key is in the JWKS before any server signs with it (setting
+    /// `keys.publish_ahead`), so that a verifier holding a cached JWKS never meets its `kid`
+    /// unannounced.
+    pub publish_ahead: Duration,
+}
+
+/// Every key in the key directory and which one signs; the others may still verify, for as
+/// long as [`JwtCodec`](super::JwtCodec)'s trust window says.
 ///
-/// Immutable once loaded: a running server keeps signing with the key it loaded until it is
-/// restarted, so the set's signing key never stops verifying in this process.
+/// Without a [`SigningSchedule`] the newest key that is not retired signs. With one, the newest
+/// key that is not retired and was created at least `publish_ahead` before `now` signs; newer
+/// ones are only published (see [`KeyInfo::signs_from`]). When no key is that old (a fresh
+/// install, or every older key retired), the oldest key that is not retired signs at once, so
+/// there is always a signing key.
+///
+/// Immutable once loaded; a running server swaps in a freshly loaded set
+/// ([`JwtCodec::replace_keys`](super::JwtCodec::replace_keys)).
 pub struct KeySet {
     /// Every key, oldest first.
     keys: Vec<KeyInfo>,
@@ -185,111 +198,7 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Loads every key pair in `dir`; when none of them can sign (there is none, or every one is
-    /// retired), generates one first.
-    ///
-    /// Creates `dir` (mode 0700) when it does not exist.
-    ///
-    /// # Errors
-    /// As [`KeySet::load`] and [`KeySet::generate`].
-    pub fn load_or_generate(dir: &Path) -> Result<KeySet, InfraError> {
-        Self::load_or_generate_with(dir, SigningAlgorithm::default())
-    }
-
-    /// [`KeySet::load_or_generate`], generating a key of `algorithm` when one is needed
-    /// (setting `tokens.algorithm`). Existing keys keep their own algorithms.
-    ///
-    /// # Errors
-    /// As [`KeySet::load`] and [`KeySet::generate`].
-    pub fn load_or_generate_with(
-        dir: &Path,
-        algorithm: SigningAlgorithm,
-    ) -> Result<KeySet, InfraError> {
-        ensure_dir(dir)?;
-        let can_sign = key_files(dir)?
-            .iter()
-            .any(|f| !retirement_marker(dir, &f.stem).exists());
-        if !can_sign {
-            let info = Self::generate_with(dir, SystemClock.now(), algorithm)?;
-            tracing::info!(kid = info.kid(), algorithm = %algorithm, dir = %dir.display(), "generated a token signing key");
-        }
-        Self::load(dir)
-    }
-
-    /// Loads every key pair in `dir`, with their retirement markers; the newest pair (by the
-    /// stamp in its file name) that is not retired signs.
-    ///
-    /// # Errors
-    /// - [`InfraError::Io`] when `dir` or a file cannot be read;
-    /// - [`InfraError::Key`] when `dir` is writable by group or others, holds no key pair, a
-    ///   private key file is accessible by group or others, a file does not parse, a key is not
-    ///   RSA of at least 2048 bits, P-256 or Ed25519, a certificate does not match its key or its file name, two
-    ///   pairs hold the same key, a retirement marker does not parse, or every key is retired;
-    /// - [`InfraError::Crypto`] when OpenSSL fails otherwise.
-    pub fn load(dir: &Path) -> Result<KeySet, InfraError> {
-        check_dir(dir)?;
-        let files = key_files(dir)?;
-        let mut keys = Vec::with_capacity(files.len());
-        for file in &files {
-            let pair = load_pair(dir, file)?;
-            if keys.iter().any(|(k, _): &(KeyInfo, _)| k.kid == pair.0.kid) {
-                return Err(InfraError::Key(format!(
-                    "{}: the same key is stored twice (kid {})",
-                    dir.display(),
-                    pair.0.kid
-                )));
-            }
-            keys.push(pair);
-        }
-        if keys.is_empty() {
-            return Err(InfraError::Key(format!(
-                "{}: no key pair (*{KEY_SUFFIX} with its *{CERT_SUFFIX})",
-                dir.display()
-            )));
-        }
-        Self::from_pairs(keys).ok_or_else(|| {
-            InfraError::Key(format!(
-                "{}: every key is retired; run `tollgate keys generate`",
-                dir.display()
-            ))
-        })
-    }
-
-    /// Generates an RS512 key pair and stores it in `dir` (created with mode 0700 when missing);
-    /// it becomes the signing key at the next load (running servers keep their key until they
-    /// restart). Stamped with the system time.
-    ///
-    /// # Errors
-    /// As [`KeySet::generate_at`].
-    pub fn generate(dir: &Path) -> Result<KeyInfo, InfraError> {
-        Self::generate_at(dir, SystemClock.now())
-    }
-
-    /// Generates a key pair created at `now` (certificate `notBefore` and file name) and stores
-    /// it in `dir`, for tools and tests that control the clock.
-    ///
-    /// # Errors
-    /// [`InfraError::Io`] when the files cannot be written, [`InfraError::Key`] when `dir` is
-    /// writable by group or others, [`InfraError::Crypto`] when OpenSSL fails.
-    pub fn generate_at(dir: &Path, now: DateTime<Utc>) -> Result<KeyInfo, InfraError> {
-        Self::generate_with(dir, now, SigningAlgorithm::default())
-    }
-
-    /// [`KeySet::generate_at`] for a key of `algorithm`.
-    ///
-    /// # Errors
-    /// As [`KeySet::generate_at`].
-    pub fn generate_with(
-        dir: &Path,
-        now: DateTime<Utc>,
-        algorithm: SigningAlgorithm,
-    ) -> Result<KeyInfo, InfraError> {
-        ensure_dir(dir)?;
-        let (key, cert) = x509::new_pair(now, algorithm)?;
-        store_pair(dir, now, &key, &cert)
-    }
-
-    /// The signing key: the newest one that is not retired.
+    /// The signing key (see [`KeySet`] for which one that is).
     pub fn signing(&self) -> &KeyInfo {
         // `from_pairs` only makes sets whose index points into `keys`.
         &self.keys[self.signing]
@@ -316,9 +225,27 @@ impl KeySet {
     }
 
     /// Builds a set from pairs sorted oldest first (each with its retirement read), deciding the
-    /// signing key and when every other key stopped signing; `None` when none can sign.
-    fn from_pairs(pairs: Vec<(KeyInfo, PKey<Private>)>) -> Option<KeySet> {
-        let signing = pairs.iter().rposition(|(k, _)| k.retired_at.is_none())?;
+    /// signing key (per `schedule`, see [`KeySet`]) and when every other key stopped signing;
+    /// `None` when none can sign.
+    pub(super) fn from_pairs(
+        pairs: Vec<(KeyInfo, PKey<Private>)>,
+        schedule: Option<SigningSchedule>,
+    ) -> Option<KeySet> {
+        let usable = |k: &KeyInfo| k.retired_at.is_none();
+        // When a key starts (or started) signing if nothing retires it first.
+        let starts = |k: &KeyInfo| match schedule {
+            None => Some(k.created_at),
+            Some(s) => k.created_at.checked_add_signed(s.publish_ahead),
+        };
+        let signing = match schedule {
+            None => pairs.iter().rposition(|(k, _)| usable(k))?,
+            Some(s) => pairs
+                .iter()
+                .rposition(|(k, _)| usable(k) && starts(k).is_some_and(|t| t <= s.now))
+                // Nothing published long enough: the key published longest signs at once
+                // rather than none (a fresh install must work).
+                .or_else(|| pairs.iter().position(|(k, _)| usable(k)))?,
+        };
         let mut keys = Vec::with_capacity(pairs.len());
         let mut signing_key = None;
         for (i, (info, key)) in pairs.into_iter().enumerate() {
@@ -328,17 +255,19 @@ impl KeySet {
             keys.push(info);
         }
         // A key stopped signing when it was retired or when the first newer key that is not
-        // retired appeared, whichever came first. Newer keys that were retired since may have
-        // signed meanwhile, but after their retirement this key was the newest usable one again,
-        // so only a newer key that is still usable ends its signing for good.
+        // retired started signing, whichever came first. Newer keys that were retired since may
+        // have signed meanwhile, but after their retirement this key was the newest usable one
+        // again, so only a newer key that is still usable ends its signing for good.
         for i in 0..keys.len() {
             if i == signing {
                 continue;
             }
-            let superseded_at = keys[i + 1..]
-                .iter()
-                .find(|k| k.retired_at.is_none())
-                .map(|k| k.created_at);
+            if i > signing && usable(&keys[i]) {
+                // Published ahead: it has not signed yet, so its trust window has not begun.
+                keys[i].signs_from = starts(&keys[i]);
+                continue;
+            }
+            let superseded_at = keys[i + 1..].iter().find(|k| usable(k)).and_then(&starts);
             keys[i].signing_ended_at = match (keys[i].retired_at, superseded_at) {
                 (Some(r), Some(s)) => Some(r.min(s)),
                 (r, s) => r.or(s),
@@ -358,12 +287,28 @@ impl KeySet {
         let infos = pairs
             .iter()
             .map(|(created, key, cert, retired_at)| {
-                let mut info = KeyInfo::from_certificate(*created, cert)?;
-                info.retired_at = *retired_at;
-                Ok((info, key.clone()))
+                let info = KeyInfo::from_certificate(*created, cert)?;
+                Ok((info.stored_as(String::new(), *retired_at), key.clone()))
             })
             .collect::<Result<Vec<_>, InfraError>>()?;
-        Self::from_pairs(infos).ok_or_else(|| InfraError::Key("no usable key".into()))
+        Self::from_pairs(infos, None).ok_or_else(|| InfraError::Key("no usable key".into()))
+    }
+
+    /// [`KeySet::in_memory`] with a [`SigningSchedule`].
+    #[cfg(test)]
+    pub(crate) fn in_memory_scheduled(
+        pairs: &[MemoryPair],
+        schedule: SigningSchedule,
+    ) -> Result<KeySet, InfraError> {
+        let infos = pairs
+            .iter()
+            .map(|(created, key, cert, retired_at)| {
+                let info = KeyInfo::from_certificate(*created, cert)?;
+                Ok((info.stored_as(String::new(), *retired_at), key.clone()))
+            })
+            .collect::<Result<Vec<_>, InfraError>>()?;
+        Self::from_pairs(infos, Some(schedule))
+            .ok_or_else(|| InfraError::Key("no usable key".into()))
     }
 }
 
@@ -377,201 +322,6 @@ impl fmt::Debug for KeySet {
             .field("signing_kid", &self.signing_kid())
             .field("keys", &self.keys().map(KeyInfo::kid).collect::<Vec<_>>())
             .finish_non_exhaustive()
-    }
-}
-
-/// A private key file found in the directory, by name.
-pub(super) struct KeyFile {
-    created_at: DateTime<Utc>,
-    /// The name without [`KEY_SUFFIX`].
-    pub(super) stem: String,
-    kid8: String,
-}
-
-/// The key files of `dir`, oldest first.
-pub(super) fn key_files(dir: &Path) -> Result<Vec<KeyFile>, InfraError> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(KEY_SUFFIX) else {
-            continue;
-        };
-        match parse_stem(stem) {
-            Some((created_at, kid8)) => files.push(KeyFile {
-                created_at,
-                stem: stem.to_owned(),
-                kid8: kid8.to_owned(),
-            }),
-            None => tracing::warn!(
-                file = %dir.join(name).display(),
-                "ignoring a key file not named <YYYYMMDDTHHMMSS.ffffffZ>-<8 hex digits>{KEY_SUFFIX}"
-            ),
-        }
-    }
-    // The stem breaks ties so the order never depends on the directory listing.
-    files.sort_by(|a, b| (a.created_at, &a.stem).cmp(&(b.created_at, &b.stem)));
-    Ok(files)
-}
-
-fn parse_stem(stem: &str) -> Option<(DateTime<Utc>, &str)> {
-    let (stamp, kid8) = stem.rsplit_once('-')?;
-    let hex = |c: char| c.is_ascii_digit() || ('A'..='F').contains(&c);
-    if kid8.len() != 8 || !kid8.chars().all(hex) {
-        return None;
-    }
-    let created = NaiveDateTime::parse_from_str(stamp, STAMP_FORMAT).ok()?;
-    Some((created.and_utc(), kid8))
-}
-
-fn load_pair(dir: &Path, file: &KeyFile) -> Result<(KeyInfo, PKey<Private>), InfraError> {
-    let key_path = dir.join(format!("{}{KEY_SUFFIX}", file.stem));
-    let cert_path = dir.join(format!("{}{CERT_SUFFIX}", file.stem));
-    let bad = |path: &Path, what: String| InfraError::Key(format!("{}: {what}", path.display()));
-
-    let meta = fs::metadata(&key_path).map_err(io(&key_path))?;
-    if !meta.is_file() {
-        return Err(bad(&key_path, "not a regular file".into()));
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        // Refused rather than warned about: a key others could read may already be someone
-        // else's, and a warning in a start-up log is easily missed.
-        return Err(bad(
-            &key_path,
-            format!("private key is accessible by group or others (mode {mode:03o}); chmod 600 it"),
-        ));
-    }
-    let key = PKey::private_key_from_pem(&fs::read(&key_path).map_err(io(&key_path))?)
-        .map_err(|e| bad(&key_path, format!("not a PEM private key ({e})")))?;
-    if let Err(why) = x509::algorithm_of(&key) {
-        return Err(bad(&key_path, why));
-    }
-    let cert = X509::from_pem(&fs::read(&cert_path).map_err(io(&cert_path))?)
-        .map_err(|e| bad(&cert_path, format!("not a PEM certificate ({e})")))?;
-    if !cert.public_key()?.public_eq(&key) {
-        return Err(bad(
-            &cert_path,
-            "certificate is not for its private key".into(),
-        ));
-    }
-    let mut info = KeyInfo::from_certificate(file.created_at, &cert)?;
-    // The name as found, not as we would format it, so a marker always sits next to its pair.
-    info.stem.clone_from(&file.stem);
-    info.retired_at = read_retirement(dir, &file.stem)?;
-    if !info.kid.starts_with(&file.kid8) {
-        return Err(bad(
-            &cert_path,
-            format!(
-                "file name says kid {}…, the certificate says {}",
-                file.kid8, info.kid
-            ),
-        ));
-    }
-    Ok((info, key))
-}
-
-/// Writes a pair under its final names, certificate first and key last, each through a temporary
-/// file and a rename: a crash leaves at worst an orphan certificate or a hidden `.tmp` file,
-/// which loading ignores, never a key without its certificate.
-pub(crate) fn store_pair(
-    dir: &Path,
-    created_at: DateTime<Utc>,
-    key: &PKey<Private>,
-    cert: &X509,
-) -> Result<KeyInfo, InfraError> {
-    let info = KeyInfo::from_certificate(created_at, cert)?;
-    let stem = info.stem.clone();
-    let cert_pem = cert.to_pem()?;
-    let key_pem = key.private_key_to_pem_pkcs8()?;
-    let files = [
-        (CERT_SUFFIX, cert_pem.as_slice(), 0o644),
-        (KEY_SUFFIX, key_pem.as_slice(), 0o600),
-    ];
-    for (suffix, bytes, mode) in files {
-        write_atomically(dir, &format!("{stem}{suffix}"), bytes, mode)?;
-    }
-    // Make the renames durable before anyone is handed tokens signed with this key.
-    sync_dir(dir)?;
-    Ok(info)
-}
-
-/// Writes `dir/name` through a hidden temporary file and a rename, so the file is either wholly
-/// there or not at all (loading ignores `.tmp` files). The caller syncs the directory once its
-/// renames are done ([`sync_dir`]).
-pub(super) fn write_atomically(
-    dir: &Path,
-    name: &str,
-    bytes: &[u8],
-    mode: u32,
-) -> Result<(), InfraError> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(name);
-    let written =
-        write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, &path).map_err(io(&path)));
-    if let Err(e) = written {
-        // Best effort: the error that matters is the one being returned.
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
-    Ok(())
-}
-
-/// Makes the renames in `dir` durable.
-pub(super) fn sync_dir(dir: &Path) -> Result<(), InfraError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-}
-
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InfraError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io(path))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io(path))
-}
-
-/// Creates `dir` with mode 0700 when missing, then checks it.
-fn ensure_dir(dir: &Path) -> Result<(), InfraError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
-    check_dir(dir)
-}
-
-pub(super) fn check_dir(dir: &Path) -> Result<(), InfraError> {
-    let meta = fs::metadata(dir).map_err(io(dir))?;
-    if !meta.is_dir() {
-        return Err(InfraError::Key(format!(
-            "{}: not a directory",
-            dir.display()
-        )));
-    }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        // Whoever can add a pair here can make it the signing key, or make us accept their tokens.
-        return Err(InfraError::Key(format!(
-            "{}: key directory is writable by group or others (mode {mode:03o}); chmod 700 it",
-            dir.display()
-        )));
-    }
-    if mode & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{mode:03o}"), "key directory is readable by group or others; chmod 700 it");
-    }
-    Ok(())
-}
-
-pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InfraError {
-    let path: PathBuf = path.to_owned();
-    move |source| InfraError::Io {
-        path: path.display().to_string(),
-        source,
     }
 }
 

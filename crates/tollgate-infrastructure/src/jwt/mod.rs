@@ -9,20 +9,24 @@ mod algorithm;
 mod claims_wire;
 mod codec;
 mod jwks_verifier;
+mod key_dir;
 mod keys;
 mod lifecycle;
 mod provider;
 mod publish;
+mod rescan;
 mod verify;
 mod x509;
 
 pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
 pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
-pub use keys::{KeyInfo, KeySet};
-pub use lifecycle::{KeyStatus, Retirement};
+pub use key_dir::Retirement;
+pub use keys::{KeyInfo, KeySet, SigningSchedule};
+pub use lifecycle::KeyStatus;
 pub(crate) use provider::ensure_installed as ensure_provider_installed;
 pub use provider::OPENSSL_PROVIDER;
+pub use rescan::KeyDirectory;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
 //! Key material: generating a key of each algorithm with its self-signed certificate, telling a
-//! key's algorithm, and the certificate arithmetic behind the `kid`.
+//! key's algorithm, and the certificate's thumbprint that is the `kid`.
 
 use chrono::{DateTime, Duration, Utc};
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
@@ -105,6 +105,17 @@ pub(super) fn ec_coordinates<T: HasPublic>(
     }
 }
 
+/// The SHA-1 thumbprint of the certificate's DER, and the `kid` made of it (uppercase hex, 40
+/// characters).
+pub(super) fn thumbprint(cert: &X509) -> Result<([u8; 20], String), InfraError> {
+    let digest = cert.digest(MessageDigest::sha1())?;
+    let thumbprint: [u8; 20] = digest[..]
+        .try_into()
+        .map_err(|_| InfraError::Key("SHA-1 digest is not 20 bytes".into()))?;
+    Ok((thumbprint, upper_hex(&thumbprint)))
+}
+
+/// A certificate time as a UTC instant.
 pub(super) fn asn1_to_utc(t: &Asn1TimeRef) -> Result<DateTime<Utc>, InfraError> {
     let diff = Asn1Time::from_unix(0)?.diff(t)?;
     let secs = i64::from(diff.days) * 86_400 + i64::from(diff.secs);
@@ -113,7 +124,7 @@ pub(super) fn asn1_to_utc(t: &Asn1TimeRef) -> Result<DateTime<Utc>, InfraError> 
 }
 
 /// Uppercase hex, as the `kid` is written.
-pub(super) fn upper_hex(bytes: &[u8]) -> String {
+fn upper_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

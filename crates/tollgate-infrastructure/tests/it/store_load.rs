@@ -85,6 +85,7 @@ fn login(db: &Database, user: UserId, ttl: Duration) -> RefreshTokenRecord {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
         jkt: None,
     };
     let first = token(family.id, None, at, ttl);
@@ -219,7 +220,9 @@ fn purge_million(t: &TestDatabase) {
         .purge(&PurgePolicy {
             expired_before: now(),
             revoked_before: now() - Duration::days(7),
+            failures_before: now() - Duration::days(1),
             batch: 500,
+            events_before: None,
         })
         .unwrap();
     let took = started.elapsed();
@@ -317,7 +320,9 @@ fn wal_and_tables_stay_bounded_under_32_chains_sqlite() {
                     db.purge(&PurgePolicy {
                         expired_before: now(),
                         revoked_before: now() - Duration::days(7),
+                        failures_before: now() - Duration::days(1),
                         batch: 500,
+                        events_before: None,
                     })
                     .unwrap();
                     last_purge = Instant::now();

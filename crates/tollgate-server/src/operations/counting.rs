@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tollgate_application::{Error, RotateOutcome, SecurityEvent, SecurityEvents, SessionStore};
+use tollgate_application::{
+    Error, RotateOutcome, SecurityEvent, SecurityEventKind, SecurityEvents, SessionStore,
+};
 use tollgate_domain::{
     Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
 };
@@ -30,12 +32,19 @@ impl SecurityEvents for CountingEvents {
     fn record(&self, event: &SecurityEvent) {
         // Exhaustive on purpose: a new event kind must decide here whether it is counted
         // (login throttling feeds `tollgate_login_throttled_total` once it reports an event).
-        match event {
-            SecurityEvent::RefreshTokenReused { .. } => self.metrics.reuse_detected(),
-            SecurityEvent::LoginThrottled { .. } => self.metrics.login_throttled(),
-            SecurityEvent::LoginFailed { .. }
-            | SecurityEvent::ClientAuthenticationFailed { .. }
-            | SecurityEvent::SessionsRevoked { .. } => {}
+        match &event.kind {
+            SecurityEventKind::RefreshTokenReused { .. } => self.metrics.reuse_detected(),
+            SecurityEventKind::LoginThrottled { .. } => self.metrics.login_throttled(),
+            // Revocations are counted at the session store, by reason.
+            SecurityEventKind::LoginFailed { .. }
+            | SecurityEventKind::ClientAuthenticationFailed
+            | SecurityEventKind::FamilyRevoked { .. }
+            | SecurityEventKind::KeyGenerated { .. }
+            | SecurityEventKind::KeyRetired { .. }
+            | SecurityEventKind::UserDisabled { .. }
+            | SecurityEventKind::UserEnabled { .. }
+            | SecurityEventKind::UserDeleted { .. }
+            | SecurityEventKind::PasswordChanged { .. } => {}
         }
         self.inner.record(event);
     }
@@ -65,8 +74,10 @@ impl SessionStore for CountingSessions {
         family: &Family,
         first: &RefreshTokenRecord,
         verified: &PasswordHash,
+        user_read_at: DateTime<Utc>,
     ) -> Result<bool, Error> {
-        self.inner.create_login_family(family, first, verified)
+        self.inner
+            .create_login_family(family, first, verified, user_read_at)
     }
 
     fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error> {
@@ -126,7 +137,7 @@ mod tests {
     use chrono::TimeZone as _;
     use tollgate_application::{Metrics as _, MockClock, MockSecurityEvents, MockSessionStore};
     use tollgate_infrastructure::db::{Database, PoolOptions};
-    use tollgate_infrastructure::jwt::KeySet;
+    use tollgate_infrastructure::jwt::{JwtCodec, KeySet};
     use tollgate_infrastructure::testing::TestDatabase;
     use uuid::Uuid;
 
@@ -141,7 +152,11 @@ mod tests {
         let db = TestDatabase::sqlite();
         let database = Database::connect(db.url(), &PoolOptions::default()).unwrap();
         let keys_dir = tempfile::tempdir().unwrap();
-        let keys = Arc::new(KeySet::load_or_generate(keys_dir.path()).unwrap());
+        let keys = Arc::new(JwtCodec::new(
+            Arc::new(KeySet::load_or_generate(keys_dir.path()).unwrap()),
+            "https://auth.example",
+            chrono::Duration::zero(),
+        ));
         let mut clock = MockClock::new();
         clock.expect_now().returning(at);
         let metrics = PrometheusMetrics::new(database, keys, Arc::new(clock));
@@ -194,12 +209,21 @@ mod tests {
         let mut inner = MockSecurityEvents::new();
         inner.expect_record().times(2).return_const(());
         let events = CountingEvents::new(Arc::new(inner), metrics.clone());
-        events.record(&SecurityEvent::RefreshTokenReused {
+        let event = |kind| SecurityEvent {
+            at: chrono::DateTime::UNIX_EPOCH,
+            origin: tollgate_application::RequestOrigin::default(),
+            kind,
+        };
+        events.record(&event(SecurityEventKind::RefreshTokenReused {
             user_id: UserId::from_uuid(Uuid::from_u128(1)),
             family_id: FamilyId::from_uuid(Uuid::from_u128(2)),
             token_id: TokenId::from_uuid(Uuid::from_u128(3)),
-        });
-        events.record(&SecurityEvent::LoginFailed { user_name: None });
+        }));
+        events.record(&event(SecurityEventKind::LoginFailed {
+            user_id: None,
+            user_name: None,
+            failure: tollgate_application::LoginFailure::InvalidName,
+        }));
         let text = metrics.render().unwrap();
         assert_eq!(
             sample(&text, "tollgate_refresh_reuse_detected_total").as_deref(),

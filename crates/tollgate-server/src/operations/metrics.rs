@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 use tollgate_application::{Clock, Error, Metrics};
 use tollgate_domain::RevokeReason;
 use tollgate_infrastructure::db::Database;
-use tollgate_infrastructure::jwt::KeySet;
+use tollgate_infrastructure::jwt::JwtCodec;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
@@ -52,13 +52,13 @@ pub struct PrometheusMetrics {
     live_families: Gauge,
     signing_key_age: Gauge<f64, AtomicU64>,
     database: Database,
-    keys: Arc<KeySet>,
+    keys: Arc<JwtCodec>,
     clock: Arc<dyn Clock>,
 }
 
 impl PrometheusMetrics {
     /// Registers every metric; the gauges will read `database`, `keys` and `clock` at scrape time.
-    pub fn new(database: Database, keys: Arc<KeySet>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(database: Database, keys: Arc<JwtCodec>, clock: Arc<dyn Clock>) -> Self {
         let mut registry = Registry::with_prefix("tollgate");
         let token_requests = Family::<TokenLabels, Counter>::default();
         registry.register(
@@ -182,7 +182,7 @@ impl Metrics for PrometheusMetrics {
         let pool = self.database.pool_stats();
         self.pool_in_use.set(i64::from(pool.in_use()));
         self.pool_idle.set(i64::from(pool.idle));
-        let key_age = now - self.keys.signing().created_at();
+        let key_age = now - self.keys.key_set().signing().created_at();
         // Milliseconds keep sub-second precision without a float conversion of a Duration.
         self.signing_key_age
             .set(key_age.num_milliseconds() as f64 / 1000.0);

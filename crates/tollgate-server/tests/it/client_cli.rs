@@ -48,9 +48,32 @@ fn a_client_is_added_listed_and_removed_and_its_secret_is_shown_once() {
     let table = text(&listed.stdout);
     let rows: Vec<&str> = table.lines().collect();
     assert_eq!(rows.len(), 2, "{table}");
-    assert_eq!(rows[0], "client\tgrants\tcreated");
-    assert!(rows[1].starts_with("web-app\trefresh_token\t"), "{table}");
+    assert_eq!(rows[0], "client\tgrants\tintrospect_any\tcreated");
+    assert!(
+        rows[1].starts_with("web-app\trefresh_token\tno\t"),
+        "{table}"
+    );
     assert!(!table.contains(secret) && !text(&listed.stderr).contains(secret));
+
+    let resource = tollgate(
+        d,
+        &[
+            "client",
+            "add",
+            "resource-server",
+            "--grants",
+            "",
+            "--introspect-any",
+        ],
+    );
+    assert!(resource.status.success(), "{}", text(&resource.stderr));
+    let listed = text(&tollgate(d, &["client", "list"]).stdout);
+    assert!(
+        listed
+            .lines()
+            .any(|row| row.starts_with("resource-server\t-\tyes\t")),
+        "{listed}"
+    );
 
     let again = tollgate(d, &["client", "add", "web-app"]);
     assert!(!again.status.success(), "a taken id is refused");
@@ -68,6 +91,10 @@ fn a_client_is_added_listed_and_removed_and_its_secret_is_shown_once() {
     assert!(removed.status.success(), "{}", text(&removed.stderr));
     let gone = tollgate(d, &["client", "remove", "web-app"]);
     assert!(!gone.status.success(), "removing twice fails");
+    tollgate(d, &["client", "remove", "resource-server"]);
     let listed = tollgate(d, &["client", "list"]);
-    assert_eq!(text(&listed.stdout), "client\tgrants\tcreated\n");
+    assert_eq!(
+        text(&listed.stdout),
+        "client\tgrants\tintrospect_any\tcreated\n"
+    );
 }

@@ -72,3 +72,21 @@ fn an_invalid_value_stops_start_up_with_one_line_naming_the_key() {
         assert!(stderr.contains(key), "{key} not named in {stderr}");
     }
 }
+
+#[test]
+fn a_publish_ahead_shorter_than_the_jwks_max_age_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tollgate(
+        dir.path(),
+        &["serve"],
+        &[
+            ("TOLLGATE__KEYS__PUBLISH_AHEAD", "60"),
+            ("TOLLGATE__SERVER__BIND", "127.0.0.1:0"),
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("keys.publish_ahead"), "{stderr}");
+    assert!(stderr.contains("300"), "names the max-age: {stderr}");
+}

@@ -3,15 +3,18 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use tollgate_application::PublishedKeys;
 
-/// The metadata changes only with the configuration, that is with a restart.
+/// The metadata changes with the configuration, and its algorithms with the keys published, no
+/// faster than the JWKS, which is cached as long.
 const CACHE_CONTROL: &str = "public, max-age=300";
 /// Client authentication at the token and revocation endpoints (API.md §6).
 const CLIENT_SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
 
 /// The members we publish, in RFC 8414 §2 order. `scopes_supported` is left out: Tollgate has
-/// no scopes. Endpoints a host did not mount are left out too.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// no scopes. Endpoints a host did not mount are left out too. Then one extension member
+/// (RFC 8414 §2 allows others), `token_signing_alg_values_supported`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = AuthorizationServerMetadata)]
 pub(crate) struct Metadata {
     issuer: String,
@@ -29,6 +32,11 @@ pub(crate) struct Metadata {
     introspection_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     introspection_endpoint_auth_methods_supported: Option<Vec<&'static str>>,
+    /// Extension member (not registered by RFC 8414, which names none for this): the distinct
+    /// JWS `alg` values of the keys published in the JWKS right now, the signing key's first;
+    /// during a key rotation, both keys' algorithms. Present only when the JWKS is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// Which optional endpoints a service mounts.
@@ -75,7 +83,15 @@ impl Metadata {
             introspection_endpoint_auth_methods_supported: mounted
                 .introspection
                 .then(|| CLIENT_SECRET_METHODS.to_vec()),
+            token_signing_alg_values_supported: None,
         }
+    }
+
+    /// This metadata with the algorithms of the keys published now.
+    #[must_use]
+    fn with_signing_algorithms(mut self, algorithms: Vec<String>) -> Self {
+        self.token_signing_alg_values_supported = Some(algorithms);
+        self
     }
 }
 
@@ -87,17 +103,28 @@ impl Metadata {
     operation_id = "metadata",
     responses(
         (status = 200, description = "RFC 8414 authorization-server metadata; endpoints the \
-server does not mount are left out", body = Metadata,
+server does not mount are left out; `token_signing_alg_values_supported` (extension) lists the \
+algorithms of the keys in the JWKS", body = Metadata,
             headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
     ),
 )]
-pub(crate) async fn discovery(metadata: web::Data<Metadata>) -> HttpResponse {
+pub(crate) async fn discovery(
+    metadata: web::Data<Metadata>,
+    keys: Option<web::Data<PublishedKeys>>,
+) -> HttpResponse {
+    // Read per request: the published keys change with a rotation, without a restart.
+    let metadata = match keys {
+        Some(keys) => (**metadata)
+            .clone()
+            .with_signing_algorithms(keys.signing_algorithms()),
+        None => (**metadata).clone(),
+    };
     HttpResponse::Ok()
         .insert_header((
             header::CACHE_CONTROL,
             HeaderValue::from_static(CACHE_CONTROL),
         ))
-        .json(&**metadata)
+        .json(&metadata)
 }
 
 #[cfg(test)]
@@ -140,9 +167,22 @@ mod tests {
             "revocation_endpoint_auth_methods_supported",
             "introspection_endpoint",
             "introspection_endpoint_auth_methods_supported",
+            "token_signing_alg_values_supported",
         ] {
             assert!(m.get(absent).is_none(), "{absent}");
         }
+    }
+
+    #[test]
+    fn the_signing_algorithms_are_listed_as_given() {
+        let m = as_json(
+            &metadata("https://auth.example", false)
+                .with_signing_algorithms(vec!["EdDSA".into(), "RS512".into()]),
+        );
+        assert_eq!(
+            m["token_signing_alg_values_supported"],
+            json!(["EdDSA", "RS512"])
+        );
     }
 
     fn as_json(m: &Metadata) -> Value {

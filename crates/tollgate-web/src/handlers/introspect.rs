@@ -1,8 +1,10 @@
 //! `POST /api/oauth2/introspect`: token introspection (RFC 7662) for configured clients.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
-use tollgate_application::{Introspected, Introspection};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use tollgate_application::{Error as AppError, Introspected, Introspection};
 
 use crate::handlers::run_blocking;
 use crate::operation_form::read_token_operation;
@@ -32,10 +34,42 @@ struct IntrospectionBody<'a> {
     aud: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
+    /// The client the token was issued to; absent for a token issued without client
+    /// authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    /// Extension member (RFC 7662 §2.2): the `kid` of the key that signed the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    /// Extension member (RFC 7662 §2.2): the JWS algorithm the token is signed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alg: Option<&'a str>,
+}
+
+/// The `kid` and `alg` of a token's JWS header.
+#[derive(Deserialize)]
+struct SigningHeader {
+    kid: String,
+    alg: String,
+}
+
+/// A header no longer than this is not ours (ours are under 100 characters).
+const MAX_HEADER_CHARS: usize = 1024;
+
+/// The JWS header of `token`, if it decodes. A plain decode with no check of its own: it is
+/// shown only once the use case found the token active, that is verified, and verification
+/// covers the header and accepts a token only with the key its `kid` names, under that key's
+/// own `alg`.
+fn signing_header(token: &str) -> Option<SigningHeader> {
+    let encoded = token.split('.').next()?;
+    if encoded.len() > MAX_HEADER_CHARS {
+        return None;
+    }
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
 }
 
 impl<'a> IntrospectionBody<'a> {
-    fn from_result(found: &'a Introspected) -> Self {
+    fn from_result(found: &'a Introspected, header: Option<&'a SigningHeader>) -> Self {
         let inactive = Self {
             active: false,
             token_type: None,
@@ -46,10 +80,18 @@ impl<'a> IntrospectionBody<'a> {
             iss: None,
             aud: None,
             sid: None,
+            client_id: None,
+            kid: None,
+            alg: None,
         };
+        let kid = header.map(|h| h.kid.as_str());
+        let alg = header.map(|h| h.alg.as_str());
         match found {
             Introspected::Inactive => inactive,
-            Introspected::Access(c) => Self {
+            Introspected::Access {
+                claims: c,
+                client_id,
+            } => Self {
                 active: true,
                 // RFC 7662's token_type is the OAuth token type of RFC 6749 §7.1.
                 token_type: Some("Bearer"),
@@ -60,8 +102,14 @@ impl<'a> IntrospectionBody<'a> {
                 iss: Some(&c.issuer),
                 aud: Some("access"),
                 sid: Some(c.sid.to_string()),
+                client_id: client_id.as_ref().map(|c| c.as_str()),
+                kid,
+                alg,
             },
-            Introspected::Refresh(c) => Self {
+            Introspected::Refresh {
+                claims: c,
+                client_id,
+            } => Self {
                 active: true,
                 token_type: Some("refresh_token"),
                 sub: Some(c.sub.to_string()),
@@ -71,6 +119,9 @@ impl<'a> IntrospectionBody<'a> {
                 iss: Some(&c.issuer),
                 aud: Some("refresh"),
                 sid: None,
+                client_id: client_id.as_ref().map(|c| c.as_str()),
+                kid,
+                alg,
             },
         }
     }
@@ -83,7 +134,11 @@ impl<'a> IntrospectionBody<'a> {
     tag = "oauth2",
     operation_id = "introspect",
     description = "RFC 7662, for authenticated configured clients only (HTTP Basic or \
-`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`.",
+`client_id`/`client_secret` in the body). Anything not active is `{\"active\":false}`, and so \
+is a token bound to another client (issued to it at login) unless the caller was created with \
+`tollgate client add --introspect-any`. An active token bound to a client carries its \
+`client_id`; an active token's answer adds the extension members `kid` and `alg` of the key \
+that signed it.",
     request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = [])),
     responses(
@@ -107,14 +162,19 @@ pub(crate) async fn introspect(
     endpoint: web::Data<Endpoint>,
     introspection: web::Data<Introspection>,
 ) -> Result<HttpResponse, OAuthError> {
-    let (token, hint, credentials) =
+    let (token, hint, mut credentials) =
         read_token_operation(&req, payload, endpoint.config.max_body_bytes).await?;
+    credentials.address = endpoint.address_of(&req);
     let retry_after = endpoint.config.retry_after_secs;
+    let header = signing_header(&token);
     let found = run_blocking("introspection", retry_after, move || {
         // Introspection answers questions about other people's tokens: always a known client.
-        endpoint.identify(&credentials, true)?;
-        introspection.execute(&token, hint)
+        let client = endpoint
+            .identify(&credentials, true)?
+            .ok_or(AppError::InvalidClient)?;
+        introspection.execute(&token, hint, &client)
     })
     .await?;
-    Ok(no_store(&mut HttpResponse::Ok()).json(IntrospectionBody::from_result(&found)))
+    Ok(no_store(&mut HttpResponse::Ok())
+        .json(IntrospectionBody::from_result(&found, header.as_ref())))
 }

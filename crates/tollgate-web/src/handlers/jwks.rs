@@ -5,10 +5,14 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use tollgate_application::{JwkParams, PublicJwk, PublishedKeys};
 
-/// Caches may keep the set five minutes. A retired key leaving late is harmless (its tokens have
-/// expired); a new key is published as soon as a restarted server signs with it, so verifiers
-/// that meet an unknown `kid` should refetch rather than wait for this to run out.
-const CACHE_CONTROL: &str = "public, max-age=300";
+use crate::service::Endpoint;
+
+/// How long caches may keep the JWKS by default, in seconds (its `Cache-Control: max-age`;
+/// [`WebConfig::jwks_max_age`](crate::WebConfig::jwks_max_age)). A retired key leaving late is
+/// harmless (its tokens have expired); a new key is published `keys.publish_ahead`, at least
+/// this long, before any server signs with it, so a verifier holding a cached copy never meets
+/// an unknown `kid`.
+pub const JWKS_MAX_AGE_SECONDS: u32 = 300;
 
 /// One JWK, members in the order RFC 7517's examples use. Public members only, by construction;
 /// each key type's own members only (`n`, `e` for RSA; `crv`, `x`, `y` for EC; `crv`, `x` for OKP).
@@ -73,22 +77,38 @@ fn jwk_set(keys: &[PublicJwk]) -> JwkSet<'_> {
     responses(
         (status = 200, description = "RFC 7517 key set of every key that can still verify a live \
 token; public members only", body = JwkSet,
-            headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+            headers(("Cache-Control" = String, description = "`public, max-age=300` \
+(`keys.jwks_max_age`)"))),
     ),
 )]
-pub(crate) async fn jwks(keys: web::Data<PublishedKeys>) -> HttpResponse {
+pub(crate) async fn jwks(
+    keys: web::Data<PublishedKeys>,
+    endpoint: web::Data<Endpoint>,
+) -> HttpResponse {
     let keys = keys.current();
     HttpResponse::Ok()
         .insert_header((
             header::CACHE_CONTROL,
-            HeaderValue::from_static(CACHE_CONTROL),
+            cache_control(endpoint.config.jwks_max_age),
         ))
         .json(jwk_set(&keys))
+}
+
+fn cache_control(max_age: u32) -> HeaderValue {
+    // Digits and ASCII only, so always a valid header value; the fallback is never taken.
+    HeaderValue::try_from(format!("public, max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_says_the_configured_max_age() {
+        assert_eq!(cache_control(JWKS_MAX_AGE_SECONDS), "public, max-age=300");
+        assert_eq!(cache_control(1), "public, max-age=1");
+    }
 
     #[test]
     fn a_key_serializes_with_exactly_the_public_jwk_members() {

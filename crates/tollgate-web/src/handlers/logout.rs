@@ -1,11 +1,11 @@
 //! `POST /api/oauth2/logout`: ends the caller's session.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::Authenticated;
 use crate::handlers::run_blocking;
 use crate::response::no_store;
-use tollgate_application::AccessGuard;
+use tollgate_application::{AccessGuard, RequestOrigin};
 
 use crate::service::Endpoint;
 use crate::OAuthError;
@@ -31,13 +31,19 @@ the database", body = crate::error::ErrorBody,
     ),
 )]
 pub(crate) async fn logout(
+    req: HttpRequest,
     caller: Authenticated,
     endpoint: web::Data<Endpoint>,
     guard: web::Data<AccessGuard>,
 ) -> Result<HttpResponse, OAuthError> {
     let guard = guard.into_inner();
+    // A bearer request names no client: only the address is known.
+    let origin = RequestOrigin {
+        client_id: None,
+        address: endpoint.address_of(&req),
+    };
     run_blocking("logout", endpoint.config.retry_after_secs, move || {
-        guard.logout(&caller.0)
+        guard.logout(&caller.0, &origin)
     })
     .await?;
     Ok(no_store(&mut HttpResponse::NoContent()).finish())

@@ -1,11 +1,10 @@
 //! `POST /api/oauth2/token`: the password and refresh-token grants.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use tollgate_application::LoginRequest;
+use tollgate_application::{LoginRequest, RequestOrigin};
 use tollgate_domain::GrantType;
 
 use crate::body::read_form;
-use crate::client_addr::client_address;
 use crate::client_auth::client_credentials;
 use crate::form::{parse_token_request, Grant};
 use crate::handlers::run_blocking;
@@ -24,7 +23,7 @@ use crate::{OAuthError, Operations};
     description = "Both dialects on one endpoint: `grantType=Password&userName=…&password=…` or \
 `grant_type=password&username=…&password=…` logs in; `grantType=RefreshToken&refreshToken=…` or \
 `grant_type=refresh_token&refresh_token=…` refreshes. A refresh token works once; presenting a \
-spent one revokes its whole family. A `DPoP` proof header (RFC 9449) on a login binds the family \
+spent one revokes its whole family. A refresh token issued to an authenticated client is bound to it (RFC 6749 §6): refreshing it with another client, or without client authentication, is `invalid_grant` and spends nothing. A token issued without client authentication (the product dialect) is unbound and refreshes with or without a client. A `DPoP` proof header (RFC 9449) on a login binds the family \
 to the proof's key (`token_type: DPoP`); its refreshes then need a proof by that key. Responses \
 carry `Cache-Control: no-store`.",
     request_body(content = crate::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
@@ -33,9 +32,9 @@ carry `Cache-Control: no-store`.",
         (status = 200, description = "A new token pair", body = crate::response::TokenBody),
         (status = 400, description = "`invalid_request` (missing, repeated or both-spelled \
 parameter, malformed body, wrong content type), `unsupported_grant_type`, `invalid_grant` (bad \
-credentials or refresh token, or a DPoP-bound refresh token without a proof by its key), \
-`invalid_dpop_proof` (a repeated, refused or replayed `DPoP` header, or none while \
-`dpop.required` is on), `unauthorized_client`", body = crate::error::ErrorBody),
+credentials or refresh token, a refresh token bound to another client, or a DPoP-bound refresh \
+token without a proof by its key), `invalid_dpop_proof` (a repeated, refused or replayed `DPoP` \
+header, or none while `dpop.required` is on), `unauthorized_client`", body = crate::error::ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication failed",
             body = crate::error::ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
@@ -81,7 +80,9 @@ async fn issue(
         Grant::Password { .. } => "password",
         Grant::RefreshToken { .. } => "refresh_token",
     };
-    let credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let mut credentials = client_credentials(&req, request.client_id, request.client_secret)?;
+    let address = endpoint.address_of(&req);
+    credentials.address = address;
     let retry_after = endpoint.config.retry_after_secs;
     let grant_type = match &request.grant {
         Grant::Password { .. } => GrantType::Password,
@@ -96,7 +97,8 @@ async fn issue(
             user_name,
             password,
             long_lived,
-            client_address: client_address(&req, &endpoint.config.trusted_proxies),
+            client_address: address,
+            client_id: None,
         },
         Grant::RefreshToken { refresh_token } => {
             let pair = run_blocking("token", retry_after, move || {
@@ -109,9 +111,16 @@ async fn issue(
                     }
                     _ => None,
                 };
+                // A token bound to a client refreshes only for that client (RFC 6749 §6), one
+                // bound to a DPoP key only with a proof by it (RFC 9449 §5); the origin also
+                // goes with the security events of a reuse.
+                let origin = RequestOrigin {
+                    client_id: client.map(|c| c.id),
+                    address,
+                };
                 grants
                     .refresh
-                    .execute_with_key(&refresh_token, jkt.as_ref())
+                    .execute_with_key(&refresh_token, &origin, jkt.as_ref())
             })
             .await?;
             return Ok(token_response(&pair));
@@ -126,6 +135,12 @@ async fn issue(
         run_blocking("token", retry_after, move || {
             let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
             endpoint.authorize_grant(client.as_ref(), grant_type)?;
+            // The new family is bound to the authenticated client, if any, and the client goes
+            // with the login's security events.
+            let login = LoginRequest {
+                client_id: client.map(|c| c.id),
+                ..login
+            };
             grants.login.check_throttle(&login)?;
             // The proof is spent here, before the password is hashed: a refused login cannot
             // have its proof replayed either.

@@ -15,11 +15,11 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use tollgate_application::{
     Error, MockClientStore, MockClock, MockIdGenerator, MockLoginThrottle, MockPasswordHasher,
     MockPublicKeys, MockSecretHasher, MockSecurityEvents, MockSessionStore, MockTokenSigner,
-    MockTokenVerifier, MockUserStore, Ports,
+    MockTokenVerifier, MockUserStore, Ports, RequestOrigin, SecurityEvent, SecurityEventKind,
 };
 use tollgate_domain::{
-    whole_seconds, AccessClaims, AccessTokenId, Family, FamilyId, PasswordHash, RefreshClaims,
-    RefreshTokenRecord, TokenId, TokenPolicy, User, UserId, UserName,
+    whole_seconds, AccessClaims, AccessTokenId, Client, ClientId, Family, FamilyId, PasswordHash,
+    RefreshClaims, RefreshTokenRecord, TokenId, TokenPolicy, User, UserId, UserName,
 };
 use uuid::Uuid;
 
@@ -69,6 +69,7 @@ pub fn policy() -> TokenPolicy {
         refresh_long_ttl: Duration::days(14),
         family_max_lifetime: Duration::days(90),
         reuse_grace: Duration::zero(),
+        leeway: Duration::seconds(30),
     }
 }
 
@@ -107,6 +108,7 @@ pub fn session() -> Session {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
         jkt: None,
     };
     let issued = now() - Duration::hours(1);
@@ -132,6 +134,29 @@ pub fn session() -> Session {
         claims,
         record,
         family,
+    }
+}
+
+/// A configured client's id (`"client-a"`, `"client-b"`, ...).
+pub fn client_id(id: &str) -> ClientId {
+    ClientId::parse(id).unwrap()
+}
+
+/// `s` with its family bound to the client `id`, as a login authenticated as that client
+/// leaves it.
+pub fn bound_to(mut s: Session, id: &str) -> Session {
+    s.family.client_id = Some(client_id(id));
+    s
+}
+
+/// An authenticated client `id`, allowed to introspect every client's tokens if `any`.
+pub fn client(id: &str, introspect_any: bool) -> Client {
+    Client {
+        id: client_id(id),
+        secret_digest: tollgate_domain::SecretDigest::from_bytes([0; 32]),
+        allowed_grants: std::collections::BTreeSet::new(),
+        created_at: now() - Duration::days(30),
+        introspect_any,
     }
 }
 
@@ -303,4 +328,18 @@ impl Default for Mocks {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The event a use case records at [`now`] for a request from `origin`.
+pub fn event_from(origin: RequestOrigin, kind: SecurityEventKind) -> SecurityEvent {
+    SecurityEvent {
+        at: now(),
+        origin,
+        kind,
+    }
+}
+
+/// The event a use case records at [`now`] for a request of unknown origin (or a command).
+pub fn event(kind: SecurityEventKind) -> SecurityEvent {
+    event_from(RequestOrigin::default(), kind)
 }

@@ -116,8 +116,9 @@ fn the_jwks_has_the_right_members_for_each_key_type() {
     let codec = all_algorithms_codec();
     let jwks = codec.jwks(t0());
     assert_eq!(jwks.len(), 3);
+    let set = codec.key_set();
     for jwk in &jwks {
-        let key = codec.key_set().find(&jwk.kid).unwrap();
+        let key = set.find(&jwk.kid).unwrap();
         assert_eq!(jwk.alg, key.algorithm().name());
         assert_eq!(jwk.key_use, "sig");
         let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s).unwrap();

@@ -111,69 +111,103 @@ fn the_same_claims_give_byte_identical_tokens() {
     assert_ne!(one, codec().sign_refresh(&other).unwrap());
 }
 
-#[test]
-fn a_tampered_payload_or_signature_is_a_bad_signature() {
-    let token = codec().sign_access(&access_claims()).unwrap();
-    let parts: Vec<&str> = token.split('.').collect();
+/// Which verification a forged token is shown to.
+#[derive(Clone, Copy, Debug)]
+enum Shown {
+    AsRefresh,
+    AsAccess,
+}
 
+/// One forged or misused token, the verification it is shown to and the reason it must get.
+struct Forgery {
+    what: String,
+    token: String,
+    shown: Shown,
+    expected: TokenRejection,
+}
+
+fn forgery(
+    what: impl Into<String>,
+    token: String,
+    shown: Shown,
+    expected: TokenRejection,
+) -> Forgery {
+    Forgery {
+        what: what.into(),
+        token,
+        shown,
+        expected,
+    }
+}
+
+/// Every forgery the verifier must refuse, with the reason it must report. Each row is one
+/// attack; the controls after the table show that what the row changed is what made it fail.
+fn forgeries() -> Vec<Forgery> {
+    use Shown::*;
+    let access = codec().sign_access(&access_claims()).unwrap();
+    let refresh = codec().sign_refresh(&refresh_claims(true)).unwrap();
+    let parts: Vec<&str> = access.split('.').collect();
+    let payload = refresh_payload_with(|_| {});
+    let kid = shared_keys().signing_kid().to_owned();
+    let mut rows = Vec::new();
+
+    // --- the signature -----------------------------------------------------------------------
     let mut other = access_claims();
     other.unique_name = "root".into();
     let other_payload = codec().sign_access(&other).unwrap();
-    let swapped = format!(
-        "{}.{}.{}",
-        parts[0],
-        other_payload.split('.').nth(1).unwrap(),
-        parts[2]
-    );
-    assert_eq!(access_rejection(&swapped), Signature);
-
-    // Change the first signature character: still canonical base64url, wrong bytes.
+    let other_payload = other_payload.split('.').nth(1).unwrap();
+    rows.push(forgery(
+        "payload swapped under the original signature",
+        format!("{}.{other_payload}.{}", parts[0], parts[2]),
+        AsAccess,
+        Signature,
+    ));
+    // Still canonical base64url, wrong bytes.
     let first = if parts[2].starts_with('A') { "B" } else { "A" };
-    let bad_sig = format!("{}.{}.{first}{}", parts[0], parts[1], &parts[2][1..]);
-    assert_eq!(access_rejection(&bad_sig), Signature);
-
-    // A signature one byte short of the modulus.
+    rows.push(forgery(
+        "first signature character changed",
+        format!("{}.{}.{first}{}", parts[0], parts[1], &parts[2][1..]),
+        AsAccess,
+        Signature,
+    ));
     let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-    let short = format!(
-        "{}.{}.{}",
-        parts[0],
-        parts[1],
-        URL_SAFE_NO_PAD.encode(&sig[1..])
-    );
-    assert_eq!(access_rejection(&short), Signature);
-    assert_eq!(
-        access_rejection(&format!("{}.{}.", parts[0], parts[1])),
-        Signature
-    );
+    rows.push(forgery(
+        "signature one byte short of the modulus",
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            URL_SAFE_NO_PAD.encode(&sig[1..])
+        ),
+        AsAccess,
+        Signature,
+    ));
+    rows.push(forgery(
+        "empty signature",
+        format!("{}.{}.", parts[0], parts[1]),
+        AsAccess,
+        Signature,
+    ));
     // Full length but not below the modulus: OpenSSL cannot even run the check.
-    let too_big = format!(
-        "{}.{}.{}",
-        parts[0],
-        parts[1],
-        URL_SAFE_NO_PAD.encode([0xff; 256])
-    );
-    assert_eq!(access_rejection(&too_big), Signature);
-}
+    rows.push(forgery(
+        "signature of all ones",
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            parts[1],
+            URL_SAFE_NO_PAD.encode([0xff; 256])
+        ),
+        AsAccess,
+        Signature,
+    ));
+    rows.push(forgery(
+        "signed by a foreign key under our kid",
+        forge(&our_header(), &payload, rs512(&foreign().key)),
+        AsRefresh,
+        Signature,
+    ));
 
-#[test]
-fn a_token_signed_by_a_foreign_key_under_our_kid_is_a_bad_signature() {
-    let payload = String::from_utf8(segment(
-        &codec().sign_refresh(&refresh_claims(true)).unwrap(),
-        1,
-    ))
-    .unwrap();
-    let forged = forge(&our_header(), &payload, rs512(&foreign().key));
-    assert_eq!(refresh_rejection(&forged), Signature);
-    // The same payload under our key passes, so the key is the only difference.
-    assert!(codec()
-        .verify_refresh(&signed_by_us(&payload), t0())
-        .is_ok());
-}
-
-#[test]
-fn alg_none_is_refused_as_algorithm() {
-    let payload = refresh_payload_with(|_| {});
-    let kid = shared_keys().signing_kid().to_owned();
+    // --- the algorithm -----------------------------------------------------------------------
     for header in [
         header("none", &kid),
         r#"{"alg":"none"}"#.to_owned(),
@@ -181,70 +215,77 @@ fn alg_none_is_refused_as_algorithm() {
     ] {
         let unsigned = forge(&header, &payload, |_| Vec::new());
         assert!(unsigned.ends_with('.'));
-        assert_eq!(refresh_rejection(&unsigned), Algorithm, "{header}");
+        rows.push(forgery(
+            format!("unsigned, {header}"),
+            unsigned,
+            AsRefresh,
+            Algorithm,
+        ));
     }
-}
-
-#[test]
-fn hs512_keyed_with_our_public_key_is_refused_as_algorithm() {
     // The classic confusion attack: HMAC with the published public key as the secret.
-    let payload = refresh_payload_with(|_| {});
-    let kid = shared_keys().signing_kid().to_owned();
     let public_pems = [
-        ours().key.public_key_to_pem().unwrap(),
-        ours().cert.to_pem().unwrap(),
+        ("public key", ours().key.public_key_to_pem().unwrap()),
+        ("certificate", ours().cert.to_pem().unwrap()),
     ];
-    for secret in public_pems {
+    for (which, secret) in public_pems {
         let forged = forge(&header("HS512", &kid), &payload, |input| {
             let key = PKey::hmac(&secret).unwrap();
             let mut signer = Signer::new(MessageDigest::sha512(), &key).unwrap();
             signer.sign_oneshot_to_vec(input).unwrap()
         });
-        assert_eq!(refresh_rejection(&forged), Algorithm);
+        rows.push(forgery(
+            format!("HS512 keyed with our {which} PEM"),
+            forged,
+            AsRefresh,
+            Algorithm,
+        ));
     }
-}
-
-#[test]
-fn algorithms_other_than_rs512_are_refused_even_when_signed_by_our_key() {
-    let payload = refresh_payload_with(|_| {});
-    let kid = shared_keys().signing_kid().to_owned();
     for alg in ["RS256", "PS512", "rs512", "ES512", ""] {
-        let token = forge(&header(alg, &kid), &payload, rs512(&ours().key));
-        assert_eq!(refresh_rejection(&token), Algorithm, "{alg}");
+        rows.push(forgery(
+            format!("alg {alg:?} signed by our RS512 key"),
+            forge(&header(alg, &kid), &payload, rs512(&ours().key)),
+            AsRefresh,
+            Algorithm,
+        ));
     }
-}
 
-#[test]
-fn a_kid_not_in_our_key_set_is_an_unknown_key() {
-    let payload = refresh_payload_with(|_| {});
+    // --- the key id --------------------------------------------------------------------------
     let foreign_kid: String = openssl::sha::sha1(&foreign().cert.to_der().unwrap())
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect();
-    let by_foreign = forge(
-        &header("RS512", &foreign_kid),
-        &payload,
-        rs512(&foreign().key),
-    );
-    assert_eq!(refresh_rejection(&by_foreign), UnknownKey);
-    let lowercase = forge(
-        &header("RS512", &shared_keys().signing_kid().to_lowercase()),
-        &payload,
-        rs512(&ours().key),
-    );
-    assert_eq!(refresh_rejection(&lowercase), UnknownKey);
-    let no_kid = forge(
-        r#"{"alg":"RS512","typ":"JWT"}"#,
-        &payload,
-        rs512(&ours().key),
-    );
-    assert_eq!(refresh_rejection(&no_kid), UnknownKey);
-}
+    rows.push(forgery(
+        "a foreign key under its own kid",
+        forge(
+            &header("RS512", &foreign_kid),
+            &payload,
+            rs512(&foreign().key),
+        ),
+        AsRefresh,
+        UnknownKey,
+    ));
+    rows.push(forgery(
+        "our kid in lower case",
+        forge(
+            &header("RS512", &kid.to_lowercase()),
+            &payload,
+            rs512(&ours().key),
+        ),
+        AsRefresh,
+        UnknownKey,
+    ));
+    rows.push(forgery(
+        "no kid",
+        forge(
+            r#"{"alg":"RS512","typ":"JWT"}"#,
+            &payload,
+            rs512(&ours().key),
+        ),
+        AsRefresh,
+        UnknownKey,
+    ));
 
-#[test]
-fn crit_or_a_foreign_typ_or_a_duplicated_member_is_malformed() {
-    let payload = refresh_payload_with(|_| {});
-    let kid = shared_keys().signing_kid().to_owned();
+    // --- the header's shape ------------------------------------------------------------------
     for header in [
         format!(r#"{{"alg":"RS512","kid":"{kid}","typ":"JWT","crit":["exp"]}}"#),
         format!(r#"{{"alg":"RS512","kid":"{kid}","typ":"JWT","crit":null}}"#),
@@ -254,22 +295,27 @@ fn crit_or_a_foreign_typ_or_a_duplicated_member_is_malformed() {
         format!(r#"{{"alg":512,"kid":"{kid}"}}"#),
         r#"["RS512"]"#.to_owned(),
     ] {
-        let token = forge(&header, &payload, rs512(&ours().key));
-        assert_eq!(refresh_rejection(&token), Malformed, "{header}");
+        rows.push(forgery(
+            format!("header {header}"),
+            forge(&header, &payload, rs512(&ours().key)),
+            AsRefresh,
+            Malformed,
+        ));
     }
-    // Unknown members are ignored, and typ may be left out.
-    let extra = format!(r#"{{"alg":"RS512","kid":"{kid}","x5t":"abc"}}"#);
-    assert!(codec()
-        .verify_refresh(&forge(&extra, &payload, rs512(&ours().key)), t0())
-        .is_ok());
-}
 
-#[test]
-fn each_token_is_accepted_only_for_its_own_use() {
-    let access = codec().sign_access(&access_claims()).unwrap();
-    let refresh = codec().sign_refresh(&refresh_claims(true)).unwrap();
-    assert_eq!(refresh_rejection(&access), Audience);
-    assert_eq!(access_rejection(&refresh), Audience);
+    // --- the audience: each token only for its own use --------------------------------------
+    rows.push(forgery(
+        "an access token as refresh",
+        access.clone(),
+        AsRefresh,
+        Audience,
+    ));
+    rows.push(forgery(
+        "a refresh token as access",
+        refresh.clone(),
+        AsAccess,
+        Audience,
+    ));
     for aud in [
         serde_json::json!(["refresh"]),
         serde_json::json!("Refresh"),
@@ -278,16 +324,78 @@ fn each_token_is_accepted_only_for_its_own_use() {
         let token = signed_by_us(&refresh_payload_with(|m| {
             m.insert("aud".into(), aud.clone());
         }));
-        assert_eq!(refresh_rejection(&token), Audience, "{aud}");
+        rows.push(forgery(format!("aud {aud}"), token, AsRefresh, Audience));
     }
-    let token = signed_by_us(&refresh_payload_with(|m| {
+    let no_aud = signed_by_us(&refresh_payload_with(|m| {
         m.remove("aud");
     }));
-    assert_eq!(refresh_rejection(&token), Audience);
+    rows.push(forgery("no aud", no_aud, AsRefresh, Audience));
+
+    // --- the issuer --------------------------------------------------------------------------
+    let mut claims = access_claims();
+    claims.issuer = "https://auth.example/".into();
+    rows.push(forgery(
+        "issuer with a trailing slash",
+        codec().sign_access(&claims).unwrap(),
+        AsAccess,
+        Issuer,
+    ));
+    let no_iss = signed_by_us(&refresh_payload_with(|m| {
+        m.remove("iss");
+    }));
+    rows.push(forgery("no iss", no_iss, AsRefresh, Issuer));
+    rows
 }
 
 #[test]
-fn another_issuer_is_refused() {
+fn forged_and_misused_tokens_are_refused_with_their_reason() {
+    let rows = forgeries();
+    assert!(rows.len() >= 30, "the table lost rows: {}", rows.len());
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter_map(|row| {
+            let got = match row.shown {
+                Shown::AsRefresh => codec().verify_refresh(&row.token, t0()).map(|_| ()),
+                Shown::AsAccess => codec().verify_access(&row.token, t0()).map(|_| ()),
+            };
+            match got {
+                Err(AppError::InvalidToken(reason)) if reason == row.expected => None,
+                other => Some(format!(
+                    "{}: expected {:?}, got {other:?}",
+                    row.what, row.expected
+                )),
+            }
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} rows failed:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_forgeries_differ_from_an_accepted_token_only_in_what_they_change() {
+    // The payload the table signs with foreign keys and odd headers verifies under our key and
+    // our header, so the change in each row is what made it fail.
+    let payload = refresh_payload_with(|_| {});
+    let kid = shared_keys().signing_kid().to_owned();
+    assert!(codec()
+        .verify_refresh(&signed_by_us(&payload), t0())
+        .is_ok());
+    // Unknown members are ignored, and typ may be left out.
+    let extra = format!(r#"{{"alg":"RS512","kid":"{kid}","x5t":"abc"}}"#);
+    assert!(codec()
+        .verify_refresh(&forge(&extra, &payload, rs512(&ours().key)), t0())
+        .is_ok());
+    assert!(codec()
+        .verify_access(&codec().sign_access(&access_claims()).unwrap(), t0())
+        .is_ok());
+}
+
+#[test]
+fn another_issuers_verifier_refuses_our_token() {
     let token = codec().sign_refresh(&refresh_claims(true)).unwrap();
     let elsewhere = JwtCodec::new(
         shared_keys(),
@@ -295,14 +403,6 @@ fn another_issuer_is_refused() {
         Duration::seconds(30),
     );
     assert_eq!(rejection(elsewhere.verify_refresh(&token, t0())), Issuer);
-    let mut claims = access_claims();
-    claims.issuer = "https://auth.example/".into();
-    let token = codec().sign_access(&claims).unwrap();
-    assert_eq!(access_rejection(&token), Issuer);
-    let no_iss = signed_by_us(&refresh_payload_with(|m| {
-        m.remove("iss");
-    }));
-    assert_eq!(refresh_rejection(&no_iss), Issuer);
 }
 
 #[test]

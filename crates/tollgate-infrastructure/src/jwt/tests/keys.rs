@@ -10,7 +10,7 @@ use tollgate_application::{Error as AppError, TokenSigner as _, TokenVerifier as
 use tollgate_domain::TokenRejection;
 
 use super::support::*;
-use crate::jwt::keys::store_pair;
+use crate::jwt::key_dir::store_pair;
 use crate::jwt::{JwtCodec, KeySet};
 use crate::InfraError;
 
@@ -18,10 +18,12 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
+/// The names in `dir`, without the lock file.
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != ".lock")
         .collect();
     names.sort();
     names
@@ -50,6 +52,11 @@ fn load_or_generate_makes_a_private_directory_and_key_and_reloads_the_same_kid()
     assert_eq!(mode(&dir), 0o700);
     let files = names(&dir);
     assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(
+        mode(&dir.join(".lock")),
+        0o600,
+        "the lock file holds nothing secret, but is ours"
+    );
     let (cert_file, key_file) = (&files[0], &files[1]);
     assert!(
         key_file.ends_with(".key.pem") && cert_file.ends_with(".crt.pem"),

@@ -9,27 +9,16 @@ use chrono::{DateTime, Duration, Utc};
 use tollgate_application::{
     Error as AppError, PublicKeys as _, TokenSigner as _, TokenVerifier as _,
 };
-use tollgate_domain::{AccessClaims, TokenPolicy, TokenRejection};
+use tollgate_domain::{AccessClaims, TokenRejection};
 
 use super::support::*;
-use crate::jwt::keys::store_pair;
+use crate::jwt::key_dir::store_pair;
 use crate::jwt::{JwtCodec, KeySet, KeyStatus};
 use crate::InfraError;
 
 /// The trust window the tests use: a day.
 fn window() -> Duration {
     Duration::days(1)
-}
-
-fn policy() -> TokenPolicy {
-    TokenPolicy {
-        issuer: ISSUER.into(),
-        access_ttl: Duration::minutes(15),
-        refresh_ttl: Duration::hours(24),
-        refresh_long_ttl: Duration::days(14),
-        family_max_lifetime: Duration::days(90),
-        reuse_grace: Duration::zero(),
-    }
 }
 
 /// Access claims issued a minute before `at`, so they are unexpired at `at`.
@@ -66,33 +55,6 @@ fn reason<T: std::fmt::Debug>(result: Result<T, AppError>) -> TokenRejection {
         Err(AppError::InvalidToken(reason)) => reason,
         other => panic!("expected InvalidToken, got {other:?}"),
     }
-}
-
-#[test]
-fn the_trust_window_is_the_longest_token_lifetime_plus_the_leeway() {
-    let leeway = Duration::seconds(30);
-    assert_eq!(
-        policy().key_trust_window(leeway),
-        Duration::days(14) + leeway
-    );
-    // Refresh tokens never outlive their family...
-    let mut short_family = policy();
-    short_family.family_max_lifetime = Duration::days(2);
-    assert_eq!(
-        short_family.key_trust_window(leeway),
-        Duration::days(2) + leeway
-    );
-    // ...but access tokens are not capped by it.
-    short_family.access_ttl = Duration::days(3);
-    assert_eq!(
-        short_family.key_trust_window(leeway),
-        Duration::days(3) + leeway
-    );
-    assert_eq!(
-        policy().key_trust_window(Duration::seconds(-5)),
-        Duration::days(14),
-        "a negative leeway counts as zero"
-    );
 }
 
 #[test]

@@ -5,4 +5,5 @@ mod codec;
 mod jwks;
 mod keys;
 mod lifecycle;
+mod schedule;
 mod support;

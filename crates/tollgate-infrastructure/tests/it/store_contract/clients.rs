@@ -10,6 +10,7 @@ contract! {
     removing_a_client_reports_whether_it_existed,
     client_grant_sets_round_trip,
     a_corrupt_client_row_is_unexpected_and_a_short_digest_is_refused,
+    the_introspect_any_flag_is_stored_per_client,
 }
 
 fn client(id: &str) -> Client {
@@ -25,6 +26,7 @@ fn client(id: &str) -> Client {
         secret_digest: SecretDigest::from_bytes(digest),
         allowed_grants: BTreeSet::from(GrantType::ALL),
         created_at: t0(),
+        introspect_any: false,
     }
 }
 
@@ -135,6 +137,9 @@ fn execute_raw(t: &TestDatabase, sql: &str) -> diesel::QueryResult<usize> {
 }
 
 fn a_corrupt_client_row_is_unexpected_and_a_short_digest_is_refused(t: &TestDatabase) {
+    // Columns named, so that columns added later with a default need no edit here.
+    const INSERT: &str =
+        "INSERT INTO clients (id, secret_digest, allowed_grants, created_at) VALUES";
     let db = connect(t);
     let store = db.client_store();
     let (digest, short, now) = match t.backend() {
@@ -148,7 +153,7 @@ fn a_corrupt_client_row_is_unexpected_and_a_short_digest_is_refused(t: &TestData
     // A grant this version does not know, as a newer version or a hand edit might leave.
     execute_raw(
         t,
-        &format!("INSERT INTO clients VALUES ('future', {digest}, 'password device_code', {now})"),
+        &format!("{INSERT} ('future', {digest}, 'password device_code', {now})"),
     )
     .unwrap();
     assert!(matches!(
@@ -159,7 +164,24 @@ fn a_corrupt_client_row_is_unexpected_and_a_short_digest_is_refused(t: &TestData
     // The schema itself refuses a digest that is not 32 bytes.
     assert!(execute_raw(
         t,
-        &format!("INSERT INTO clients VALUES ('short', {short}, 'password', {now})"),
+        &format!("{INSERT} ('short', {short}, 'password', {now})"),
     )
     .is_err());
+}
+
+fn the_introspect_any_flag_is_stored_per_client(t: &TestDatabase) {
+    let db = connect(t);
+    let store = db.client_store();
+    let mut resource_server = client("resource-server");
+    resource_server.introspect_any = true;
+    store.create(&resource_server).unwrap();
+    let app = client("app");
+    store.create(&app).unwrap();
+
+    assert_eq!(
+        store.find(&resource_server.id).unwrap(),
+        Some(resource_server.clone())
+    );
+    assert_eq!(store.find(&app.id).unwrap(), Some(app.clone()));
+    assert_eq!(store.list().unwrap(), vec![app, resource_server]);
 }

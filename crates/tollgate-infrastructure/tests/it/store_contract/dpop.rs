@@ -79,6 +79,8 @@ fn expired_proofs_are_purged_and_live_ones_kept(t: &TestDatabase) {
     let policy = PurgePolicy {
         expired_before: now,
         revoked_before: now,
+        failures_before: now,
+        events_before: None,
         batch: 64,
     };
 
@@ -110,7 +112,7 @@ fn a_family_keeps_the_key_it_is_bound_to(t: &TestDatabase) {
     let (mut login, login_first) = family(user.id);
     login.jkt = Some(jkt('l'));
     assert!(store
-        .create_login_family(&login, &login_first, &user.password_hash)
+        .create_login_family(&login, &login_first, &user.password_hash, login.created_at)
         .unwrap());
     let (bearer, bearer_first) = family(user.id);
     store.create_family(&bearer, &bearer_first).unwrap();

@@ -46,6 +46,7 @@ macro_rules! contract {
 mod clients;
 mod database;
 mod dpop;
+mod events;
 mod purge;
 mod sessions;
 mod throttle;
@@ -94,6 +95,7 @@ fn family(user: UserId) -> (Family, RefreshTokenRecord) {
         long_lived: false,
         revoked_at: None,
         revoke_reason: None,
+        client_id: None,
         jkt: None,
     };
     let first = RefreshTokenRecord {

@@ -8,6 +8,7 @@ contract! {
     purging_in_batches_of_one_deletes_the_same_rows,
     concurrent_purges_delete_every_dead_row_exactly_once,
     a_second_purge_finds_nothing,
+    purge_deletes_login_failure_counters_that_can_no_longer_throttle,
 }
 
 /// Rows in `table`, counted on a connection of its own.
@@ -81,7 +82,9 @@ fn purge_scenario(db: &Database, seeded: u32) -> PurgeScenario {
     let policy = PurgePolicy {
         expired_before: now,
         revoked_before: now - Duration::days(7),
+        failures_before: now - Duration::days(1),
         batch: 64,
+        events_before: None,
     };
     let user = stored_user(db).id;
     let later = now + Duration::hours(1);
@@ -162,8 +165,10 @@ fn purge_scenario(db: &Database, seeded: u32) -> PurgeScenario {
         // One spent expired token of a kept chain, 1 + 2 + 2 + 1 tokens of the hand-made dead
         // families, 5 per dead bulk family.
         tokens: 1 + 6 + 2 * 5 * u64::from(seeded),
-        batches: 0,
+        events: 0,
+        login_failures: 0,
         dpop_proofs: 0,
+        batches: 0,
     };
     s
 }
@@ -254,10 +259,11 @@ fn purging_in_batches_of_one_deletes_the_same_rows(t: &TestDatabase) {
         (s.expected.families, s.expected.tokens)
     );
     // One row per batch (10 families, 2 + 4 × 3 spent expired tokens), plus the empty batch
-    // that ends each of the four steps (the fourth, DPoP proofs, has nothing here).
+    // that ends each of the five steps that run (security events are kept here: no
+    // `events_before`; the DPoP proofs step has nothing to delete).
     assert_eq!(
         report.batches,
-        s.expected.families + 2 + 4 * 3 + 4,
+        s.expected.families + 2 + 4 * 3 + 5,
         "{report:?}"
     );
     assert_purged(&db, &s);
@@ -306,6 +312,94 @@ fn a_second_purge_finds_nothing(t: &TestDatabase) {
 
     let again = db.purge(&s.policy).unwrap();
 
-    assert_eq!((again.families, again.tokens, again.batches), (0, 0, 4));
+    assert_eq!((again.families, again.tokens, again.batches), (0, 0, 5));
     assert_eq!(db.purge_preview(&s.policy).unwrap(), PurgeReport::default());
+}
+
+fn purge_deletes_login_failure_counters_that_can_no_longer_throttle(t: &TestDatabase) {
+    let db = connect(t);
+    let throttle = db.login_throttle();
+    let now = t0() + Duration::days(30);
+    let policy = ThrottlePolicy::default();
+    let key = |name: &str| ThrottleKey::UserName(name.to_owned());
+    let fail = |name: &str, times: u32, at: DateTime<Utc>, policy: &ThrottlePolicy| {
+        for _ in 0..times {
+            throttle.record_failure(&key(name), at, policy).unwrap();
+        }
+    };
+    // Gone: last failure beyond `forget_after`, one free failure or a long-past block.
+    fail("forgotten", 1, now - Duration::hours(25), &policy);
+    fail("blocked-long-ago", 12, now - Duration::hours(25), &policy);
+    // Kept: within `forget_after` (its count still matters), or blocked right now.
+    fail("recent", 1, now - Duration::hours(23), &policy);
+    fail("blocked-now", 12, now - Duration::minutes(1), &policy);
+    // Kept: last failure before the cutoff but (under a policy allowing it) still blocking past
+    // the cutoff: a counter never goes while it blocks.
+    let day = Duration::days(1);
+    let day_long = ThrottlePolicy {
+        max_failures: 0,
+        base_delay: day,
+        max_delay: day,
+        forget_after: day,
+    };
+    fail(
+        "blocked-past-cutoff",
+        1,
+        now - Duration::hours(25),
+        &day_long,
+    );
+    assert_eq!(count_rows(t, "login_failures"), 5);
+    let purge = PurgePolicy {
+        expired_before: now,
+        revoked_before: now - Duration::days(7),
+        failures_before: now - policy.forget_after,
+        batch: 1,
+        events_before: None,
+    };
+
+    assert_eq!(db.purge_preview(&purge).unwrap().login_failures, 2);
+    let report = db.purge(&purge).unwrap();
+
+    assert_eq!(report.login_failures, 2, "{report:?}");
+    assert_eq!(count_rows(t, "login_failures"), 3);
+    assert!(throttle
+        .blocked_until(&[key("blocked-now")], now)
+        .unwrap()
+        .is_some());
+    // The kept counters still count: one more recent failure is the second, still free.
+    assert_eq!(
+        throttle
+            .record_failure(
+                &key("recent"),
+                now,
+                &ThrottlePolicy {
+                    max_failures: 2,
+                    ..policy
+                }
+            )
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        throttle
+            .record_failure(
+                &key("recent"),
+                now,
+                &ThrottlePolicy {
+                    max_failures: 2,
+                    ..policy
+                }
+            )
+            .unwrap(),
+        Some(now + Duration::seconds(1)),
+        "the kept counter was not reset"
+    );
+    // A purged name starts again from zero, as it would have at its next failure anyway.
+    assert_eq!(
+        throttle
+            .record_failure(&key("blocked-long-ago"), now, &policy)
+            .unwrap(),
+        None
+    );
+    assert_eq!(db.purge(&purge).unwrap().login_failures, 0);
 }

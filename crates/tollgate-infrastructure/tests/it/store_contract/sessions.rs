@@ -22,6 +22,7 @@ contract! {
     revoking_twice_keeps_the_first_reason_and_instant,
     revoking_an_unknown_family_is_false,
     revoking_a_users_families_counts_only_live_ones,
+    a_familys_client_is_stored_and_every_lookup_and_successor_carries_it,
 }
 
 fn a_family_is_found_through_its_first_token(t: &TestDatabase) {
@@ -408,4 +409,61 @@ fn revoking_a_users_families_counts_only_live_ones(t: &TestDatabase) {
             .unwrap(),
         0
     );
+}
+
+fn a_familys_client_is_stored_and_every_lookup_and_successor_carries_it(t: &TestDatabase) {
+    let db = connect(t);
+    let sessions = db.session_store();
+    let u = stored_user(&db);
+    // A login's family (the path a bound family takes) and one through create_family; the id
+    // has characters a careless column or collation could mangle.
+    let (mut bound, first) = family(u.id);
+    bound.client_id = Some(ClientId::parse("web:app/1~X").unwrap());
+    assert!(sessions
+        .create_login_family(&bound, &first, &u.password_hash, t0())
+        .unwrap());
+    let (mut other, other_first) = family(u.id);
+    other.client_id = Some(ClientId::parse("b").unwrap());
+    sessions.create_family(&other, &other_first).unwrap();
+    let (unbound, unbound_first) = family(u.id);
+    sessions.create_family(&unbound, &unbound_first).unwrap();
+
+    assert_eq!(
+        sessions.find_token(first.id).unwrap(),
+        Some((first.clone(), bound.clone()))
+    );
+    assert_eq!(sessions.find_family(bound.id).unwrap(), Some(bound.clone()));
+    assert_eq!(
+        sessions.find_family(other.id).unwrap().unwrap().client_id,
+        other.client_id
+    );
+    assert_eq!(
+        sessions.find_family(unbound.id).unwrap(),
+        Some(unbound.clone())
+    );
+    let mut listed: Vec<_> = sessions
+        .list_user_families(u.id)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.id, f.client_id))
+        .collect();
+    listed.sort_unstable_by_key(|(id, _)| id.as_uuid());
+    let mut expected = vec![
+        (bound.id, bound.client_id.clone()),
+        (other.id, other.client_id.clone()),
+        (unbound.id, None),
+    ];
+    expected.sort_unstable_by_key(|(id, _)| id.as_uuid());
+    assert_eq!(listed, expected);
+
+    // The successor joins the family, so it is bound to the same client.
+    let next = successor(&first, t0() + Duration::minutes(1));
+    assert_eq!(
+        sessions
+            .rotate(first.id, t0() + Duration::minutes(1), &next)
+            .unwrap(),
+        RotateOutcome::Rotated
+    );
+    let (_, family_of_next) = sessions.find_token(next.id).unwrap().unwrap();
+    assert_eq!(family_of_next.client_id, bound.client_id);
 }

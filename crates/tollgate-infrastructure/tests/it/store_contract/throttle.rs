@@ -10,6 +10,8 @@ contract! {
     racing_failures_each_count_once,
     a_password_hash_is_replaced_only_while_it_is_unchanged,
     a_login_family_is_stored_only_while_the_user_is_unchanged,
+    an_external_users_login_family_is_refused_after_the_users_sessions_were_revoked,
+    an_external_users_login_racing_a_revocation_never_keeps_a_live_family,
 }
 
 fn two_free() -> ThrottlePolicy {
@@ -183,25 +185,129 @@ fn a_login_family_is_stored_only_while_the_user_is_unchanged(t: &TestDatabase) {
     let u = stored_user(&db);
     let (f, first) = family(u.id);
     assert!(sessions
-        .create_login_family(&f, &first, &u.password_hash)
+        .create_login_family(&f, &first, &u.password_hash, t0())
         .unwrap());
     assert_eq!(family_of(&db, first.id).id, f.id);
 
     // The password changed after the login verified the old one.
     let (f2, first2) = family(u.id);
     let old = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$old$old".to_owned());
-    assert!(!sessions.create_login_family(&f2, &first2, &old).unwrap());
+    assert!(!sessions
+        .create_login_family(&f2, &first2, &old, t0())
+        .unwrap());
     assert_eq!(token(&db, first2.id), None);
     assert_eq!(sessions.find_family(f2.id).unwrap(), None);
 
     // Disabled, then deleted.
     db.user_store().set_disabled(u.id, true).unwrap();
     assert!(!sessions
-        .create_login_family(&f2, &first2, &u.password_hash)
+        .create_login_family(&f2, &first2, &u.password_hash, t0())
         .unwrap());
     db.user_store().delete(u.id).unwrap();
     assert!(!sessions
-        .create_login_family(&f2, &first2, &u.password_hash)
+        .create_login_family(&f2, &first2, &u.password_hash, t0())
         .unwrap());
     assert_eq!(token(&db, first2.id), None);
+}
+
+/// A user kept in a host's own table: no `users` row exists for it.
+fn host_user() -> UserId {
+    UserId::from_uuid(Uuid::new_v4())
+}
+
+fn an_external_users_login_family_is_refused_after_the_users_sessions_were_revoked(
+    t: &TestDatabase,
+) {
+    let db = connect(t);
+    let sessions = db.session_store_for_external_users();
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$host$host".to_owned());
+    let user = host_user();
+    let s = Duration::seconds;
+    let login = |read_at: DateTime<Utc>| {
+        let (f, first) = family(user);
+        let stored = sessions
+            .create_login_family(&f, &first, &hash, read_at)
+            .unwrap();
+        assert_eq!(sessions.find_family(f.id).unwrap().is_some(), stored);
+        (stored, f.id)
+    };
+
+    // No revocation yet: stored, without any users row.
+    let (stored, before) = login(t0());
+    assert!(stored);
+    // The host changed the password, then revoked: the family of before goes, and a login that
+    // read the user before (or in the very instant of) the revocation stores nothing.
+    assert_eq!(
+        sessions
+            .revoke_user_families(user, t0() + s(10), RevokeReason::PasswordChanged)
+            .unwrap(),
+        1
+    );
+    assert!(sessions.find_family(before).unwrap().unwrap().is_revoked());
+    assert!(!login(t0() + s(5)).0);
+    assert!(!login(t0() + s(10)).0);
+    // A login that read the user after the revocation is the new state's: stored.
+    assert!(login(t0() + s(11)).0);
+    // A late revocation with an older instant does not lower the cut-off.
+    sessions
+        .revoke_user_families(user, t0() + s(1), RevokeReason::Admin)
+        .unwrap();
+    assert!(!login(t0() + s(9)).0);
+    // Revoking through the plain session store raises the same cut-off.
+    db.session_store()
+        .revoke_user_families(user, t0() + s(20), RevokeReason::UserDisabled)
+        .unwrap();
+    assert!(!login(t0() + s(15)).0);
+    // Other users are not affected.
+    let (f, first) = family(host_user());
+    assert!(sessions
+        .create_login_family(&f, &first, &hash, t0())
+        .unwrap());
+}
+
+fn an_external_users_login_racing_a_revocation_never_keeps_a_live_family(t: &TestDatabase) {
+    const ROUNDS: usize = 20;
+    let db = connect(t);
+    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$host$host".to_owned());
+    for _ in 0..ROUNDS {
+        let user = host_user();
+        let barrier = Arc::new(Barrier::new(2));
+        // The login read the user (with the old password) before the host's revocation.
+        let read_at = t0();
+        let (f, first) = family(user);
+        let login = {
+            let (sessions, barrier, hash) = (
+                db.session_store_for_external_users(),
+                Arc::clone(&barrier),
+                hash.clone(),
+            );
+            let (f, first) = (f.clone(), first.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                sessions
+                    .create_login_family(&f, &first, &hash, read_at)
+                    .unwrap()
+            })
+        };
+        let revoke = {
+            let (sessions, barrier) = (db.session_store(), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                sessions
+                    .revoke_user_families(user, t0() + Duration::seconds(1), RevokeReason::Admin)
+                    .unwrap()
+            })
+        };
+        let stored = login.join().unwrap();
+        let revoked = revoke.join().unwrap();
+        let family = db.session_store().find_family(f.id).unwrap();
+        match family {
+            // Stored first: the revocation saw it.
+            Some(family) => assert!(
+                stored && revoked == 1 && family.is_revoked(),
+                "a live family survived: {family:?}"
+            ),
+            None => assert!(!stored && revoked == 0),
+        }
+    }
 }

@@ -1,0 +1,19 @@
+-- The security event trail (`tollgate audit`, docs/SECURITY.md): failed and throttled logins,
+-- refresh-token reuse, revocations, failed client authentications, key and user administration.
+-- Never a token, password, secret or raw user name: `detail` holds a reason, a key id or a
+-- salted digest of a name that was tried. No foreign keys: events outlive users and families.
+CREATE TABLE security_events (
+    id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    occurred_at timestamptz NOT NULL,
+    kind        text        COLLATE "C" NOT NULL,
+    user_id     uuid,
+    client_id   text,
+    address     text,
+    family_id   uuid,
+    detail      text        CHECK (length(detail) <= 200)
+);
+-- `tollgate audit` lists newest first, optionally since an instant; the purge deletes by age.
+CREATE INDEX security_events_occurred_at ON security_events (occurred_at);
+-- `tollgate audit --user`.
+CREATE INDEX security_events_user_occurred_at ON security_events (user_id, occurred_at)
+    WHERE user_id IS NOT NULL;
