@@ -28,6 +28,11 @@ impl DpopCheck {
         Self { ports }
     }
 
+    /// The JWS algorithms a proof may be signed with (RFC 9449 §5.1 metadata).
+    pub fn algorithms(&self) -> Vec<String> {
+        self.ports.verifier.algorithms()
+    }
+
     /// Accepts `proof` for a `method` request to `path` (below the public base URL), with
     /// `access_token` when one is presented (the proof must then carry its `ath`). Blocking
     /// (the replay cache may be the database).

@@ -311,6 +311,13 @@ pub trait DpopVerifier: Send + Sync {
         access_token: Option<&'a str>,
         now: DateTime<Utc>,
     ) -> Result<DpopProof, Error>;
+
+    /// The JWS `alg` values a proof may be signed with (the allow-list), as RFC 9449 §5.1
+    /// `dpop_signing_alg_values_supported` publishes them.
+    ///
+    /// # Errors
+    /// None: the list is fixed when the verifier is built.
+    fn algorithms(&self) -> Vec<String>;
 }
 
 /// The `jti`s of accepted DPoP proofs, kept while the proofs could still be accepted, so that

@@ -24,6 +24,7 @@ backend_tests! {
     a_proof_is_accepted_once,
     a_bad_proof_is_refused_and_a_login_without_one_stays_bearer,
     with_dpop_required_a_login_without_a_proof_is_refused,
+    the_metadata_names_the_algorithms_a_proof_may_use,
 }
 
 /// A client's proof key.
@@ -270,4 +271,15 @@ fn with_dpop_required_a_login_without_a_proof_is_refused(backend: Backend) {
     assert_error(&r, 400, "invalid_dpop_proof", "login without a proof");
     let key = ClientKey::eddsa();
     assert_dpop_pair(&login_with(&app, &key.proof(&app)), "login with a proof");
+}
+
+fn the_metadata_names_the_algorithms_a_proof_may_use(backend: Backend) {
+    let Some(app) = app(backend) else { return };
+    let r = app.get("/.well-known/oauth-authorization-server", None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // RFC 9449 §5.1: exactly the verifier's allow-list; never `none` or an HMAC.
+    assert_eq!(
+        r.json()["dpop_signing_alg_values_supported"],
+        json!(["ES256", "EdDSA", "RS256", "PS256"])
+    );
 }

@@ -180,6 +180,10 @@ impl DpopVerifier for ProofVerifier {
         self.check(proof, method, path, access_token, now)
             .map_err(AppError::InvalidDpopProof)
     }
+
+    fn algorithms(&self) -> Vec<String> {
+        ALLOWED.iter().map(|(_, name)| (*name).to_owned()).collect()
+    }
 }
 
 /// The proof's claims; the RFC 9449 §4.2 ones a proof must have are required by the type.
