@@ -1,7 +1,8 @@
 //! DPoP (RFC 9449) at the token endpoint, end to end on every backend, with a client that signs
 //! its proofs here (ES256 and EdDSA keys made by OpenSSL): a login with a proof binds the family
 //! to the key; a bound refresh token is useless without a proof by that key and is not spent by
-//! a refused attempt; a proof is accepted once; `htu` is checked against the issuer's URL.
+//! a refused attempt; a proof is accepted once; `htu` is checked against the issuer's URL; the proof
+//! allow-list is published in the metadata; a DPoP-bound token raced by 16 proofs rotates once.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -13,6 +14,8 @@ use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
+use std::sync::{Arc, Barrier};
+
 use serde_json::{json, Value};
 use tollgate_application::Clock;
 use tollgate_tests::fixtures::{ADMINISTRATOR as USER, PASSWORD};
@@ -25,6 +28,7 @@ backend_tests! {
     a_bad_proof_is_refused_and_a_login_without_one_stays_bearer,
     with_dpop_required_a_login_without_a_proof_is_refused,
     the_metadata_names_the_algorithms_a_proof_may_use,
+    sixteen_concurrent_refreshes_of_a_bound_token_each_with_its_own_proof_yield_exactly_one_pair,
 }
 
 /// A client's proof key.
@@ -282,4 +286,55 @@ fn the_metadata_names_the_algorithms_a_proof_may_use(backend: Backend) {
         r.json()["dpop_signing_alg_values_supported"],
         json!(["ES256", "EdDSA", "RS256", "PS256"])
     );
+}
+
+fn sixteen_concurrent_refreshes_of_a_bound_token_each_with_its_own_proof_yield_exactly_one_pair(
+    backend: Backend,
+) {
+    const RACERS: usize = 16;
+    const ROUNDS: usize = 10;
+    let Some(app) = TestApp::spawn_with(backend, |s| s.database.pool_size = 16) else {
+        return;
+    };
+    app.add_user(USER, PASSWORD);
+    let app = Arc::new(app);
+    let key = ClientKey::es256();
+    for round in 0..ROUNDS {
+        let login = login_with(&app, &key.proof(&app));
+        assert_dpop_pair(&login, "login");
+        let token = login.refresh_token();
+        // Every racer holds a valid proof of its own (fresh `jti`): the replay cache lets them
+        // all through, so only the rotation decides.
+        let proofs: Vec<String> = (0..RACERS).map(|_| key.proof(&app)).collect();
+        let barrier = Arc::new(Barrier::new(RACERS));
+        let handles: Vec<_> = proofs
+            .into_iter()
+            .map(|proof| {
+                let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    refresh_with(&app, &token, &proof)
+                })
+            })
+            .collect();
+        let responses: Vec<Response> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let statuses: Vec<_> = responses.iter().map(|r| r.status).collect();
+        let winners: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {statuses:?}");
+        assert_dpop_pair(winners[0], "the winner");
+        let losers = responses
+            .iter()
+            .filter(|r| r.status == 400 && r.error() == "invalid_grant")
+            .count();
+        assert_eq!(losers, RACERS - 1, "round {round}: {statuses:?}");
+        // The losers were reuse: the family, the winner's new pair included, is revoked, even
+        // for the key's holder.
+        let after = refresh_with(&app, &winners[0].refresh_token(), &key.proof(&app));
+        assert_error(
+            &after,
+            400,
+            "invalid_grant",
+            "the winner's successor after the race",
+        );
+    }
 }
