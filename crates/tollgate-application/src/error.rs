@@ -1,5 +1,5 @@
 use thiserror::Error;
-use tollgate_domain::{DomainError, TokenRejection};
+use tollgate_domain::{DomainError, DpopRejection, TokenRejection};
 
 /// A boxed error cause, kept for logs.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -27,6 +27,10 @@ pub enum Error {
     /// A presented token was refused; the reason is for logs only.
     #[error("token rejected: {0}")]
     InvalidToken(TokenRejection),
+    /// A DPoP proof was refused (RFC 9449 §4.3), or a bound family's refresh came without a
+    /// proof of its key; the reason is for logs only.
+    #[error("DPoP proof rejected: {0}")]
+    InvalidDpopProof(DpopRejection),
     /// Input that does not make a valid domain value (administration commands).
     #[error(transparent)]
     Invalid(#[from] DomainError),

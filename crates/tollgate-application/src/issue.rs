@@ -2,7 +2,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    whole_seconds, AccessClaims, Family, RefreshClaims, RefreshTokenRecord, TokenPolicy, User,
+    whole_seconds, AccessClaims, Family, Jkt, RefreshClaims, RefreshTokenRecord, TokenPolicy, User,
 };
 
 use crate::{Error, TokenSigner};
@@ -20,6 +20,8 @@ pub struct TokenPair {
     pub refresh_expires_at: DateTime<Utc>,
     /// The access lifetime in whole seconds (`expires_in`).
     pub expires_in: i64,
+    /// The DPoP key the family is bound to (`token_type: DPoP`); `None` for a bearer pair.
+    pub dpop_jkt: Option<Jkt>,
 }
 
 impl fmt::Debug for TokenPair {
@@ -29,6 +31,7 @@ impl fmt::Debug for TokenPair {
             .field("refresh_token", &"[redacted]")
             .field("access_expires_at", &self.access_expires_at)
             .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish()
     }
 }
@@ -69,5 +72,6 @@ pub(crate) fn sign_pair(
         access_expires_at: record.issued_at + policy.access_ttl,
         refresh_expires_at: record.expires_at,
         expires_in: policy.access_ttl.num_seconds(),
+        dpop_jkt: family.jkt.clone(),
     })
 }

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod clients;
+mod dpop;
 mod error;
 mod events;
 mod introspection;
@@ -22,6 +23,7 @@ pub use clients::{
     ClientAdmin, ClientAdminPorts, ClientAuthenticator, ClientAuthenticatorPorts,
     ClientCredentials, NewClient,
 };
+pub use dpop::{DpopCheck, DpopPorts};
 pub use error::{BoxError, Error};
 pub use events::*;
 pub use introspection::{Introspected, Introspection};

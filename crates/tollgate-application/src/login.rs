@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tollgate_domain::{
-    AccessTokenId, ClientId, Family, FamilyId, Password, RefreshTokenRecord, ThrottleKey,
+    AccessTokenId, ClientId, Family, FamilyId, Jkt, Password, RefreshTokenRecord, ThrottleKey,
     ThrottlePolicy, TokenId, TokenPolicy, UserName,
 };
 
@@ -129,6 +129,20 @@ impl Login {
     /// after the same hashing work in every case; [`Error::Throttled`] (before any hashing) as
     /// [`Login::check_throttle`]; storage errors as the ports return them.
     pub fn execute(&self, request: &LoginRequest) -> Result<TokenPair, Error> {
+        self.execute_bound(request, None)
+    }
+
+    /// As [`Login::execute`], the new family bound to the DPoP key `jkt` when given (the
+    /// thumbprint of a proof [`DpopCheck`](crate::DpopCheck) accepted for this request): every
+    /// refresh of it then needs a proof by that key (RFC 9449 §5).
+    ///
+    /// # Errors
+    /// As [`Login::execute`].
+    pub fn execute_bound(
+        &self,
+        request: &LoginRequest,
+        jkt: Option<Jkt>,
+    ) -> Result<TokenPair, Error> {
         self.check_throttle(request)?;
         let p = &self.ports;
         let name = UserName::parse(&request.user_name).ok();
@@ -181,6 +195,7 @@ impl Login {
             revoked_at: None,
             revoke_reason: None,
             client_id: request.client_id.clone(),
+            jkt,
         };
         let record = RefreshTokenRecord {
             id: TokenId::from_uuid(p.ids.new_uuid()),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 #[cfg(any(test, feature = "mock"))]
 use mockall::automock;
 use tollgate_domain::{
-    AccessClaims, Client, ClientId, ClientSecret, Family, FamilyId, Password, PasswordHash,
+    AccessClaims, Client, ClientId, ClientSecret, Family, FamilyId, Jkt, Password, PasswordHash,
     RefreshClaims, RefreshTokenRecord, RevokeReason, SecretDigest, ThrottleKey, ThrottlePolicy,
     TokenId, User, UserId, UserName,
 };
@@ -275,6 +275,63 @@ pub trait TokenVerifier: Send + Sync {
     /// # Errors
     /// [`Error::InvalidToken`] with the first reason found.
     fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, Error>;
+}
+
+/// A DPoP proof that verified (RFC 9449 §4.3), as the use cases need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopProof {
+    /// The RFC 7638 thumbprint of the proof's key: what a family is bound to.
+    pub jkt: Jkt,
+    /// The proof's unique id (`jti`), for the replay cache.
+    pub jti: String,
+    /// When the client made the proof (`iat`).
+    pub iat: DateTime<Utc>,
+    /// After this instant the proof is refused as too old anyway: its `jti` must be remembered
+    /// until then, and no longer.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Verifies DPoP proofs (RFC 9449 §4.3): `typ`, allowed `alg`, a public `jwk`, the signature
+/// by that key, `htm`, `htu`, the `iat` window and, for a resource request, `ath`. Whether the
+/// proof was seen before is the [`DpopReplayCache`]'s business.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait DpopVerifier: Send + Sync {
+    /// Verifies `proof` (the `DPoP` header's value) for a `method` request to `path` below the
+    /// server's public base URL, at instant `now`. With `access_token`, the proof must carry its
+    /// hash (`ath`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidDpopProof`] with the first reason found.
+    #[allow(clippy::needless_lifetimes)] // mockall needs the named lifetime
+    fn verify<'a>(
+        &self,
+        proof: &str,
+        method: &str,
+        path: &str,
+        access_token: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> Result<DpopProof, Error>;
+
+    /// The JWS `alg` values a proof may be signed with (the allow-list), as RFC 9449 §5.1
+    /// `dpop_signing_alg_values_supported` publishes them.
+    ///
+    /// # Errors
+    /// None: the list is fixed when the verifier is built.
+    fn algorithms(&self) -> Vec<String>;
+}
+
+/// The `jti`s of accepted DPoP proofs, kept while the proofs could still be accepted, so that
+/// each proof is used once.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait DpopReplayCache: Send + Sync {
+    /// Remembers proof `jti` of key `jkt` until `expires_at`. Returns `true` the first time and
+    /// `false` when the pair is remembered already (a replay). The insert is the check: of
+    /// concurrent calls with one pair, also from other processes sharing the cache, exactly one
+    /// gets `true`.
+    ///
+    /// # Errors
+    /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
+    fn remember(&self, jkt: &Jkt, jti: &str, expires_at: DateTime<Utc>) -> Result<bool, Error>;
 }
 
 /// Password hashing (Argon2id).

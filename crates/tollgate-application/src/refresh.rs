@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use tollgate_domain::rotation::{self, Assessment};
 use tollgate_domain::{
-    AccessTokenId, ClientId, Family, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
-    TokenPolicy, TokenRejection, User,
+    AccessTokenId, ClientId, DpopRejection, Family, Jkt, RefreshClaims, RefreshTokenRecord,
+    RevokeReason, TokenId, TokenPolicy, TokenRejection, User,
 };
 
 use crate::issue::sign_pair;
@@ -74,11 +74,33 @@ impl Refresh {
 
     /// [`Refresh::execute`] for a request from `origin`: `origin.client_id` is the client the
     /// request authenticated as (the binding is checked against it), and a reuse detection's
-    /// security events carry the whole origin.
+    /// security events carry the whole origin. Without a DPoP key: a family bound to one is
+    /// refused (see [`Refresh::execute_with_key`]).
     ///
     /// # Errors
-    /// As [`Refresh::execute`].
+    /// As [`Refresh::execute_with_key`].
     pub fn execute_from(&self, token: &str, origin: &RequestOrigin) -> Result<TokenPair, Error> {
+        self.execute_with_key(token, origin, None)
+    }
+
+    /// As [`Refresh::execute_from`], with the DPoP key `jkt` of a proof
+    /// [`DpopCheck`](crate::DpopCheck) accepted for this request. A family bound to a key
+    /// (RFC 9449 §5) is refreshed only with a proof by that key: without one, or with another
+    /// key, the token is refused before anything is read about its use, so nothing is spent and
+    /// a thief holding only the token cannot even trip reuse detection. An unbound family
+    /// ignores `jkt` and stays a bearer family. The client binding (RFC 6749 §6) is checked
+    /// first and independently: a bound family needs its client AND, if it has one, its key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidToken`] with [`TokenRejection::ClientMismatch`] for another client's
+    /// family; [`Error::InvalidDpopProof`] with [`DpopRejection::KeyMismatch`] for a
+    /// key-bound family without its key; otherwise as [`Refresh::execute`].
+    pub fn execute_with_key(
+        &self,
+        token: &str,
+        origin: &RequestOrigin,
+        jkt: Option<&Jkt>,
+    ) -> Result<TokenPair, Error> {
         let ctx = Ctx { origin };
         let client = origin.client_id.as_ref();
         let p = &self.ports;
@@ -90,6 +112,9 @@ impl Refresh {
             .ok_or(Error::InvalidToken(TokenRejection::UnknownTokenId))?;
         if !family.accepts_client(client) {
             return Err(Error::InvalidToken(TokenRejection::ClientMismatch));
+        }
+        if family.jkt.is_some() && family.jkt.as_ref() != jkt {
+            return Err(Error::InvalidDpopProof(DpopRejection::KeyMismatch));
         }
 
         match rotation::assess(&claims, &record, &family, now) {

@@ -24,4 +24,7 @@ pub enum DomainError {
     /// A grant name was not one this version knows.
     #[error("unknown grant type (known: password, refresh_token)")]
     UnknownGrantType,
+    /// A JWK thumbprint was not 43 base64url characters (a SHA-256 digest).
+    #[error("a JWK thumbprint must be 43 base64url characters")]
+    InvalidThumbprint,
 }

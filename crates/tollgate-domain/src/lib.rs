@@ -2,6 +2,7 @@
 
 mod claims;
 mod client;
+mod dpop;
 mod error;
 mod ids;
 mod policy;
@@ -12,6 +13,7 @@ mod user;
 
 pub use claims::{AccessClaims, RefreshClaims};
 pub use client::{Client, ClientId, ClientSecret, GrantType, SecretDigest};
+pub use dpop::{DpopRejection, Jkt};
 pub use error::DomainError;
 pub use ids::{AccessTokenId, FamilyId, TokenId, UserId};
 pub use policy::{key_trusted_until, whole_seconds, TokenPolicy};

@@ -135,6 +135,7 @@ mod tests {
             revoked_at: None,
             revoke_reason: None,
             client_id: None,
+            jkt: None,
         };
         let record = RefreshTokenRecord {
             id: TokenId::from_uuid(Uuid::from_u128(3)),

@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use crate::{AccessTokenId, ClientId, DomainError, FamilyId, TokenId, UserId};
+use crate::{AccessTokenId, ClientId, DomainError, FamilyId, Jkt, TokenId, UserId};
 
 /// One login session: the chain of refresh tokens descending from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub struct Family {
     /// refresh, revoke or (unless `introspect_any`) introspect the family's tokens. `None` for
     /// a login without client authentication (the product dialect): such a family is unbound.
     pub client_id: Option<ClientId>,
+    /// The DPoP key (RFC 9449) the family is bound to: every refresh needs a proof by it.
+    /// `None` for a bearer family.
+    pub jkt: Option<Jkt>,
 }
 
 impl Family {
@@ -204,6 +207,7 @@ mod tests {
             revoked_at: None,
             revoke_reason: None,
             client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
+            jkt: None,
         }
     }
 

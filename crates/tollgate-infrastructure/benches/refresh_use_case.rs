@@ -201,6 +201,7 @@ fn refresh(c: &mut Criterion) {
         revoked_at: None,
         revoke_reason: None,
         client_id: None,
+        jkt: None,
     };
     let first = RefreshTokenRecord {
         id: TokenId::from_uuid(Uuid::new_v4()),

@@ -33,6 +33,9 @@ pub enum InfraError {
     /// A JWKS document is unusable (see `jwt::JwksVerifier::from_jwks_json`).
     #[error("invalid JWKS: {0}")]
     Jwks(String),
+    /// The DPoP settings are unusable (the issuer is not an absolute http(s) URL).
+    #[error("invalid DPoP settings: {0}")]
+    Dpop(String),
     /// The database URL names a backend this build does not have, or is malformed.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     #[error("unsupported database URL: {0}")]

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod clock;
+pub mod dpop;
 // Storage is optional so that a service verifying tokens with `jwt::JwksVerifier` builds
 // neither diesel nor a database client library.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -309,16 +309,16 @@ fn run_purge(settings: &Settings, dry_run: bool) -> Result<(), ServerError> {
     if dry_run {
         let r = db.purge_preview(&policy)?;
         println!(
-            "would purge {} session(s), {} refresh token(s), {} security event(s) and {} \
-             failed-login counter(s)",
-            r.families, r.tokens, r.events, r.login_failures
+            "would purge {} session(s), {} refresh token(s), {} security event(s), {} \
+             failed-login counter(s) and {} DPoP proof(s)",
+            r.families, r.tokens, r.events, r.login_failures, r.dpop_proofs
         );
     } else {
         let r = db.purge(&policy)?;
         println!(
-            "purged {} session(s), {} refresh token(s), {} security event(s) and {} failed-login \
-             counter(s) in {} batch(es)",
-            r.families, r.tokens, r.events, r.login_failures, r.batches
+            "purged {} session(s), {} refresh token(s), {} security event(s), {} failed-login \
+             counter(s) and {} DPoP proof(s) in {} batch(es)",
+            r.families, r.tokens, r.events, r.login_failures, r.dpop_proofs, r.batches
         );
     }
     Ok(())

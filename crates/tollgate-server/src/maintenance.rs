@@ -95,15 +95,17 @@ async fn purge_loop(
                 if report.families > 0
                     || report.tokens > 0
                     || report.events > 0
-                    || report.login_failures > 0 =>
+                    || report.login_failures > 0
+                    || report.dpop_proofs > 0 =>
             {
                 tracing::info!(
                     families = report.families,
                     tokens = report.tokens,
                     events = report.events,
                     login_failures = report.login_failures,
+                    dpop_proofs = report.dpop_proofs,
                     batches = report.batches,
-                    "purged expired and revoked sessions, old security events and idle failed-login counters"
+                    "purged expired and revoked sessions, old security events, idle failed-login counters and expired DPoP proofs"
                 )
             }
             Ok(Ok(_)) => tracing::debug!("purge found nothing to delete"),

@@ -42,8 +42,31 @@ pub struct Settings {
     pub log: LogSettings,
     /// Brute-force throttling of the password grant.
     pub login: LoginSettings,
+    /// DPoP proofs (RFC 9449) at the token endpoint.
+    pub dpop: DpopSettings,
     /// The security event trail.
     pub audit: AuditSettings,
+}
+
+/// `[dpop]`: proof of possession (RFC 9449) at the token endpoint. A login with a valid `DPoP`
+/// proof starts a family bound to the proof's key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DpopSettings {
+    /// Seconds a proof is accepted after its `iat` (plus `tokens.leeway` either way); its `jti`
+    /// is kept in the database as long. 1 to 3600.
+    pub max_age: i64,
+    /// Refuse logins without a proof (`invalid_dpop_proof`).
+    pub required: bool,
+}
+
+impl Default for DpopSettings {
+    fn default() -> Self {
+        Self {
+            max_age: tollgate_infrastructure::dpop::DEFAULT_MAX_AGE_SECS,
+            required: false,
+        }
+    }
 }
 
 /// `[audit]`: the security event trail (`tollgate audit`, docs/SECURITY.md).
@@ -304,6 +327,7 @@ impl Default for Settings {
             purge: PurgeSettings::default(),
             log: LogSettings::default(),
             login: LoginSettings::default(),
+            dpop: DpopSettings::default(),
             audit: AuditSettings::default(),
         }
     }
@@ -445,6 +469,20 @@ impl Settings {
             _ => Err(ServerError::Config(
                 "server.tls.cert and server.tls.key must be set together".into(),
             )),
+        }
+    }
+
+    /// `dpop.max_age` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] outside 1 to 3600 seconds.
+    pub fn dpop_max_age(&self) -> Result<Duration, ServerError> {
+        if (1..=3600).contains(&self.dpop.max_age) {
+            Ok(Duration::seconds(self.dpop.max_age))
+        } else {
+            Err(ServerError::Config(
+                "dpop.max_age must be 1 to 3600 seconds".into(),
+            ))
         }
     }
 

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use tollgate_application::{Clock, PasswordHasher, UserAdmin};
+use tollgate_application::{Clock, DpopCheck, DpopPorts, PasswordHasher, UserAdmin};
 use tollgate_infrastructure::db::Backend;
+use tollgate_infrastructure::dpop::ProofVerifier;
 use tollgate_infrastructure::SystemClock;
 use tollgate_web::{AppState, Operations, WebConfig};
 
@@ -104,7 +105,19 @@ impl Application {
                     ..WebConfig::default()
                 },
             )
-            .with_operations(operations),
+            .with_operations(operations)
+            .with_dpop(
+                DpopCheck::new(DpopPorts {
+                    clock: services.ports.clock.clone(),
+                    verifier: Arc::new(ProofVerifier::new(
+                        &services.policy.issuer,
+                        settings.dpop_max_age()?,
+                        settings.leeway(),
+                    )?),
+                    replay: Arc::new(services.database.dpop_replay_cache()),
+                }),
+                settings.dpop.required,
+            ),
         );
         let metrics_server = match metrics_listener {
             Some(listener) => {

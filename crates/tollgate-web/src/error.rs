@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use thiserror::Error;
 use tollgate_application::Error as AppError;
+use tollgate_domain::DpopRejection;
 
 use crate::response::no_store;
 
@@ -28,6 +29,9 @@ pub enum OAuthError {
     /// Credentials or refresh token refused. One description for every cause on purpose.
     #[error("{0}")]
     InvalidGrant(&'static str),
+    /// The `DPoP` proof header is missing where required, repeated, or refused (RFC 9449 §7.1).
+    #[error("{0}")]
+    InvalidDpopProof(&'static str),
     /// Storage cannot be reached; the client may retry.
     #[error("the service is temporarily unavailable, retry later")]
     TemporarilyUnavailable {
@@ -67,6 +71,7 @@ impl OAuthError {
             Self::InvalidClient(_) => "invalid_client",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::InvalidGrant(_) => "invalid_grant",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::TemporarilyUnavailable { .. } | Self::TooManyAttempts { .. } => {
                 "temporarily_unavailable"
             }
@@ -83,6 +88,19 @@ impl OAuthError {
             AppError::InvalidToken(reason) => {
                 tracing::info!(%reason, "refresh token rejected");
                 Self::InvalidGrant("the refresh token is invalid, expired or revoked")
+            }
+            // A bound family refreshed without a proof of its key: the refresh token is what
+            // is refused (RFC 9449 §5), not a proof.
+            AppError::InvalidDpopProof(DpopRejection::KeyMismatch) => {
+                tracing::info!("refresh of a DPoP-bound family without a proof of its key");
+                Self::InvalidGrant("the refresh token is invalid, expired or revoked")
+            }
+            AppError::InvalidDpopProof(DpopRejection::Missing) => {
+                Self::InvalidDpopProof("a DPoP proof is required")
+            }
+            AppError::InvalidDpopProof(reason) => {
+                tracing::info!(%reason, "DPoP proof rejected");
+                Self::InvalidDpopProof("the DPoP proof is invalid")
             }
             AppError::Throttled { retry_after_secs } => Self::TooManyAttempts { retry_after_secs },
             AppError::Unavailable(cause) => {

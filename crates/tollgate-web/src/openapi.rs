@@ -45,8 +45,12 @@ pub(crate) enum ErrorCode {
     InvalidClient,
     /// The client may not use this grant.
     UnauthorizedClient,
-    /// Wrong credentials, or a refresh token that is invalid, expired, revoked or spent.
+    /// Wrong credentials, or a refresh token that is invalid, expired, revoked or spent (or
+    /// bound to a DPoP key the request did not prove).
     InvalidGrant,
+    /// A `DPoP` proof header that is repeated, refused (RFC 9449 §4.3) or replayed, or missing
+    /// while `dpop.required` is on.
+    InvalidDpopProof,
     /// Too many failed logins, or storage unreachable (429 or 503, with `Retry-After`).
     TemporarilyUnavailable,
     /// An unexpected failure; details are only logged.

@@ -39,7 +39,12 @@ pub(crate) fn token_response(pair: &TokenPair) -> HttpResponse {
         refresh_token: &pair.refresh_token,
         access_token_expires_at: format_expiry(pair.access_expires_at),
         refresh_token_expires_at: format_expiry(pair.refresh_expires_at),
-        token_type: "Bearer",
+        // RFC 9449 §5: a DPoP-bound pair says so.
+        token_type: if pair.dpop_jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: pair.expires_in,
     })
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use actix_web::web;
 use tokio::sync::Semaphore;
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, ClientCredentials, Error as AppError, Introspection, Login,
-    PublishedKeys, Refresh, Revocation,
+    AccessGuard, ClientAuthenticator, ClientCredentials, DpopCheck, Error as AppError,
+    Introspection, Login, PublishedKeys, Refresh, Revocation,
 };
 use tollgate_domain::{Client, GrantType};
 
@@ -67,6 +67,16 @@ pub(crate) struct Grants {
     /// `max_concurrent_hashes` Argon2 computations (and their memory) exist at once, and the
     /// blocking threads left over serve refresh, revocation and introspection.
     pub(crate) hashing: Arc<Semaphore>,
+    /// DPoP proofs (RFC 9449) at the token endpoint; without it a `DPoP` header is ignored.
+    pub(crate) dpop: Option<Dpop>,
+}
+
+/// What the token endpoint does with `DPoP` proofs.
+#[derive(Clone)]
+pub(crate) struct Dpop {
+    pub(crate) check: DpopCheck,
+    /// Refuse logins without a proof (`dpop.required`).
+    pub(crate) required: bool,
 }
 
 /// Tollgate's HTTP routes, built from the use cases a host runs.
@@ -97,6 +107,7 @@ pub struct TokenServiceBuilder {
     keys: Option<PublishedKeys>,
     metadata: Option<(String, String)>,
     operations: Operations,
+    dpop: Option<Dpop>,
 }
 
 impl TokenService {
@@ -114,6 +125,7 @@ impl TokenService {
             keys: None,
             metadata: None,
             operations: Operations::default(),
+            dpop: None,
         }
     }
 
@@ -127,6 +139,16 @@ impl TokenService {
     /// Replaces the operations ports (readiness, metrics) after the build.
     pub(crate) fn set_operations(&mut self, operations: Operations) {
         self.operations = web::Data::new(operations);
+    }
+
+    /// Turns DPoP on at the token endpoint after the build (see [`TokenServiceBuilder::dpop`]).
+    pub(crate) fn set_dpop(&mut self, check: DpopCheck, required: bool) {
+        self.grants = web::Data::new(Grants {
+            login: self.grants.login.clone(),
+            refresh: self.grants.refresh.clone(),
+            hashing: self.grants.hashing.clone(),
+            dpop: Some(Dpop { check, required }),
+        });
     }
 
     /// The operations ports this service records to.
@@ -234,6 +256,15 @@ impl TokenServiceBuilder {
         self
     }
 
+    /// Accepts DPoP proofs (RFC 9449) at the token endpoint: a login with a valid proof starts a
+    /// family bound to the proof's key, and a bound family is refreshed only with a proof by that
+    /// key. With `required`, logins without a proof are refused. The proof's `htu` is checked
+    /// against the base URL `check`'s verifier was given plus the request's path.
+    pub fn dpop(mut self, check: DpopCheck, required: bool) -> Self {
+        self.dpop = Some(Dpop { check, required });
+        self
+    }
+
     /// The service, ready to mount.
     pub fn build(self) -> TokenService {
         let metadata = self.metadata.map(|(issuer, base)| {
@@ -258,6 +289,7 @@ impl TokenServiceBuilder {
                 login: self.login,
                 refresh: self.refresh,
                 hashing,
+                dpop: self.dpop,
             }),
             guard: self.guard,
             revocation: self.revocation.map(web::Data::new),

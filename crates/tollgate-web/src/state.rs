@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use tollgate_application::{
-    AccessGuard, ClientAuthenticator, IdGenerator, Introspection, Login, Metrics, Ports,
+    AccessGuard, ClientAuthenticator, DpopCheck, IdGenerator, Introspection, Login, Metrics, Ports,
     PublishedKeys, Readiness, Refresh, Revocation,
 };
 use tollgate_domain::{ThrottlePolicy, TokenPolicy};
@@ -92,6 +92,15 @@ impl AppState {
     /// The service behind the state.
     pub fn service(&self) -> &TokenService {
         &self.service
+    }
+
+    /// Accepts DPoP proofs at the token endpoint (see [`TokenServiceBuilder::dpop`]).
+    ///
+    /// [`TokenServiceBuilder::dpop`]: crate::TokenServiceBuilder::dpop
+    #[must_use]
+    pub fn with_dpop(mut self, check: DpopCheck, required: bool) -> Self {
+        self.service.set_dpop(check, required);
+        self
     }
 
     /// Adds the operations ports (readiness, metrics).

@@ -7,6 +7,7 @@ mod bearer_endpoints;
 mod bootstrap_once;
 mod bounded_hashing;
 mod clients_and_revocation;
+mod dpop;
 mod guard_example;
 mod hostile_input;
 mod keys_and_discovery;

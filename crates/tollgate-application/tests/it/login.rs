@@ -93,6 +93,7 @@ fn new_session(long_lived: bool, refresh_ttl: Duration) -> (Family, RefreshToken
         revoked_at: None,
         revoke_reason: None,
         client_id: None,
+        jkt: None,
     };
     let record = RefreshTokenRecord {
         id: TokenId::from_uuid(new_id(1)),
@@ -433,4 +434,26 @@ fn a_login_whose_user_changed_meanwhile_is_refused() {
     m.hasher.expect_hash().never();
     let result = login(m).execute(&request("alice", ALICE_PASSWORD, false));
     assert_invalid_credentials(result);
+}
+
+#[test]
+fn a_login_with_a_dpop_key_starts_a_family_bound_to_it() {
+    let jkt = tollgate_domain::Jkt::parse(&"k".repeat(43)).unwrap();
+    let mut m = Mocks::new();
+    expect_lookup(&mut m, alice_name(), Some(alice()));
+    expect_password_check(&mut m, ALICE_PASSWORD, Some(ALICE_HASH), true);
+    let (mut family, record) = new_session(false, Duration::hours(24));
+    family.jkt = Some(jkt.clone());
+    m.expect_signing(
+        access_claims_for(&family, &record),
+        refresh_claims_for(&family, &record),
+    );
+    expect_create_family(&mut m, &family, &record);
+    m.forbid_events();
+
+    let pair = login(m)
+        .execute_bound(&request("alice", ALICE_PASSWORD, false), Some(jkt.clone()))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, Some(jkt));
 }

@@ -7,6 +7,7 @@ mod access_guard;
 mod audit_trail;
 mod clients;
 mod common;
+mod dpop_check;
 mod introspection;
 mod login;
 mod login_throttle;

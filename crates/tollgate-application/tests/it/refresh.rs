@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mockall::predicate::eq;
 use mockall::Sequence;
-use tollgate_application::{Error, Refresh, RotateOutcome, SecurityEventKind, TokenPair};
+use tollgate_application::{
+    Error, Refresh, RequestOrigin, RotateOutcome, SecurityEventKind, TokenPair,
+};
 use tollgate_domain::{
     AccessClaims, AccessTokenId, RefreshClaims, RefreshTokenRecord, RevokeReason, TokenId,
     TokenRejection, User, UserId,
@@ -677,4 +679,158 @@ fn an_unbound_token_rotates_for_an_authenticated_client_too() {
     refresh(m)
         .execute(TOKEN, Some(&client_id("client-b")))
         .unwrap();
+}
+
+fn dpop_key(c: char) -> tollgate_domain::Jkt {
+    tollgate_domain::Jkt::parse(&c.to_string().repeat(43)).unwrap()
+}
+
+#[test]
+fn a_bound_family_without_a_proof_of_its_key_is_refused_and_nothing_is_spent() {
+    for presented in [None, Some(dpop_key('b'))] {
+        let mut s = session();
+        s.family.jkt = Some(dpop_key('a'));
+        let mut m = Mocks::new();
+        expect_verified(&mut m, &s);
+        expect_found(&mut m, &s);
+        m.users.expect_find_by_id().never();
+        m.sessions.expect_find_successor().never();
+        m.forbid_session_writes();
+        m.forbid_signing();
+        m.forbid_events();
+
+        let result =
+            refresh(m).execute_with_key(TOKEN, &RequestOrigin::default(), presented.as_ref());
+
+        assert!(
+            matches!(
+                result,
+                Err(Error::InvalidDpopProof(
+                    tollgate_domain::DpopRejection::KeyMismatch
+                ))
+            ),
+            "{presented:?}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bound_family_is_refreshed_with_a_proof_of_its_key_and_stays_bound() {
+    let mut s = session();
+    s.family.jkt = Some(dpop_key('a'));
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m)
+        .execute_with_key(TOKEN, &RequestOrigin::default(), Some(&dpop_key('a')))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, Some(dpop_key('a')));
+}
+
+#[test]
+fn a_spent_bound_token_with_a_proof_of_its_key_is_still_reuse() {
+    let mut s = session();
+    s.family.jkt = Some(dpop_key('a'));
+    s.record.used_at = Some(now() - Duration::minutes(30));
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found(&mut m, &s);
+    expect_reuse_revocation(&mut m, Ok(true));
+    expect_reuse_event(&mut m);
+    m.sessions.expect_rotate().never();
+    m.forbid_signing();
+
+    let result =
+        refresh(m).execute_with_key(TOKEN, &RequestOrigin::default(), Some(&dpop_key('a')));
+
+    assert_eq!(rejection(result), TokenRejection::Reused);
+}
+
+#[test]
+fn an_unbound_family_stays_a_bearer_family_whatever_key_comes_along() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m)
+        .execute_with_key(TOKEN, &RequestOrigin::default(), Some(&dpop_key('a')))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, None);
+}
+
+fn origin_of(client: &str) -> RequestOrigin {
+    RequestOrigin {
+        client_id: Some(client_id(client)),
+        address: None,
+    }
+}
+
+#[test]
+fn a_family_bound_to_a_client_and_a_key_needs_both_and_spends_nothing_without_either() {
+    // (caller, key presented, expected refusal)
+    let cases = [
+        (
+            "client-b",
+            Some(dpop_key('a')),
+            Err(TokenRejection::ClientMismatch),
+        ),
+        (
+            "client-a",
+            None,
+            Ok(tollgate_domain::DpopRejection::KeyMismatch),
+        ),
+        (
+            "client-a",
+            Some(dpop_key('b')),
+            Ok(tollgate_domain::DpopRejection::KeyMismatch),
+        ),
+    ];
+    for (caller, presented, expected) in cases {
+        let mut s = bound_to(session(), "client-a");
+        s.family.jkt = Some(dpop_key('a'));
+        let mut m = Mocks::new();
+        expect_verified(&mut m, &s);
+        expect_found(&mut m, &s);
+        m.users.expect_find_by_id().never();
+        m.sessions.expect_find_successor().never();
+        m.forbid_session_writes();
+        m.forbid_signing();
+        m.forbid_events();
+
+        let result = refresh(m).execute_with_key(TOKEN, &origin_of(caller), presented.as_ref());
+
+        match (expected, result) {
+            (Err(token), Err(Error::InvalidToken(got))) => assert_eq!(got, token, "{caller}"),
+            (Ok(dpop), Err(Error::InvalidDpopProof(got))) => assert_eq!(got, dpop, "{caller}"),
+            (_, other) => panic!("{caller} {presented:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_family_bound_to_a_client_and_a_key_rotates_with_both() {
+    let mut s = bound_to(session(), "client-a");
+    s.family.jkt = Some(dpop_key('a'));
+    let mut m = Mocks::new();
+    expect_rotatable(&mut m, &s);
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next, Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m)
+        .execute_with_key(TOKEN, &origin_of("client-a"), Some(&dpop_key('a')))
+        .unwrap();
+
+    assert_eq!(pair.dpop_jkt, Some(dpop_key('a')));
 }

@@ -146,6 +146,7 @@ fn pair_of(s: &Session, record: &RefreshTokenRecord) -> TokenPair {
         access_expires_at: record.issued_at + policy().access_ttl,
         refresh_expires_at: record.expires_at,
         expires_in: 900,
+        dpop_jkt: None,
     }
 }
 

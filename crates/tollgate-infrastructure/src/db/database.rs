@@ -10,8 +10,8 @@ use super::pool::{self, Pool, PoolOptions};
 use super::sqlite_file;
 use super::url::{self, Target};
 use super::{
-    DieselClientStore, DieselLoginThrottle, DieselSecurityEventStore, DieselSessionStore,
-    DieselUserStore,
+    DieselClientStore, DieselDpopReplayCache, DieselLoginThrottle, DieselSecurityEventStore,
+    DieselSessionStore, DieselUserStore,
 };
 use crate::InfraError;
 
@@ -129,6 +129,11 @@ impl Database {
     /// The failed-login counters on this database.
     pub fn login_throttle(&self) -> DieselLoginThrottle {
         DieselLoginThrottle::new(self.clone())
+    }
+
+    /// The DPoP replay cache on this database (every process sharing it sees each proof once).
+    pub fn dpop_replay_cache(&self) -> DieselDpopReplayCache {
+        DieselDpopReplayCache::new(self.clone())
     }
 
     /// The security event trail on this database.

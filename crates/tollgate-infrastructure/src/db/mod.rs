@@ -12,6 +12,7 @@ use crate::InfraError;
 mod macros;
 mod client_store;
 mod database;
+mod dpop_store;
 mod event_store;
 mod migrations;
 mod pool;
@@ -31,6 +32,7 @@ mod user_store;
 
 pub use client_store::DieselClientStore;
 pub use database::{Backend, Database};
+pub use dpop_store::DieselDpopReplayCache;
 pub use event_store::DieselSecurityEventStore;
 pub use pool::PoolOptions;
 pub use purge::{PurgePolicy, PurgeReport};

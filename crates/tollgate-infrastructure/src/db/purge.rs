@@ -1,7 +1,7 @@
 //! Bounded storage: deleting token families and tokens nobody can use any more, in small
 //! transactions, so a running service keeps answering while it happens.
 //!
-//! Five kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
+//! Six kinds of rows go, each in batches of at most [`PurgePolicy::batch`] per transaction:
 //!
 //! 1. families revoked before [`PurgePolicy::revoked_before`], with all their tokens;
 //! 2. spent tokens that expired before [`PurgePolicy::expired_before`], from any family: a spent
@@ -14,7 +14,9 @@
 //! 5. failed-login counters (`login_failures`) whose last failure came before
 //!    [`PurgePolicy::failures_before`] and that block nothing any more: such a counter would be
 //!    reset at the next failure anyway, so deleting it changes no throttling decision, and
-//!    unknown names tried by an attacker do not pile up for ever.
+//!    unknown names tried by an attacker do not pile up for ever;
+//! 6. DPoP replay-cache rows (`dpop_proofs`) that expired before
+//!    [`PurgePolicy::expired_before`]: their proofs are refused as too old anyway.
 //!
 //! On SQLite, where every writer waits for the batch in progress, batches are sized to hold the
 //! write lock about a millisecond (`purge.batch` is then the upper bound) and the purge pauses
@@ -85,6 +87,8 @@ pub struct PurgeReport {
     pub events: u64,
     /// Failed-login counters deleted.
     pub login_failures: u64,
+    /// Expired DPoP replay-cache rows deleted.
+    pub dpop_proofs: u64,
     /// Transactions committed (zero for a preview).
     pub batches: u64,
 }
@@ -97,6 +101,7 @@ enum Step {
     ExpiredFamilies,
     SecurityEvents,
     LoginFailures,
+    DpopProofs,
 }
 
 impl Step {
@@ -131,6 +136,9 @@ impl Step {
                  WHERE l.last_failure_at < $1 \
                  AND (l.blocked_until IS NULL OR l.blocked_until < $1) LIMIT $2"
             }
+            Step::DpopProofs => {
+                "SELECT p.proof_digest FROM dpop_proofs p WHERE p.expires_at < $1 LIMIT $2"
+            }
         }
     }
 
@@ -142,6 +150,7 @@ impl Step {
             Step::SpentTokens => " FOR UPDATE OF t SKIP LOCKED",
             Step::SecurityEvents => " FOR UPDATE OF e SKIP LOCKED",
             Step::LoginFailures => " FOR UPDATE OF l SKIP LOCKED",
+            Step::DpopProofs => " FOR UPDATE OF p SKIP LOCKED",
         }
     }
 
@@ -149,7 +158,9 @@ impl Step {
     fn cutoff(self, policy: &PurgePolicy) -> Option<DbTime> {
         match self {
             Step::RevokedFamilies => Some(policy.revoked_before.into()),
-            Step::SpentTokens | Step::ExpiredFamilies => Some(policy.expired_before.into()),
+            Step::SpentTokens | Step::ExpiredFamilies | Step::DpopProofs => {
+                Some(policy.expired_before.into())
+            }
             Step::SecurityEvents => policy.events_before.map(DbTime::from),
             Step::LoginFailures => Some(policy.failures_before.into()),
         }
@@ -167,6 +178,7 @@ impl Step {
             Step::SpentTokens => ("refresh_tokens", "token_id"),
             Step::SecurityEvents => ("security_events", "id"),
             Step::LoginFailures => ("login_failures", "key_digest"),
+            Step::DpopProofs => ("dpop_proofs", "proof_digest"),
         }
     }
 }
@@ -224,6 +236,7 @@ pub(crate) fn pg_batch_statements() -> Vec<(&'static str, String)> {
         ("expired families", Step::ExpiredFamilies),
         ("security events", Step::SecurityEvents),
         ("login failures", Step::LoginFailures),
+        ("dpop proofs", Step::DpopProofs),
     ]
     .into_iter()
     .map(|(name, step)| (name, pg_batch_sql(step)))
@@ -246,6 +259,7 @@ impl Database {
             Step::ExpiredFamilies,
             Step::SecurityEvents,
             Step::LoginFailures,
+            Step::DpopProofs,
         ] {
             let Some(cutoff) = step.cutoff(policy) else {
                 continue;
@@ -260,6 +274,7 @@ impl Database {
                     Step::SpentTokens => report.tokens += rows,
                     Step::SecurityEvents => report.events += rows,
                     Step::LoginFailures => report.login_failures += rows,
+                    Step::DpopProofs => report.dpop_proofs += rows,
                     Step::RevokedFamilies | Step::ExpiredFamilies => {
                         report.families += rows;
                         report.tokens += tokens;
@@ -338,6 +353,7 @@ impl Database {
             "SELECT count(*) AS n FROM ({}) l",
             Step::LoginFailures.victims().replace("LIMIT $2", "")
         );
+        let proofs = "SELECT count(*) AS n FROM dpop_proofs WHERE expires_at < $1";
         let revoked = DbTime::from(policy.revoked_before);
         let expired = DbTime::from(policy.expired_before);
         let forgotten = DbTime::from(policy.failures_before);
@@ -358,7 +374,16 @@ impl Database {
                     .n
             };
         }
-        let (families, tokens, login_failures) = match self.pool() {
+        // The proofs' cutoff is the expiry one, bound alone.
+        macro_rules! count_expired {
+            ($conn:ident, $sql:expr) => {
+                diesel::sql_query($sql)
+                    .bind::<Instant, _>(expired)
+                    .get_result::<Count>($conn)?
+                    .n
+            };
+        }
+        let (families, tokens, login_failures, proofs) = match self.pool() {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => with_connection(pool, |conn| {
                 // One read transaction, so both counts see the same rows.
@@ -367,6 +392,7 @@ impl Database {
                         count_of!(conn, sqlite_params(&families)),
                         count_of!(conn, sqlite_params(&tokens)),
                         count_failures!(conn, sqlite_params(&failures)),
+                        count_expired!(conn, sqlite_params(proofs)),
                     ))
                 })
             })?,
@@ -380,6 +406,7 @@ impl Database {
                             count_of!(conn, &families),
                             count_of!(conn, &tokens),
                             count_failures!(conn, &failures),
+                            count_expired!(conn, proofs),
                         ))
                     })
             })?,
@@ -400,6 +427,7 @@ impl Database {
             tokens: count(tokens),
             events: count(events),
             login_failures: count(login_failures),
+            dpop_proofs: count(proofs),
             batches: 0,
         })
     }

@@ -5,8 +5,8 @@
 
 use diesel::{Insertable, Queryable};
 use tollgate_domain::{
-    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, PasswordHash, RefreshTokenRecord,
-    RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
+    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, Jkt, PasswordHash,
+    RefreshTokenRecord, RevokeReason, SecretDigest, TokenId, User, UserId, UserName,
 };
 
 use super::schema::{clients, refresh_tokens, token_families, users};
@@ -63,6 +63,7 @@ pub(crate) struct FamilyRow {
     revoked_at: Option<DbTime>,
     revoke_reason: Option<String>,
     client_id: Option<String>,
+    jkt: Option<String>,
 }
 
 impl From<&Family> for FamilyRow {
@@ -76,6 +77,7 @@ impl From<&Family> for FamilyRow {
             revoked_at: f.revoked_at.map(DbTime::from),
             revoke_reason: f.revoke_reason.map(|r| r.as_str().to_owned()),
             client_id: f.client_id.as_ref().map(|c| c.as_str().to_owned()),
+            jkt: f.jkt.as_ref().map(|j| j.as_str().to_owned()),
         }
     }
 }
@@ -96,6 +98,12 @@ impl TryFrom<FamilyRow> for Family {
             .map(ClientId::parse)
             .transpose()
             .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
+        let jkt = r
+            .jkt
+            .as_deref()
+            .map(Jkt::parse)
+            .transpose()
+            .map_err(|e| InfraError::Corrupt(format!("token family {}: {e}", r.id.0)))?;
         Ok(Self {
             id: FamilyId::from_uuid(r.id.0),
             user_id: UserId::from_uuid(r.user_id.0),
@@ -105,6 +113,7 @@ impl TryFrom<FamilyRow> for Family {
             revoked_at: r.revoked_at.map(|t| t.0),
             revoke_reason,
             client_id,
+            jkt,
         })
     }
 }

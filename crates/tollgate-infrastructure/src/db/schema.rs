@@ -28,6 +28,7 @@ diesel::table! {
         revoked_at -> Nullable<Instant>,
         revoke_reason -> Nullable<Text>,
         client_id -> Nullable<Text>,
+        jkt -> Nullable<Text>,
     }
 }
 
@@ -96,6 +97,16 @@ diesel::table! {
     session_cutoffs (user_id) {
         user_id -> Uuid,
         not_before -> Nullable<Instant>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Text;
+    use crate::db::types::sql::Instant;
+
+    dpop_proofs (proof_digest) {
+        proof_digest -> Text,
+        expires_at -> Instant,
     }
 }
 

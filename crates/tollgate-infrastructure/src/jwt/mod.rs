@@ -24,6 +24,7 @@ pub use jwks_verifier::JwksVerifier;
 pub use key_dir::Retirement;
 pub use keys::{KeyInfo, KeySet, SigningSchedule};
 pub use lifecycle::KeyStatus;
+pub(crate) use provider::ensure_installed as ensure_provider_installed;
 pub use provider::OPENSSL_PROVIDER;
 pub use rescan::KeyDirectory;
 

@@ -52,7 +52,7 @@ pub static OPENSSL_PROVIDER: CryptoProvider = CryptoProvider {
 
 /// Makes sure `jsonwebtoken` has a process-wide provider: [`OPENSSL_PROVIDER`] unless one was
 /// installed first (see the module docs for the rule). Cheap after the first call.
-pub(super) fn ensure_installed() {
+pub(crate) fn ensure_installed() {
     static REPORTED: Once = Once::new();
     if let Err(other) = OPENSSL_PROVIDER.install_default() {
         if !std::ptr::eq(other, &OPENSSL_PROVIDER) {

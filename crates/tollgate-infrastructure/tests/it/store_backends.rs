@@ -77,7 +77,7 @@ fn postgres_purge_batches_use_index_scans() {
     };
     let _db = connect(&t);
     let plans = t.explain_purge();
-    assert_eq!(plans.len(), 5);
+    assert_eq!(plans.len(), 6);
     for (step, plan) in plans {
         assert!(
             !plan.contains("Seq Scan"),
@@ -86,6 +86,7 @@ fn postgres_purge_batches_use_index_scans() {
         let index = match step {
             "revoked families" => "token_families_revoked_at",
             "spent tokens" => "refresh_tokens_spent_expires_at",
+            "dpop proofs" => "dpop_proofs_expires_at",
             "security events" => "security_events_occurred_at",
             "login failures" => "login_failures_last_failure_at",
             _ => "refresh_tokens_live_expires_at",
@@ -130,10 +131,10 @@ fn postgres_columns_have_native_types() {
     )
     .load(&mut conn)
     .unwrap();
-    assert_eq!(columns.len(), 20, "{columns:?}");
+    assert_eq!(columns.len(), 21, "{columns:?}");
     for c in &columns {
         let expected = match c.column_name.as_str() {
-            "user_name" | "password_hash" | "revoke_reason" | "client_id" => "text",
+            "user_name" | "password_hash" | "revoke_reason" | "client_id" | "jkt" => "text",
             "disabled" | "long_lived" => "boolean",
             name if name.ends_with("_at") => "timestamp with time zone",
             _ => "uuid",
@@ -142,7 +143,7 @@ fn postgres_columns_have_native_types() {
     }
     // Byte order whatever the database's default collation (this test server's may be C already,
     // so the listing test alone could not catch a missing COLLATE).
-    for name in ["user_name", "client_id"] {
+    for name in ["user_name", "client_id", "jkt"] {
         let column = columns.iter().find(|c| c.column_name == name);
         assert_eq!(
             column.and_then(|c| c.collation_name.as_deref()),

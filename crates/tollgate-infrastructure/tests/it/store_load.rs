@@ -86,6 +86,7 @@ fn login(db: &Database, user: UserId, ttl: Duration) -> RefreshTokenRecord {
         revoked_at: None,
         revoke_reason: None,
         client_id: None,
+        jkt: None,
     };
     let first = token(family.id, None, at, ttl);
     db.session_store().create_family(&family, &first).unwrap();

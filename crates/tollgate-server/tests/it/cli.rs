@@ -198,13 +198,13 @@ fn purge_counts_then_deletes_and_a_dry_run_deletes_nothing() {
     assert!(dry.status.success(), "{}", stderr(&dry));
     assert_eq!(
         stdout(&dry),
-        "would purge 0 session(s), 0 refresh token(s), 0 security event(s) and 0 failed-login counter(s)\n"
+        "would purge 0 session(s), 0 refresh token(s), 0 security event(s), 0 failed-login counter(s) and 0 DPoP proof(s)\n"
     );
     let real = tollgate(d, &["purge"], None);
     assert!(real.status.success(), "{}", stderr(&real));
     assert_eq!(
         stdout(&real),
-        "purged 0 session(s), 0 refresh token(s), 0 security event(s) and 0 failed-login counter(s) in 5 batch(es)\n"
+        "purged 0 session(s), 0 refresh token(s), 0 security event(s), 0 failed-login counter(s) and 0 DPoP proof(s) in 6 batch(es)\n"
     );
     let bad = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .arg("purge")

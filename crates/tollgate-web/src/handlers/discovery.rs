@@ -5,6 +5,8 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use tollgate_application::PublishedKeys;
 
+use crate::service::Grants;
+
 /// The metadata changes with the configuration, and its algorithms with the keys published, no
 /// faster than the JWKS, which is cached as long.
 const CACHE_CONTROL: &str = "public, max-age=300";
@@ -13,7 +15,8 @@ const CLIENT_SECRET_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_
 
 /// The members we publish, in RFC 8414 §2 order. `scopes_supported` is left out: Tollgate has
 /// no scopes. Endpoints a host did not mount are left out too. Then one extension member
-/// (RFC 8414 §2 allows others), `token_signing_alg_values_supported`.
+/// (RFC 8414 §2 allows others), `token_signing_alg_values_supported`, and, with DPoP on,
+/// `dpop_signing_alg_values_supported` (RFC 9449 §5.1).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(as = AuthorizationServerMetadata)]
 pub(crate) struct Metadata {
@@ -37,6 +40,10 @@ pub(crate) struct Metadata {
     /// during a key rotation, both keys' algorithms. Present only when the JWKS is served.
     #[serde(skip_serializing_if = "Option::is_none")]
     token_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 9449 §5.1: the JWS `alg` values a `DPoP` proof may be signed with. Present only
+    /// when the token endpoint accepts proofs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// Which optional endpoints a service mounts.
@@ -84,6 +91,7 @@ impl Metadata {
                 .introspection
                 .then(|| CLIENT_SECRET_METHODS.to_vec()),
             token_signing_alg_values_supported: None,
+            dpop_signing_alg_values_supported: None,
         }
     }
 
@@ -91,6 +99,13 @@ impl Metadata {
     #[must_use]
     fn with_signing_algorithms(mut self, algorithms: Vec<String>) -> Self {
         self.token_signing_alg_values_supported = Some(algorithms);
+        self
+    }
+
+    /// This metadata with the algorithms a DPoP proof may use.
+    #[must_use]
+    fn with_dpop_algorithms(mut self, algorithms: Vec<String>) -> Self {
+        self.dpop_signing_alg_values_supported = Some(algorithms);
         self
     }
 }
@@ -104,13 +119,15 @@ impl Metadata {
     responses(
         (status = 200, description = "RFC 8414 authorization-server metadata; endpoints the \
 server does not mount are left out; `token_signing_alg_values_supported` (extension) lists the \
-algorithms of the keys in the JWKS", body = Metadata,
+algorithms of the keys in the JWKS; `dpop_signing_alg_values_supported` (RFC 9449) appears when \
+the token endpoint accepts `DPoP` proofs", body = Metadata,
             headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
     ),
 )]
 pub(crate) async fn discovery(
     metadata: web::Data<Metadata>,
     keys: Option<web::Data<PublishedKeys>>,
+    grants: Option<web::Data<Grants>>,
 ) -> HttpResponse {
     // Read per request: the published keys change with a rotation, without a restart.
     let metadata = match keys {
@@ -118,6 +135,11 @@ pub(crate) async fn discovery(
             .clone()
             .with_signing_algorithms(keys.signing_algorithms()),
         None => (**metadata).clone(),
+    };
+    // DPoP may be switched on after the metadata was built (`AppState::with_dpop`).
+    let metadata = match grants.as_ref().and_then(|g| g.dpop.as_ref()) {
+        Some(dpop) => metadata.with_dpop_algorithms(dpop.check.algorithms()),
+        None => metadata,
     };
     HttpResponse::Ok()
         .insert_header((
@@ -171,6 +193,20 @@ mod tests {
         ] {
             assert!(m.get(absent).is_none(), "{absent}");
         }
+    }
+
+    #[test]
+    fn the_dpop_algorithms_are_listed_as_given_and_absent_without_dpop() {
+        let plain = as_json(&metadata("https://auth.example", false));
+        assert!(plain.get("dpop_signing_alg_values_supported").is_none());
+        let m = as_json(
+            &metadata("https://auth.example", false)
+                .with_dpop_algorithms(vec!["ES256".into(), "EdDSA".into()]),
+        );
+        assert_eq!(
+            m["dpop_signing_alg_values_supported"],
+            json!(["ES256", "EdDSA"])
+        );
     }
 
     #[test]

@@ -23,14 +23,18 @@ use crate::{OAuthError, Operations};
     description = "Both dialects on one endpoint: `grantType=Password&userName=…&password=…` or \
 `grant_type=password&username=…&password=…` logs in; `grantType=RefreshToken&refreshToken=…` or \
 `grant_type=refresh_token&refresh_token=…` refreshes. A refresh token works once; presenting a \
-spent one revokes its whole family. A refresh token issued to an authenticated client is bound to it (RFC 6749 §6): refreshing it with another client, or without client authentication, is `invalid_grant` and spends nothing. A token issued without client authentication (the product dialect) is unbound and refreshes with or without a client. Responses carry `Cache-Control: no-store`.",
+spent one revokes its whole family. A refresh token issued to an authenticated client is bound to it (RFC 6749 §6): refreshing it with another client, or without client authentication, is `invalid_grant` and spends nothing. A token issued without client authentication (the product dialect) is unbound and refreshes with or without a client. A `DPoP` proof header (RFC 9449) on a login binds the family \
+to the proof's key (`token_type: DPoP`); its refreshes then need a proof by that key. Responses \
+carry `Cache-Control: no-store`.",
     request_body(content = crate::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
     responses(
         (status = 200, description = "A new token pair", body = crate::response::TokenBody),
         (status = 400, description = "`invalid_request` (missing, repeated or both-spelled \
 parameter, malformed body, wrong content type), `unsupported_grant_type`, `invalid_grant` (bad \
-credentials or refresh token, or a refresh token bound to another client), `unauthorized_client`", body = crate::error::ErrorBody),
+credentials or refresh token, a refresh token bound to another client, or a DPoP-bound refresh \
+token without a proof by its key), `invalid_dpop_proof` (a repeated, refused or replayed `DPoP` \
+header, or none while `dpop.required` is on), `unauthorized_client`", body = crate::error::ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication failed",
             body = crate::error::ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
@@ -69,6 +73,8 @@ async fn issue(
     grant: &mut &'static str,
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_form(&req, payload, endpoint.config.max_body_bytes).await?;
+    let proof = dpop_header(&req, &grants)?;
+    let path = req.path().to_owned();
     let request = parse_token_request(&body)?;
     *grant = match &request.grant {
         Grant::Password { .. } => "password",
@@ -99,13 +105,22 @@ async fn issue(
                 // The client is settled first, so a refused client spends no refresh token.
                 let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
                 endpoint.authorize_grant(client.as_ref(), grant_type)?;
-                // A token bound to a client refreshes only for that client (RFC 6749 §6); the
-                // origin also goes with the security events of a reuse.
+                let jkt = match (&grants.dpop, &proof) {
+                    (Some(dpop), Some(proof)) => {
+                        Some(dpop.check.check(proof, "POST", &path, None)?.jkt)
+                    }
+                    _ => None,
+                };
+                // A token bound to a client refreshes only for that client (RFC 6749 §6), one
+                // bound to a DPoP key only with a proof by it (RFC 9449 §5); the origin also
+                // goes with the security events of a reuse.
                 let origin = RequestOrigin {
                     client_id: client.map(|c| c.id),
                     address,
                 };
-                grants.refresh.execute_from(&refresh_token, &origin)
+                grants
+                    .refresh
+                    .execute_with_key(&refresh_token, &origin, jkt.as_ref())
             })
             .await?;
             return Ok(token_response(&pair));
@@ -127,7 +142,16 @@ async fn issue(
                 ..login
             };
             grants.login.check_throttle(&login)?;
-            Ok(login)
+            // The proof is spent here, before the password is hashed: a refused login cannot
+            // have its proof replayed either.
+            let jkt = match (&grants.dpop, proof) {
+                (Some(dpop), Some(proof)) => {
+                    Some(dpop.check.check(&proof, "POST", &path, None)?.jkt)
+                }
+                (Some(dpop), None) if dpop.required => return Err(dpop_required()),
+                _ => None,
+            };
+            Ok((login, jkt))
         })
         .await?
     };
@@ -141,11 +165,39 @@ async fn issue(
             retry_after_secs: retry_after,
         });
     };
+    let (checked, jkt) = checked;
     let pair = run_blocking("token", retry_after, move || {
-        let result = grants.login.execute(&checked);
+        let result = grants.login.execute_bound(&checked, jkt);
         drop(permit);
         result
     })
     .await?;
     Ok(token_response(&pair))
+}
+
+/// The request's single `DPoP` header (RFC 9449 §4.3 point 1), when DPoP is on; a repeated or
+/// non-ASCII header is refused. Without DPoP the header is ignored, as a server that does not
+/// know it would.
+fn dpop_header(req: &HttpRequest, grants: &Grants) -> Result<Option<String>, OAuthError> {
+    if grants.dpop.is_none() {
+        return Ok(None);
+    }
+    let mut values = req.headers().get_all("dpop");
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(OAuthError::InvalidDpopProof(
+            "exactly one DPoP header is allowed",
+        ));
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.to_owned()))
+        .map_err(|_| OAuthError::InvalidDpopProof("the DPoP proof is invalid"))
+}
+
+/// A login without a proof while `dpop.required` is on.
+fn dpop_required() -> tollgate_application::Error {
+    tollgate_application::Error::InvalidDpopProof(tollgate_domain::DpopRejection::Missing)
 }

@@ -109,6 +109,7 @@ pub fn session() -> Session {
         revoked_at: None,
         revoke_reason: None,
         client_id: None,
+        jkt: None,
     };
     let issued = now() - Duration::hours(1);
     let record = RefreshTokenRecord {

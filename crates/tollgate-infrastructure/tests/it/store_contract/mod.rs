@@ -13,12 +13,13 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::BTreeSet;
 use tollgate_application::{
-    ClientStore, Error, LoginThrottle, RotateOutcome, SessionStore, UserStore,
+    ClientStore, DpopReplayCache, Error, LoginThrottle, RotateOutcome, SessionStore, UserStore,
 };
 
 use tollgate_domain::{
-    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, PasswordHash, RefreshTokenRecord,
-    RevokeReason, SecretDigest, ThrottleKey, ThrottlePolicy, TokenId, User, UserId, UserName,
+    AccessTokenId, Client, ClientId, Family, FamilyId, GrantType, Jkt, PasswordHash,
+    RefreshTokenRecord, RevokeReason, SecretDigest, ThrottleKey, ThrottlePolicy, TokenId, User,
+    UserId, UserName,
 };
 use tollgate_infrastructure::db::{
     Backend, Database, PoolOptions, PurgePolicy, PurgeReport, SeedFamilies,
@@ -44,6 +45,7 @@ macro_rules! contract {
 
 mod clients;
 mod database;
+mod dpop;
 mod events;
 mod purge;
 mod sessions;
@@ -94,6 +96,7 @@ fn family(user: UserId) -> (Family, RefreshTokenRecord) {
         revoked_at: None,
         revoke_reason: None,
         client_id: None,
+        jkt: None,
     };
     let first = RefreshTokenRecord {
         id: TokenId::from_uuid(Uuid::new_v4()),
