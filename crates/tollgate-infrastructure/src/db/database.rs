@@ -1,6 +1,6 @@
 use std::fmt;
 #[cfg(feature = "sqlite")]
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use diesel::RunQueryDsl;
 
@@ -34,8 +34,11 @@ pub struct Database {
     /// refreshes, and the WAL checkpoint, starve behind luckier writers. This lock only orders
     /// writers: races are still settled by the database (`BEGIN IMMEDIATE` and the conditional
     /// UPDATE), and other processes on the same file still wait on the busy timeout.
+    /// parking_lot's mutex, because it is eventually fair: std's lets a thread that just unlocked
+    /// take the lock again ahead of the waiters, and with 32 busy refreshers the purge (which
+    /// pauses between its batches) got almost no turns and fell behind the inserts.
     #[cfg(feature = "sqlite")]
-    writers: Arc<Mutex<()>>,
+    writers: Arc<parking_lot::Mutex<()>>,
 }
 
 impl Database {
@@ -176,9 +179,8 @@ impl Database {
 
     /// This process's turn to write (SQLite; see `writers`), held until the guard drops.
     #[cfg(feature = "sqlite")]
-    pub(crate) fn writer_turn(&self) -> MutexGuard<'_, ()> {
-        // Poisoned only if a writer panicked; the `()` it guards cannot be left inconsistent.
-        self.writers.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn writer_turn(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.writers.lock()
     }
 
     /// Runs `f` on a pooled SQLite connection during this process's turn to write. The turn is

@@ -19,9 +19,9 @@
 //!    [`PurgePolicy::expired_before`]: their proofs are refused as too old anyway.
 //!
 //! On SQLite, where every writer waits for the batch in progress, batches are sized to hold the
-//! write lock about a millisecond (`purge.batch` is then the upper bound) and the purge pauses
-//! between batches as long as the last one held it, so refreshes are served between them (see
-//! `Database::next_batch_size` and `Database::yield_writer`).
+//! write lock about a millisecond (`purge.batch` is then the upper bound, a tenth of it the
+//! lower), and the process's writers take turns on an eventually fair mutex, so refreshes are
+//! served between batches (see `Database::next_batch_size`).
 //!
 //! Each batch is one indexed statement (`DELETE … WHERE id IN (SELECT … LIMIT n)`); a family's
 //! tokens go with it through the `ON DELETE CASCADE` foreign key. On PostgreSQL the inner SELECT
@@ -51,10 +51,6 @@ const CHECKPOINT_BUSY_MS: u32 = 100;
 /// about as long again.
 #[cfg(feature = "sqlite")]
 const SQLITE_BATCH_HOLD: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// The longest pause between two SQLite purge batches (see `Database::yield_writer`).
-#[cfg(feature = "sqlite")]
-const MAX_PURGE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// What a purge deletes and how much per transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,7 +282,6 @@ impl Database {
                     break;
                 }
                 size = self.next_batch_size(size, limit, held);
-                self.yield_writer(held);
             }
         }
         Ok(report)
@@ -295,8 +290,8 @@ impl Database {
     /// The size of the next batch after one of `size` rows held the write lock for `held`. On
     /// SQLite every writer waits for the batch in progress, so a refresh's added latency is the
     /// length of one batch: the size is scaled to make a batch last about `SQLITE_BATCH_HOLD`
-    /// (shrinking at once when a batch took longer, growing by doubling, never above `limit`,
-    /// i.e. `purge.batch`). PostgreSQL locks only the victims' rows: always `limit`.
+    /// (shrinking at once when a batch took longer, growing by doubling, between a tenth of
+    /// `limit`, i.e. `purge.batch`, and `limit`). PostgreSQL locks only the victims' rows: always `limit`.
     fn next_batch_size(&self, size: u64, limit: u64, held: std::time::Duration) -> u64 {
         #[cfg(feature = "sqlite")]
         if matches!(self.pool(), Pool::Sqlite(_)) {
@@ -310,26 +305,14 @@ impl Database {
             } else {
                 size
             };
-            return next.clamp(1, limit);
+            // Never below a tenth of `purge.batch`: on an oversubscribed CPU a batch is
+            // descheduled while it holds the lock, every batch then "takes long" whatever its
+            // size, and without a floor the purge would shrink to one row per turn and fall
+            // behind a busy server's inserts.
+            return next.clamp((limit / 10).max(1), limit);
         }
         let _ = (size, held);
         limit
-    }
-
-    /// Between two batches on SQLite, stays off the single write lock for as long as the last
-    /// batch held it. Without the pause the purge thread takes the process's writer mutex back
-    /// the instant it lets go (std's mutex is not fair), so refreshes queue behind batch after
-    /// batch and their p99 becomes the purge's length; with it, a refresh waits at most one
-    /// batch and the purge takes at most twice as long. PostgreSQL locks rows, not the
-    /// database, so it needs no pause.
-    fn yield_writer(&self, held: std::time::Duration) {
-        #[cfg(feature = "sqlite")]
-        if matches!(self.pool(), Pool::Sqlite(_)) {
-            // Capped, so a stalled disk cannot stretch the pause into minutes.
-            std::thread::sleep(held.min(MAX_PURGE_PAUSE));
-        }
-        #[cfg(not(feature = "sqlite"))]
-        let _ = held;
     }
 
     /// Counts what [`Database::purge`] would delete now, deleting nothing (`tollgate purge
