@@ -4,7 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::de::{Deserializer, IgnoredAny};
+use serde::de::IgnoredAny;
+
+use crate::jwt::Present;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tollgate_application::{DpopProof, DpopVerifier, Error as AppError};
@@ -294,15 +296,4 @@ struct Screened {
     // Named so that a duplicated `kid` fails to parse too.
     #[serde(default, rename = "kid")]
     _kid: IgnoredAny,
-}
-
-/// Whether a member is present at all, whatever its value (even `null`).
-#[derive(Default)]
-struct Present(bool);
-
-impl<'de> Deserialize<'de> for Present {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d)?;
-        Ok(Present(true))
-    }
 }

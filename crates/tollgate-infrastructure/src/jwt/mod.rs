@@ -27,6 +27,7 @@ pub use lifecycle::KeyStatus;
 pub(crate) use provider::ensure_installed as ensure_provider_installed;
 pub use provider::OPENSSL_PROVIDER;
 pub use rescan::KeyDirectory;
+pub(crate) use verify::Present;
 
 #[cfg(test)]
 mod tests;

@@ -250,9 +250,10 @@ struct Screened {
     _kid: IgnoredAny,
 }
 
-/// Whether a member is present at all, whatever its value (even `null`).
+/// Whether a member is present at all, whatever its value (even `null`); the DPoP proof
+/// screening uses it too.
 #[derive(Default)]
-struct Present(bool);
+pub(crate) struct Present(pub(crate) bool);
 
 impl<'de> Deserialize<'de> for Present {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -3,35 +3,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn tollgate(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env("TOLLGATE__DATA_DIR", data)
-        .env("TOLLGATE__PASSWORD__MEMORY_KIB", "8")
-        .env("TOLLGATE__PASSWORD__ITERATIONS", "1")
-        .env("TOLLGATE_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
+use super::cli::tollgate;
 
 fn ok(data: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let out = tollgate(data, args, stdin);

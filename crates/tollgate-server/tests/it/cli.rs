@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn tollgate(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+/// Runs `tollgate ARGS` on the data directory `data` (cheap hashing), feeding it `stdin`.
+pub(super) fn tollgate(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(args)
         .env("TOLLGATE__DATA_DIR", data)

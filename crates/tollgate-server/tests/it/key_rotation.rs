@@ -6,15 +6,16 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::Value;
 use tollgate_infrastructure::testing::TestDatabase;
+
+use super::server_process::{free_port, Server};
 
 /// Short enough for a test, and at least the JWKS max-age, as start-up demands.
 const PUBLISH_AHEAD_SECS: u64 = 3;
@@ -24,59 +25,13 @@ const KEY_ENV: [(&str, &str); 3] = [
     ("TOLLGATE__KEYS__RESCAN_INTERVAL", "1"),
 ];
 
-/// A `tollgate serve` child process, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
 impl Server {
-    fn start(db_url: &str, data_dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("serve")
-            .env("TOLLGATE__DATA_DIR", data_dir)
-            .env("TOLLGATE__DATABASE__URL", db_url)
-            .env("TOLLGATE__SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("TOLLGATE__SERVER__WORKERS", "2")
-            .env("TOLLGATE__TOKENS__ISSUER", "https://tollgate.test")
-            .env("TOLLGATE__PASSWORD__MEMORY_KIB", "8")
-            .env("TOLLGATE__PASSWORD__ITERATIONS", "1")
-            .env("TOLLGATE__BOOTSTRAP__USER", "alice")
-            .env("TOLLGATE__BOOTSTRAP__PASSWORD", "pw")
-            .env("TOLLGATE_LOG", "warn")
-            .envs(KEY_ENV)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("tollgate exited early: {status}");
-            }
-            match ureq::get(&format!("{}/api/oauth2/token", self.base)).call() {
-                Ok(_) | Err(ureq::Error::Status(..)) => return,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("tollgate did not come up: {e}"),
-            }
-        }
+    fn start_rotating(db_url: &str, data_dir: &Path) -> Self {
+        Self::start_with(db_url, data_dir, &KEY_ENV)
     }
 
     /// A login: (access token, refresh token).
-    fn login(&self) -> (String, String) {
+    fn login_pair(&self) -> (String, String) {
         let r = ureq::post(&format!("{}/api/oauth2/token", self.base))
             .set("Content-Type", "application/x-www-form-urlencoded")
             .send_string("grantType=Password&userName=alice&password=pw")
@@ -105,7 +60,7 @@ impl Server {
     }
 
     /// The status of a refresh with `refresh`.
-    fn refresh(&self, refresh: &str) -> u16 {
+    fn refresh_status(&self, refresh: &str) -> u16 {
         Self::status(
             ureq::post(&format!("{}/api/oauth2/token", self.base))
                 .set("Content-Type", "application/x-www-form-urlencoded")
@@ -128,13 +83,6 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn kid_of(token: &str) -> String {
     let header = URL_SAFE_NO_PAD
         .decode(token.split('.').next().unwrap())
@@ -145,8 +93,8 @@ fn kid_of(token: &str) -> String {
 
 /// Two processes started at once on `data` (an empty key directory: they race for it).
 fn two_servers(db: &TestDatabase, data: &Path) -> (Server, Server) {
-    let mut a = Server::start(db.url(), data);
-    let mut b = Server::start(db.url(), data);
+    let mut a = Server::start_rotating(db.url(), data);
+    let mut b = Server::start_rotating(db.url(), data);
     a.wait_ready();
     b.wait_ready();
     (a, b)
@@ -176,8 +124,8 @@ fn two_servers_starting_at_once_on_an_empty_key_directory_leave_one_key() {
     let kids = a.published_kids();
     assert_eq!(kids.len(), 1);
     assert_eq!(b.published_kids(), kids);
-    assert_eq!(kid_of(&a.login().0), kids[0]);
-    assert_eq!(kid_of(&b.login().0), kids[0]);
+    assert_eq!(kid_of(&a.login_pair().0), kids[0]);
+    assert_eq!(kid_of(&b.login_pair().0), kids[0]);
 }
 
 #[test]
@@ -187,7 +135,7 @@ fn a_generated_key_is_published_by_both_before_either_signs_and_no_token_is_refu
     };
     let data = tempfile::tempdir().unwrap();
     let (a, b) = two_servers(&db, data.path());
-    let old = kid_of(&a.login().0);
+    let old = kid_of(&a.login_pair().0);
 
     let generated_after = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
@@ -220,7 +168,7 @@ fn a_generated_key_is_published_by_both_before_either_signs_and_no_token_is_refu
             if published_at[i].is_none() && server.published_kids().contains(&new) {
                 published_at[i] = Some(generated_after.elapsed());
             }
-            let (access, refresh) = server.login();
+            let (access, refresh) = server.login_pair();
             let kid = kid_of(&access);
             assert!(kid == old || kid == new, "{kid}");
             if kid == new {
@@ -239,7 +187,7 @@ fn a_generated_key_is_published_by_both_before_either_signs_and_no_token_is_refu
             let other = servers[1 - i];
             assert_eq!(other.me(&access), 200, "{kid} refused by server {}", 1 - i);
             assert_eq!(
-                other.refresh(&refresh),
+                other.refresh_status(&refresh),
                 200,
                 "{kid} refused by server {}",
                 1 - i
@@ -254,11 +202,7 @@ fn a_generated_key_is_published_by_both_before_either_signs_and_no_token_is_refu
 #[test]
 fn sighup_rescans_the_key_directory_at_once() {
     let data = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     // SQLite, and periodic rescans a day apart: only the signal can make it see the new key.
     let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .arg("serve")
@@ -270,10 +214,7 @@ fn sighup_rescans_the_key_directory_at_once() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
+    let mut server = Server::on_port(child, port);
     server.wait_ready();
     let jwks = || -> Vec<String> {
         let r = ureq::get(&format!("{}/.well-known/jwks.json", server.base))

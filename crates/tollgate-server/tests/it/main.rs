@@ -14,3 +14,4 @@ mod key_rotation;
 mod log_scan;
 mod logs;
 mod multi_process;
+mod server_process;

@@ -3,72 +3,19 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tollgate_infrastructure::jwt::KeySet;
 use tollgate_infrastructure::testing::TestDatabase;
 
+use super::server_process::Server;
+
 const ROUNDS: usize = 20;
 const PER_PROCESS: usize = 8;
 
-/// A `tollgate serve` child process, killed on drop.
-struct Server {
-    child: Child,
-    base: String,
-}
-
 impl Server {
-    fn start(db_url: &str, data_dir: &Path) -> Self {
-        // Ask the OS for a free port; the tiny window before the child binds it is harmless here.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("serve")
-            .env("TOLLGATE__DATA_DIR", data_dir)
-            .env("TOLLGATE__DATABASE__URL", db_url)
-            .env("TOLLGATE__SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("TOLLGATE__SERVER__WORKERS", "2")
-            // Processes behind one name must agree on the issuer (its default is per address).
-            .env("TOLLGATE__TOKENS__ISSUER", "https://tollgate.test")
-            .env("TOLLGATE__PASSWORD__MEMORY_KIB", "8")
-            .env("TOLLGATE__PASSWORD__ITERATIONS", "1")
-            .env("TOLLGATE__BOOTSTRAP__USER", "alice")
-            .env("TOLLGATE__BOOTSTRAP__PASSWORD", "pw")
-            .env("TOLLGATE_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("tollgate exited early: {status}");
-            }
-            // Any HTTP answer means the listener is up (GET on the token endpoint is a 404/405).
-            match ureq::get(&format!("{}/api/oauth2/token", self.base)).call() {
-                Ok(_) | Err(ureq::Error::Status(..)) => return,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(e) => panic!("tollgate did not come up: {e}"),
-            }
-        }
-    }
-
     fn post(&self, body: &str) -> (u16, Value) {
         let r = ureq::post(&format!("{}/api/oauth2/token", self.base))
             .set("Content-Type", "application/x-www-form-urlencoded")
@@ -92,13 +39,6 @@ impl Server {
 
     fn refresh(&self, token: &str) -> (u16, Value) {
         self.post(&format!("grantType=RefreshToken&refreshToken={token}"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
