@@ -1,33 +1,41 @@
 //! The host end to end: a member of the host's own table logs in under `/auth`, refreshes, is
 //! caught reusing a spent token, and reads the host's guarded route only while the session lives.
 
+use std::path::Path;
+
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{test, App};
 use serde_json::Value;
 use tollgate_application::SessionStore;
+use tollgate_domain::User;
 
-#[actix_web::test]
-async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
-    let dir = tempfile::tempdir().unwrap();
-    let auth = embedded_host::tollgate(
-        &dir.path().join("host.db"),
-        &dir.path().join("keys"),
-        "https://host.test",
-    )
-    .unwrap();
+/// A host on a fresh database in `dir`, with the member `ada` (password "correct horse").
+fn host_with_ada(dir: &Path) -> (embedded_host::Auth, User) {
+    let auth =
+        embedded_host::tollgate(&dir.join("host.db"), &dir.join("keys"), "https://host.test")
+            .unwrap();
     let ada = auth
         .members
         .sign_up("ada", "correct horse", auth.hasher.as_ref())
         .unwrap();
+    (auth, ada)
+}
+
+/// A form POST to Tollgate's token endpoint, mounted under `/auth`.
+fn token_request(body: String) -> actix_http::Request {
+    test::TestRequest::post()
+        .uri("/auth/api/oauth2/token")
+        .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(body)
+        .to_request()
+}
+
+#[actix_web::test]
+async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (auth, ada) = host_with_ada(dir.path());
     let app = test::init_service(App::new().configure(embedded_host::routes(&auth))).await;
 
-    let token = |body: String| {
-        test::TestRequest::post()
-            .uri("/auth/api/oauth2/token")
-            .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .set_payload(body)
-            .to_request()
-    };
     let notes = |access: &str| {
         test::TestRequest::get()
             .uri("/api/notes")
@@ -39,14 +47,14 @@ async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
     // Wrong password: refused like any OAuth server would.
     let wrong = test::call_service(
         &app,
-        token("grant_type=password&username=ada&password=nope".into()),
+        token_request("grant_type=password&username=ada&password=nope".into()),
     )
     .await;
     assert_eq!(wrong.status(), 400);
 
     let first: Value = test::call_and_read_body_json(
         &app,
-        token("grant_type=password&username=ada&password=correct+horse".into()),
+        token_request("grant_type=password&username=ada&password=correct+horse".into()),
     )
     .await;
     let guarded: Value =
@@ -55,7 +63,7 @@ async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
 
     let second: Value = test::call_and_read_body_json(
         &app,
-        token(format!(
+        token_request(format!(
             "grant_type=refresh_token&refresh_token={}",
             field(&first, "refresh_token")
         )),
@@ -72,7 +80,7 @@ async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
     // The spent first token comes back: reuse. The family dies, the fresh pair with it.
     let reuse = test::call_service(
         &app,
-        token(format!(
+        token_request(format!(
             "grant_type=refresh_token&refresh_token={}",
             field(&first, "refresh_token")
         )),
@@ -83,7 +91,7 @@ async fn a_member_logs_in_refreshes_is_caught_reusing_and_is_guarded() {
     assert_eq!(body["error"], "invalid_grant");
     let after = test::call_service(
         &app,
-        token(format!(
+        token_request(format!(
             "grant_type=refresh_token&refresh_token={}",
             field(&second, "refresh_token")
         )),
@@ -149,32 +157,16 @@ fn tollgate_infrastructure_users(file: &std::path::Path) -> i64 {
 #[actix_web::test]
 async fn a_password_change_or_suspension_ends_the_members_sessions() {
     let dir = tempfile::tempdir().unwrap();
-    let auth = embedded_host::tollgate(
-        &dir.path().join("host.db"),
-        &dir.path().join("keys"),
-        "https://host.test",
-    )
-    .unwrap();
-    let ada = auth
-        .members
-        .sign_up("ada", "correct horse", auth.hasher.as_ref())
-        .unwrap();
+    let (auth, ada) = host_with_ada(dir.path());
     let app = test::init_service(App::new().configure(embedded_host::routes(&auth))).await;
-    let token = |body: String| {
-        test::TestRequest::post()
-            .uri("/auth/api/oauth2/token")
-            .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .set_payload(body)
-            .to_request()
-    };
     let login = |password: &str| {
-        token(format!(
+        token_request(format!(
             "grant_type=password&username=ada&password={}",
             password.replace(' ', "+")
         ))
     };
     let refresh = |v: &Value| {
-        token(format!(
+        token_request(format!(
             "grant_type=refresh_token&refresh_token={}",
             v["refresh_token"].as_str().unwrap()
         ))

@@ -284,14 +284,7 @@ impl KeySet {
     /// a retirement instant.
     #[cfg(test)]
     pub(crate) fn in_memory(pairs: &[MemoryPair]) -> Result<KeySet, InfraError> {
-        let infos = pairs
-            .iter()
-            .map(|(created, key, cert, retired_at)| {
-                let info = KeyInfo::from_certificate(*created, cert)?;
-                Ok((info.stored_as(String::new(), *retired_at), key.clone()))
-            })
-            .collect::<Result<Vec<_>, InfraError>>()?;
-        Self::from_pairs(infos, None).ok_or_else(|| InfraError::Key("no usable key".into()))
+        Self::in_memory_with(pairs, None)
     }
 
     /// [`KeySet::in_memory`] with a [`SigningSchedule`].
@@ -300,6 +293,14 @@ impl KeySet {
         pairs: &[MemoryPair],
         schedule: SigningSchedule,
     ) -> Result<KeySet, InfraError> {
+        Self::in_memory_with(pairs, Some(schedule))
+    }
+
+    #[cfg(test)]
+    fn in_memory_with(
+        pairs: &[MemoryPair],
+        schedule: Option<SigningSchedule>,
+    ) -> Result<KeySet, InfraError> {
         let infos = pairs
             .iter()
             .map(|(created, key, cert, retired_at)| {
@@ -307,8 +308,7 @@ impl KeySet {
                 Ok((info.stored_as(String::new(), *retired_at), key.clone()))
             })
             .collect::<Result<Vec<_>, InfraError>>()?;
-        Self::from_pairs(infos, Some(schedule))
-            .ok_or_else(|| InfraError::Key("no usable key".into()))
+        Self::from_pairs(infos, schedule).ok_or_else(|| InfraError::Key("no usable key".into()))
     }
 }
 
