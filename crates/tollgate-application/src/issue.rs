@@ -56,6 +56,7 @@ pub(crate) fn sign_pair(
         issued_at: issued,
         expires_at: issued + policy.access_ttl,
         issuer: policy.issuer.clone(),
+        cnf_jkt: family.jkt.clone(),
     };
     let refresh = RefreshClaims {
         unique_name: user.name.as_str().to_owned(),

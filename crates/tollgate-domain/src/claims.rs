@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use crate::{AccessTokenId, FamilyId, TokenId, UserId};
+use crate::{AccessTokenId, FamilyId, Jkt, TokenId, UserId};
 
 /// The claims of an access token (`aud` is always `"access"`).
 ///
@@ -21,6 +21,9 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
     /// `iss`.
     pub issuer: String,
+    /// `cnf.jkt` (RFC 9449 §6.1): the thumbprint of the DPoP key the session is bound to;
+    /// `None` for a bearer token.
+    pub cnf_jkt: Option<Jkt>,
 }
 
 /// The claims of a refresh token (`aud` is always `"refresh"`).

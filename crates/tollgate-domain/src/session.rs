@@ -162,6 +162,9 @@ pub enum TokenRejection {
     /// The token's family is bound to another client than the caller (or the caller did not
     /// authenticate as the client it is bound to).
     ClientMismatch,
+    /// A DPoP-bound access token (`cnf.jkt`) presented as a bearer token, or an unbound one
+    /// presented with the `DPoP` scheme (RFC 9449 §7.1).
+    SchemeMismatch,
 }
 
 impl TokenRejection {
@@ -182,6 +185,7 @@ impl TokenRejection {
             Self::Reused => "reused",
             Self::UserDisabled => "user disabled",
             Self::ClientMismatch => "client mismatch",
+            Self::SchemeMismatch => "wrong authorization scheme for its binding",
         }
     }
 }

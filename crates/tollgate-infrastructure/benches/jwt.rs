@@ -47,6 +47,7 @@ fn bench_algorithm(c: &mut Criterion, algorithm: SigningAlgorithm) {
         issuer: "https://auth.example".into(),
     };
     let access = AccessClaims {
+        cnf_jkt: None,
         unique_name: "administrator".into(),
         sub: user,
         sid: FamilyId::from_uuid(Uuid::new_v4()),

@@ -37,6 +37,7 @@ fn with_no_provider_installed_tollgate_installs_its_openssl_provider() {
     assert!(HOST.install_default().is_err());
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 15, 0).unwrap();
     let claims = AccessClaims {
+        cnf_jkt: None,
         unique_name: "administrator".into(),
         sub: UserId::from_uuid(Uuid::new_v4()),
         sid: FamilyId::from_uuid(Uuid::new_v4()),

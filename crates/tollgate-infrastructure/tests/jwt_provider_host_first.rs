@@ -56,6 +56,7 @@ fn a_host_provider_installed_first_stays_and_tollgate_verifies_through_it() {
 
     let now = Utc.with_ymd_and_hms(2026, 11, 30, 10, 15, 0).unwrap();
     let claims = AccessClaims {
+        cnf_jkt: None,
         unique_name: "administrator".into(),
         sub: UserId::from_uuid(Uuid::new_v4()),
         sid: FamilyId::from_uuid(Uuid::new_v4()),

@@ -136,6 +136,7 @@ fn a_correct_password_starts_exactly_one_new_family() {
     let iat = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
     m.expect_signing(
         AccessClaims {
+            cnf_jkt: None,
             unique_name: "alice".to_owned(),
             sub: user_id(),
             sid: family.id,

@@ -181,6 +181,7 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
     let iat = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
     m.expect_signing(
         AccessClaims {
+            cnf_jkt: None,
             unique_name: "alice".to_owned(),
             sub: user_id(),
             sid: family_id(),

@@ -10,7 +10,7 @@ use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tollgate_domain::{
-    AccessClaims, AccessTokenId, FamilyId, RefreshClaims, TokenId, TokenRejection, UserId,
+    AccessClaims, AccessTokenId, FamilyId, Jkt, RefreshClaims, TokenId, TokenRejection, UserId,
 };
 use uuid::Uuid;
 
@@ -30,6 +30,16 @@ struct AccessOut<'a> {
     iat: i64,
     iss: &'a str,
     aud: &'static str,
+    /// Last, and only on DPoP-bound tokens, so a bearer token is byte for byte what it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<&'a str>>,
+}
+
+/// `cnf` (RFC 7800) with the DPoP key's thumbprint (RFC 9449 §6.1).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirmation<S> {
+    jkt: S,
 }
 
 #[derive(Serialize)]
@@ -58,6 +68,10 @@ pub(super) fn access_payload(c: &AccessClaims) -> Result<Vec<u8>, serde_json::Er
         iat,
         iss: &c.issuer,
         aud: ACCESS_AUDIENCE,
+        cnf: c
+            .cnf_jkt
+            .as_ref()
+            .map(|jkt| Confirmation { jkt: jkt.as_str() }),
     })
 }
 
@@ -81,11 +95,11 @@ pub(super) fn refresh_payload(c: &RefreshClaims) -> Result<Vec<u8>, serde_json::
 /// `iss` are read leniently (any JSON, or absent) so that a wrong one is reported as a wrong
 /// audience or issuer rather than as a malformed payload.
 macro_rules! registered_claims {
-    ($(#[$meta:meta])* struct $name:ident { $($field:ident: $ty:ty,)* }) => {
+    ($(#[$meta:meta])* struct $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(Deserialize)]
         pub(super) struct $name {
-            $($field: $ty,)*
+            $($(#[$fmeta])* $field: $ty,)*
             #[serde(default)]
             aud: Option<Value>,
             #[serde(default)]
@@ -116,6 +130,8 @@ registered_claims! {
         sub: WireUuid,
         sid: WireUuid,
         jti: WireUuid,
+        #[serde(default)]
+        cnf: Option<Confirmation<String>>,
     }
 }
 
@@ -174,6 +190,12 @@ pub(super) fn access_claims(
     expected: &Expected<'_>,
 ) -> Result<AccessClaims, TokenRejection> {
     let (issued_at, expires_at) = check(&wire.registered(), expected)?;
+    // We only ever write a well-formed thumbprint; anything else did not come from us.
+    let cnf_jkt = wire
+        .cnf
+        .map(|cnf| Jkt::parse(&cnf.jkt))
+        .transpose()
+        .map_err(|_| TokenRejection::Malformed)?;
     Ok(AccessClaims {
         unique_name: wire.unique_name,
         sub: UserId::from_uuid(wire.sub.0),
@@ -182,6 +204,7 @@ pub(super) fn access_claims(
         issued_at,
         expires_at,
         issuer: expected.issuer.to_owned(),
+        cnf_jkt,
     })
 }
 

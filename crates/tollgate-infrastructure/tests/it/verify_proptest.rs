@@ -33,6 +33,7 @@ fn fixture() -> &'static Fixture {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let token = codec
             .sign_access(&AccessClaims {
+                cnf_jkt: None,
                 unique_name: "alice".into(),
                 sub: UserId::from_uuid(Uuid::from_u128(1)),
                 sid: FamilyId::from_uuid(Uuid::from_u128(2)),

@@ -16,6 +16,7 @@ use uuid::Uuid;
 fn claims() -> AccessClaims {
     let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
     AccessClaims {
+        cnf_jkt: None,
         unique_name: "alice".into(),
         sub: UserId::from_uuid(Uuid::from_u128(1)),
         sid: FamilyId::from_uuid(Uuid::from_u128(2)),

@@ -164,6 +164,8 @@ pub fn client(id: &str, introspect_any: bool) -> Client {
 pub fn access_claims_for(family: &Family, record: &RefreshTokenRecord) -> AccessClaims {
     let issued = whole_seconds(record.issued_at);
     AccessClaims {
+        // A bound family's access tokens carry its key (RFC 9449 §6.1).
+        cnf_jkt: family.jkt.clone(),
         unique_name: "alice".to_owned(),
         sub: user_id(),
         sid: family.id,

@@ -130,6 +130,7 @@ pub(super) fn codec() -> JwtCodec {
 
 pub(super) fn access_claims() -> AccessClaims {
     AccessClaims {
+        cnf_jkt: None,
         unique_name: "administrator".into(),
         sub: UserId::from_uuid(Uuid::from_u128(0x1111_1111_1111_4111_8111_1111_1111_1111)),
         sid: FamilyId::from_uuid(Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222)),
