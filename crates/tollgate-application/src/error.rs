@@ -31,6 +31,13 @@ pub enum Error {
     /// proof of its key; the reason is for logs only.
     #[error("DPoP proof rejected: {0}")]
     InvalidDpopProof(DpopRejection),
+    /// The DPoP proof carries no server nonce, or one too old (RFC 9449 §8): the client must
+    /// retry with a proof carrying `nonce`.
+    #[error("a DPoP proof with a current server nonce is required")]
+    UseDpopNonce {
+        /// The nonce to send in the `DPoP-Nonce` header.
+        nonce: String,
+    },
     /// Input that does not make a valid domain value (administration commands).
     #[error(transparent)]
     Invalid(#[from] DomainError),

@@ -1,5 +1,5 @@
 use tollgate_domain::rotation::{self, Assessment};
-use tollgate_domain::{AccessClaims, Client, ClientId, RefreshClaims};
+use tollgate_domain::{AccessClaims, Client, ClientId, Jkt, RefreshClaims};
 
 use crate::{AccessGuard, Error, TokenCheckPorts, TokenTypeHint};
 
@@ -22,6 +22,8 @@ pub enum Introspected {
         claims: RefreshClaims,
         /// The client its family is bound to, if any (RFC 7662 `client_id`).
         client_id: Option<ClientId>,
+        /// The DPoP key its family is bound to, if any (`cnf.jkt`, RFC 9449 §6.2).
+        jkt: Option<Jkt>,
     },
 }
 
@@ -101,6 +103,7 @@ impl Introspection {
             Assessment::Rotate => Some(Introspected::Refresh {
                 claims,
                 client_id: family.client_id,
+                jkt: family.jkt,
             }),
             Assessment::Reuse | Assessment::Reject(_) => None,
         })

@@ -289,6 +289,8 @@ pub struct DpopProof {
     /// After this instant the proof is refused as too old anyway: its `jti` must be remembered
     /// until then, and no longer.
     pub expires_at: DateTime<Utc>,
+    /// The server nonce the proof carries (`nonce`, RFC 9449 §8), if any.
+    pub nonce: Option<String>,
 }
 
 /// Verifies DPoP proofs (RFC 9449 §4.3): `typ`, allowed `alg`, a public `jwk`, the signature
@@ -332,6 +334,25 @@ pub trait DpopReplayCache: Send + Sync {
     /// # Errors
     /// Only [`Error::Unavailable`] / [`Error::Unexpected`].
     fn remember(&self, jkt: &Jkt, jti: &str, expires_at: DateTime<Utc>) -> Result<bool, Error>;
+}
+
+/// Server-provided DPoP nonces (RFC 9449 §8): values a client must put in its proofs, so that
+/// a proof cannot have been made in advance. They rotate with time and must be accepted by
+/// every process of one deployment, so an adapter derives them from a shared secret and the
+/// time rather than storing them.
+#[cfg_attr(any(test, feature = "mock"), automock)]
+pub trait DpopNonces: Send + Sync {
+    /// The nonce to hand out at instant `now` (the `DPoP-Nonce` header).
+    ///
+    /// # Errors
+    /// Only [`Error::Unexpected`] (the computation failed).
+    fn current(&self, now: DateTime<Utc>) -> Result<String, Error>;
+
+    /// Whether `nonce` was handed out recently enough to be accepted at `now`.
+    ///
+    /// # Errors
+    /// None: any defect makes the answer `false`.
+    fn accepts(&self, nonce: &str, now: DateTime<Utc>) -> bool;
 }
 
 /// Password hashing (Argon2id).

@@ -58,6 +58,13 @@ pub struct DpopSettings {
     pub max_age: i64,
     /// Refuse logins without a proof (`invalid_dpop_proof`).
     pub required: bool,
+    /// Every proof must carry a current server nonce (RFC 9449 §8); one without gets
+    /// `use_dpop_nonce` and the nonce in `DPoP-Nonce`. Nonces are derived from a secret in the
+    /// key directory, so servers sharing it accept each other's.
+    pub require_nonce: bool,
+    /// Seconds between nonce rotations; a nonce is accepted for one to two of these. 10 to
+    /// 86400.
+    pub nonce_lifetime: i64,
 }
 
 impl Default for DpopSettings {
@@ -65,6 +72,8 @@ impl Default for DpopSettings {
         Self {
             max_age: tollgate_infrastructure::dpop::DEFAULT_MAX_AGE_SECS,
             required: false,
+            require_nonce: false,
+            nonce_lifetime: tollgate_infrastructure::dpop::DEFAULT_NONCE_LIFETIME_SECS,
         }
     }
 }
@@ -469,6 +478,20 @@ impl Settings {
             _ => Err(ServerError::Config(
                 "server.tls.cert and server.tls.key must be set together".into(),
             )),
+        }
+    }
+
+    /// `dpop.nonce_lifetime` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] outside 10 to 86400 seconds.
+    pub fn dpop_nonce_lifetime(&self) -> Result<Duration, ServerError> {
+        if (10..=86_400).contains(&self.dpop.nonce_lifetime) {
+            Ok(Duration::seconds(self.dpop.nonce_lifetime))
+        } else {
+            Err(ServerError::Config(
+                "dpop.nonce_lifetime must be 10 to 86400 seconds".into(),
+            ))
         }
     }
 

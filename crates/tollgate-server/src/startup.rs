@@ -8,7 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use tollgate_application::{Clock, DpopCheck, DpopPorts, PasswordHasher, UserAdmin};
 use tollgate_infrastructure::db::Backend;
-use tollgate_infrastructure::dpop::ProofVerifier;
+use tollgate_infrastructure::dpop::{HmacNonces, ProofVerifier};
 use tollgate_infrastructure::SystemClock;
 use tollgate_web::{AppState, Operations, WebConfig};
 
@@ -18,6 +18,29 @@ use crate::operations::ServiceReadiness;
 use crate::tls;
 use crate::wiring::{open_services, Services};
 use crate::{ServerError, Settings};
+
+/// DPoP proofs as the `[dpop]` settings ask: checked against the issuer's URL, remembered in
+/// the database (so a proof replayed to another process is refused too), and with server nonces
+/// from the key directory's secret when `dpop.require_nonce` is on.
+fn dpop_check(settings: &Settings, services: &Services) -> Result<DpopCheck, ServerError> {
+    let check = DpopCheck::new(DpopPorts {
+        clock: services.ports.clock.clone(),
+        verifier: Arc::new(ProofVerifier::new(
+            &services.policy.issuer,
+            settings.dpop_max_age()?,
+            settings.leeway(),
+        )?),
+        replay: Arc::new(services.database.dpop_replay_cache()),
+    });
+    Ok(if settings.dpop.require_nonce {
+        check.require_nonces(Arc::new(HmacNonces::from_key_dir(
+            &settings.keys_dir(),
+            settings.dpop_nonce_lifetime()?,
+        )?))
+    } else {
+        check
+    })
+}
 
 /// What tests (or embedders) may replace.
 #[derive(Clone, Default)]
@@ -106,18 +129,7 @@ impl Application {
                 },
             )
             .with_operations(operations)
-            .with_dpop(
-                DpopCheck::new(DpopPorts {
-                    clock: services.ports.clock.clone(),
-                    verifier: Arc::new(ProofVerifier::new(
-                        &services.policy.issuer,
-                        settings.dpop_max_age()?,
-                        settings.leeway(),
-                    )?),
-                    replay: Arc::new(services.database.dpop_replay_cache()),
-                }),
-                settings.dpop.required,
-            ),
+            .with_dpop(dpop_check(settings, &services)?, settings.dpop.required),
         );
         let metrics_server = match metrics_listener {
             Some(listener) => {

@@ -40,6 +40,7 @@ fn active_refresh(client: Option<&str>) -> Introspected {
     Introspected::Refresh {
         claims: session().claims,
         client_id: client.map(client_id),
+        jkt: session().family.jkt,
     }
 }
 

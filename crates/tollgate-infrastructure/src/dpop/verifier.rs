@@ -20,8 +20,8 @@ pub const DEFAULT_MAX_AGE_SECS: i64 = 60;
 /// The longest proof looked at. A proof with a 4096-bit RSA key is about 2.5 KiB; the cap
 /// bounds the work done before the signature is checked (`jsonwebtoken` has no limit).
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
-/// The longest `jti` accepted: it is stored (digested) in the replay cache; RFC 9449 asks for
-/// 96 random bits, which any sane encoding fits in far less.
+/// The longest `jti` (and `nonce`) accepted: the `jti` is stored (digested) in the replay cache;
+/// RFC 9449 asks for 96 random bits, which any sane encoding fits in far less.
 const MAX_JTI_BYTES: usize = 256;
 /// The smallest RSA modulus accepted, in bytes (2048 bits, RFC 7518 §3.3).
 const MIN_RSA_MODULUS_BYTES: usize = 256;
@@ -142,6 +142,13 @@ impl ProofVerifier {
         if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_BYTES {
             return Err(DpopRejection::Malformed);
         }
+        if claims
+            .nonce
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_JTI_BYTES)
+        {
+            return Err(DpopRejection::Malformed);
+        }
         if claims.htm != method {
             return Err(DpopRejection::Method);
         }
@@ -166,6 +173,7 @@ impl ProofVerifier {
             jti: claims.jti,
             iat,
             expires_at,
+            nonce: claims.nonce,
         })
     }
 }
@@ -197,6 +205,8 @@ struct Claims {
     /// Whole seconds (a fractional NumericDate is refused as malformed).
     iat: i64,
     ath: Option<String>,
+    /// A server nonce (RFC 9449 §8); whether it is current is the use case's business.
+    nonce: Option<String>,
 }
 
 /// RFC 9449 §4.3 point 9: the URL without query and fragment, normalised as RFC 3986 §6.2.2

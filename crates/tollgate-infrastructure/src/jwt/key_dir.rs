@@ -11,8 +11,10 @@
 //! ```
 //!
 //! The UTC creation stamp makes the names sort by age; the 8 hex digits are the start of the
-//! key's `kid`. Files of any other name are ignored, among them `.lock`, which processes
-//! sharing the directory lock while they scan it and generate a key (see [`KeySet::open`]).
+//! key's `kid`. Files of any other name are ignored by the scan, among them `.lock`, which
+//! processes sharing the directory lock while they scan it and generate a key (see
+//! [`KeySet::open`]), and `dpop-nonce.secret` (mode 0600), the secret DPoP nonces are derived
+//! from ([`shared_secret`]).
 //!
 //! Retirement is a marker file next to the pair holding the instant of retirement in the
 //! file-name stamp format. A marker rather than a rename, so the pair's own files never move and
@@ -40,6 +42,8 @@ const LOCK_FILE: &str = ".lock";
 const STAMP_FORMAT: &str = "%Y%m%dT%H%M%S%.6fZ";
 /// A marker holds one stamp; anything longer is not ours, and is not read whole.
 const MAX_MARKER_BYTES: u64 = 64;
+/// Bytes of a [`shared_secret`].
+pub const SHARED_SECRET_BYTES: usize = 32;
 
 /// What [`KeySet::retire_at`] did.
 #[derive(Debug, Clone)]
@@ -260,6 +264,42 @@ impl KeySet {
             already_retired: false,
         })
     }
+}
+
+/// The secret `dir/name` that every process sharing the key directory reads alike: created
+/// (random, mode 0600, written atomically) by the first process under the directory lock,
+/// read by the others. The directory is made as for keys (0700) when missing. Servers that
+/// share signing keys share the directory already, so what they derive from the secret (DPoP
+/// nonces) agrees across them without storing anything per value.
+///
+/// # Errors
+/// [`InfraError::Io`] when the directory or file cannot be made or read;
+/// [`InfraError::InsecureFile`] when group or others can read it; [`InfraError::Key`] when it
+/// does not hold exactly [`SHARED_SECRET_BYTES`] bytes.
+pub fn shared_secret(dir: &Path, name: &str) -> Result<[u8; SHARED_SECRET_BYTES], InfraError> {
+    ensure_dir(dir)?;
+    let _lock = lock(dir)?;
+    let path = dir.join(name);
+    if !path.exists() {
+        let mut fresh = [0u8; SHARED_SECRET_BYTES];
+        openssl::rand::rand_bytes(&mut fresh).map_err(|e| InfraError::Key(e.to_string()))?;
+        write_atomically(dir, name, &fresh, 0o600)?;
+        sync_dir(dir)?;
+    }
+    crate::files::ensure_private(&path)?;
+    let mut bytes = Vec::with_capacity(SHARED_SECRET_BYTES);
+    File::open(&path)
+        .and_then(|f| {
+            f.take(SHARED_SECRET_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(io(&path))?;
+    <[u8; SHARED_SECRET_BYTES]>::try_from(bytes.as_slice()).map_err(|_| {
+        InfraError::Key(format!(
+            "{}: expected {SHARED_SECRET_BYTES} bytes; delete it to have a new one made",
+            path.display()
+        ))
+    })
 }
 
 /// Holds an exclusive lock on `dir/.lock` until dropped (closing the file releases it).

@@ -21,7 +21,7 @@ mod x509;
 pub use algorithm::{SigningAlgorithm, UnknownAlgorithm};
 pub use codec::JwtCodec;
 pub use jwks_verifier::JwksVerifier;
-pub use key_dir::Retirement;
+pub use key_dir::{shared_secret, Retirement, SHARED_SECRET_BYTES};
 pub use keys::{KeyInfo, KeySet, SigningSchedule};
 pub use lifecycle::KeyStatus;
 pub(crate) use provider::ensure_installed as ensure_provider_installed;
