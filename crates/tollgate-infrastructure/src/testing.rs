@@ -13,6 +13,9 @@
 
 use crate::db::Backend;
 
+mod dpop_client;
+pub use dpop_client::{DpopKey, Proof};
+
 /// The environment variable naming the PostgreSQL database that test schemas are created in.
 pub const POSTGRES_URL_VAR: &str = "TOLLGATE_TEST_POSTGRES_URL";
 

@@ -32,6 +32,13 @@ pub enum OAuthError {
     /// The `DPoP` proof header is missing where required, repeated, or refused (RFC 9449 §7.1).
     #[error("{0}")]
     InvalidDpopProof(&'static str),
+    /// The proof must carry a current server nonce (RFC 9449 §8): `400 use_dpop_nonce` with the
+    /// nonce in a `DPoP-Nonce` header.
+    #[error("a DPoP proof with the server nonce from the DPoP-Nonce header is required")]
+    UseDpopNonce {
+        /// The nonce to retry with.
+        nonce: String,
+    },
     /// Storage cannot be reached; the client may retry.
     #[error("the service is temporarily unavailable, retry later")]
     TemporarilyUnavailable {
@@ -72,6 +79,7 @@ impl OAuthError {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::TemporarilyUnavailable { .. } | Self::TooManyAttempts { .. } => {
                 "temporarily_unavailable"
             }
@@ -102,6 +110,7 @@ impl OAuthError {
                 tracing::info!(%reason, "DPoP proof rejected");
                 Self::InvalidDpopProof("the DPoP proof is invalid")
             }
+            AppError::UseDpopNonce { nonce } => Self::UseDpopNonce { nonce },
             AppError::Throttled { retry_after_secs } => Self::TooManyAttempts { retry_after_secs },
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "storage unavailable");
@@ -135,6 +144,10 @@ impl ResponseError for OAuthError {
         }
         if let Self::TooManyAttempts { retry_after_secs } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let Self::UseDpopNonce { nonce } = self {
+            // The nonce is base64url (HmacNonces), so it is always a valid header value.
+            response.insert_header((crate::dpop::DPOP_NONCE, nonce.as_str()));
         }
         if let Self::InvalidClient(_) = self {
             // RFC 6749 §5.2: a 401 names the scheme the client may authenticate with.
@@ -202,12 +215,27 @@ mod tests {
             OAuthError::TooManyAttempts {
                 retry_after_secs: 1,
             },
+            OAuthError::UseDpopNonce { nonce: "n".into() },
             OAuthError::ServerError,
         ];
         for e in all {
             let d = e.to_string();
             assert!(d.is_ascii() && !d.contains('"') && !d.contains('\\'), "{d}");
         }
+    }
+
+    #[test]
+    fn a_nonce_demand_is_a_400_with_the_nonce_in_a_header() {
+        let r = OAuthError::from_app(
+            AppError::UseDpopNonce {
+                nonce: "bm9uY2U".into(),
+            },
+            5,
+        )
+        .error_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers().get("dpop-nonce").unwrap(), "bm9uY2U");
+        assert_eq!(r.headers().get(header::CACHE_CONTROL).unwrap(), "no-store");
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod client_addr;
 mod client_auth;
+mod dpop;
 mod error;
 mod form;
 mod handlers;
@@ -15,7 +16,7 @@ mod response;
 mod service;
 mod state;
 
-pub use auth::{Authenticated, BearerAuth, BearerError};
+pub use auth::{Authenticated, BearerAuth, BearerError, Challenge, Scheme};
 pub use client_auth::parse_basic;
 pub use error::OAuthError;
 pub use form::{parse_token_request, Grant, TokenRequest};

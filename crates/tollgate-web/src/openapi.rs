@@ -51,6 +51,9 @@ pub(crate) enum ErrorCode {
     /// A `DPoP` proof header that is repeated, refused (RFC 9449 §4.3) or replayed, or missing
     /// while `dpop.required` is on.
     InvalidDpopProof,
+    /// `dpop.require_nonce` is on and the proof carried no current server nonce: retry with the
+    /// nonce from the `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce,
     /// Too many failed logins, or storage unreachable (429 or 503, with `Retry-After`).
     TemporarilyUnavailable,
     /// An unexpected failure; details are only logged.

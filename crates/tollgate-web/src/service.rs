@@ -157,6 +157,7 @@ impl TokenService {
     }
 
     fn register(self, cfg: &mut web::ServiceConfig) {
+        let dpop = self.grants.dpop.as_ref().map(|d| d.check.clone());
         cfg.app_data(self.operations)
             .app_data(self.endpoint)
             .app_data(self.grants)
@@ -164,8 +165,13 @@ impl TokenService {
                 web::resource("/api/oauth2/token").route(web::post().to(handlers::token::token)),
             );
         if let Some(guard) = self.guard {
-            // Bearer-protected routes here also check that the token's session is still live.
-            let bearer = web::Data::new(BearerAuth::with_session_check(guard.clone()));
+            // Protected routes here also check that the token's session is still live, and take
+            // DPoP-bound tokens with a proof when the token endpoint issues them.
+            let mut bearer = BearerAuth::with_session_check(guard.clone());
+            if let Some(dpop) = dpop {
+                bearer = bearer.dpop(dpop);
+            }
+            let bearer = web::Data::new(bearer);
             cfg.app_data(bearer)
                 .app_data(web::Data::new(guard))
                 .service(

@@ -44,6 +44,21 @@ struct IntrospectionBody<'a> {
     /// Extension member (RFC 7662 §2.2): the JWS algorithm the token is signed with.
     #[serde(skip_serializing_if = "Option::is_none")]
     alg: Option<&'a str>,
+    /// The DPoP key a bound token is bound to (RFC 9449 §6.2, RFC 7800).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
+}
+
+/// `cnf` with the RFC 7638 thumbprint of the DPoP key.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Confirmation<'a> {
+    jkt: &'a str,
+}
+
+impl<'a> Confirmation<'a> {
+    fn of(jkt: Option<&'a tollgate_domain::Jkt>) -> Option<Self> {
+        jkt.map(|jkt| Self { jkt: jkt.as_str() })
+    }
 }
 
 /// The `kid` and `alg` of a token's JWS header.
@@ -83,6 +98,7 @@ impl<'a> IntrospectionBody<'a> {
             client_id: None,
             kid: None,
             alg: None,
+            cnf: None,
         };
         let kid = header.map(|h| h.kid.as_str());
         let alg = header.map(|h| h.alg.as_str());
@@ -93,8 +109,13 @@ impl<'a> IntrospectionBody<'a> {
                 client_id,
             } => Self {
                 active: true,
-                // RFC 7662's token_type is the OAuth token type of RFC 6749 §7.1.
-                token_type: Some("Bearer"),
+                // RFC 7662's token_type is the OAuth token type of RFC 6749 §7.1; a bound token
+                // is of type DPoP (RFC 9449 §6.2).
+                token_type: Some(if c.cnf_jkt.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                }),
                 sub: Some(c.sub.to_string()),
                 username: Some(&c.unique_name),
                 exp: Some(c.expires_at.timestamp()),
@@ -105,10 +126,12 @@ impl<'a> IntrospectionBody<'a> {
                 client_id: client_id.as_ref().map(|c| c.as_str()),
                 kid,
                 alg,
+                cnf: Confirmation::of(c.cnf_jkt.as_ref()),
             },
             Introspected::Refresh {
                 claims: c,
                 client_id,
+                jkt,
             } => Self {
                 active: true,
                 token_type: Some("refresh_token"),
@@ -122,6 +145,7 @@ impl<'a> IntrospectionBody<'a> {
                 client_id: client_id.as_ref().map(|c| c.as_str()),
                 kid,
                 alg,
+                cnf: Confirmation::of(jkt.as_ref()),
             },
         }
     }
@@ -138,7 +162,8 @@ impl<'a> IntrospectionBody<'a> {
 is a token bound to another client (issued to it at login) unless the caller was created with \
 `tollgate client add --introspect-any`. An active token bound to a client carries its \
 `client_id`; an active token's answer adds the extension members `kid` and `alg` of the key \
-that signed it.",
+that signed it. A DPoP-bound token (access or refresh) carries `cnf.jkt`, the thumbprint of its \
+key, and an access token of that kind has `token_type: DPoP`.",
     request_body(content = crate::openapi::TokenOperationForm, content_type = "application/x-www-form-urlencoded"),
     security(("client_basic" = [])),
     responses(

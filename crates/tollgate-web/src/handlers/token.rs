@@ -1,15 +1,17 @@
 //! `POST /api/oauth2/token`: the password and refresh-token grants.
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_application::{LoginRequest, RequestOrigin};
 use tollgate_domain::GrantType;
 
 use crate::body::read_form;
 use crate::client_auth::client_credentials;
+use crate::dpop::{HeaderDefect, DPOP_NONCE};
 use crate::form::{parse_token_request, Grant};
 use crate::handlers::run_blocking;
 use crate::response::token_response;
-use crate::service::{Endpoint, Grants};
+use crate::service::{Dpop, Endpoint, Grants};
 use crate::{OAuthError, Operations};
 
 /// Issues a token pair for a password login or a refresh token, counting the request by grant
@@ -29,12 +31,15 @@ carry `Cache-Control: no-store`.",
     request_body(content = crate::openapi::TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_basic" = [])),
     responses(
-        (status = 200, description = "A new token pair", body = crate::response::TokenBody),
+        (status = 200, description = "A new token pair", body = crate::response::TokenBody,
+            headers(("DPoP-Nonce" = String, description = "With `dpop.require_nonce`: the current server nonce (RFC 9449 §8.2)"))),
         (status = 400, description = "`invalid_request` (missing, repeated or both-spelled \
 parameter, malformed body, wrong content type), `unsupported_grant_type`, `invalid_grant` (bad \
 credentials or refresh token, a refresh token bound to another client, or a DPoP-bound refresh \
 token without a proof by its key), `invalid_dpop_proof` (a repeated, refused or replayed `DPoP` \
-header, or none while `dpop.required` is on), `unauthorized_client`", body = crate::error::ErrorBody),
+header, or none while `dpop.required` is on), `use_dpop_nonce` (`dpop.require_nonce` is on and the proof carried no current nonce: retry with the one in `DPoP-Nonce`), `unauthorized_client`",
+            body = crate::error::ErrorBody,
+            headers(("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to put in the next proof"))),
         (status = 401, description = "`invalid_client`: client authentication failed",
             body = crate::error::ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"tollgate\"`"))),
@@ -74,6 +79,7 @@ async fn issue(
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_form(&req, payload, endpoint.config.max_body_bytes).await?;
     let proof = dpop_header(&req, &grants)?;
+    let dpop = grants.dpop.clone();
     let path = req.path().to_owned();
     let request = parse_token_request(&body)?;
     *grant = match &request.grant {
@@ -123,7 +129,7 @@ async fn issue(
                     .execute_with_key(&refresh_token, &origin, jkt.as_ref())
             })
             .await?;
-            return Ok(token_response(&pair));
+            return Ok(with_nonce(token_response(&pair), dpop.as_ref()));
         }
     };
 
@@ -172,7 +178,26 @@ async fn issue(
         result
     })
     .await?;
-    Ok(token_response(&pair))
+    Ok(with_nonce(token_response(&pair), dpop.as_ref()))
+}
+
+/// Adds the current server nonce to a successful answer when nonces are required, so a client
+/// has the next one before the one it holds expires (RFC 9449 §8.2). A failure to compute it
+/// only costs the client a `use_dpop_nonce` round trip later, so it is logged, not returned.
+fn with_nonce(mut response: HttpResponse, dpop: Option<&Dpop>) -> HttpResponse {
+    match dpop.map(|d| d.check.current_nonce()) {
+        Some(Ok(Some(nonce))) => match HeaderValue::from_str(&nonce) {
+            Ok(value) => {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static(DPOP_NONCE), value);
+            }
+            Err(e) => tracing::error!(error = %e, "DPoP nonce is not a header value"),
+        },
+        Some(Err(e)) => tracing::error!(error = %e, "no DPoP nonce for the answer"),
+        _ => {}
+    }
+    response
 }
 
 /// The request's single `DPoP` header (RFC 9449 §4.3 point 1), when DPoP is on; a repeated or
@@ -182,19 +207,12 @@ fn dpop_header(req: &HttpRequest, grants: &Grants) -> Result<Option<String>, OAu
     if grants.dpop.is_none() {
         return Ok(None);
     }
-    let mut values = req.headers().get_all("dpop");
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(OAuthError::InvalidDpopProof(
-            "exactly one DPoP header is allowed",
-        ));
-    }
-    first
-        .to_str()
-        .map(|v| Some(v.to_owned()))
-        .map_err(|_| OAuthError::InvalidDpopProof("the DPoP proof is invalid"))
+    crate::dpop::proof_header(req).map_err(|defect| match defect {
+        HeaderDefect::Repeated => {
+            OAuthError::InvalidDpopProof("exactly one DPoP header is allowed")
+        }
+        HeaderDefect::NotAscii => OAuthError::InvalidDpopProof("the DPoP proof is invalid"),
+    })
 }
 
 /// A login without a proof while `dpop.required` is on.
