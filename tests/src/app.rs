@@ -201,6 +201,26 @@ impl TestApp {
         )
     }
 
+    /// A request with any method, extra headers and an optional form body.
+    pub fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: Option<&str>,
+    ) -> Response {
+        let mut request = self
+            .agent
+            .request(method, &format!("{}{path}", self.base_url));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        send(
+            request,
+            form.map(|f| ("application/x-www-form-urlencoded", f.as_bytes())),
+        )
+    }
+
     /// A GET, with an optional `Authorization` header value.
     pub fn get(&self, path: &str, authorization: Option<&str>) -> Response {
         let mut request = self.agent.get(&format!("{}{path}", self.base_url));

@@ -72,13 +72,14 @@ pub(crate) fn send(request: ureq::Request, body: Option<(&str, &[u8])>) -> Respo
         Err(e) => panic!("request failed: {e}"),
     };
     let status = response.status();
+    // A header sent several times (two `WWW-Authenticate` challenges) reads as one value joined
+    // by ", ", which HTTP defines to mean the same (RFC 9110 §5.3).
     let headers = response
         .headers_names()
         .into_iter()
-        .filter_map(|n| {
-            response
-                .header(&n)
-                .map(|v| (n.to_ascii_lowercase(), v.to_owned()))
+        .map(|n| {
+            let joined = response.all(&n).join(", ");
+            (n.to_ascii_lowercase(), joined)
         })
         .collect();
     let text = response.into_string().unwrap_or_default();

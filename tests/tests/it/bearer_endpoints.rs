@@ -44,9 +44,13 @@ fn no_credentials_get_a_bare_challenge(backend: Backend) {
             app.post_authorized("/api/oauth2/logout", auth),
         ] {
             assert_eq!(r.status, 401, "{auth:?}: {}", r.text);
+            // Both schemes are offered (RFC 9449 §7.1), neither with an error.
             assert_eq!(
                 r.header("www-authenticate"),
-                Some("Bearer realm=\"tollgate\""),
+                Some(
+                    "Bearer realm=\"tollgate\", \
+                     DPoP realm=\"tollgate\", algs=\"ES256 EdDSA RS256 PS256\""
+                ),
                 "{auth:?}"
             );
         }

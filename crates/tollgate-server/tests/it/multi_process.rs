@@ -112,3 +112,146 @@ fn the_refresh_race_across_two_processes_has_exactly_one_winner() {
         );
     }
 }
+
+mod dpop {
+    //! DPoP across processes: the replay cache and the server nonces live where every process
+    //! sees them (the database, the shared key directory).
+
+    use super::*;
+    use tollgate_application::Clock as _;
+    use tollgate_infrastructure::testing::DpopKey;
+    use tollgate_infrastructure::SystemClock;
+
+    /// The servers run on the system clock, so the proofs are made on it too.
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        SystemClock.now()
+    }
+
+    const TOKEN_URL: &str = "https://tollgate.test/api/oauth2/token";
+
+    impl Server {
+        fn post_with_proof(&self, body: &str, proof: &str) -> (u16, Value, Option<String>) {
+            let r = ureq::post(&format!("{}/api/oauth2/token", self.base))
+                .set("Content-Type", "application/x-www-form-urlencoded")
+                .set("DPoP", proof)
+                .send_string(body);
+            let r = match r {
+                Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => panic!("request failed: {e}"),
+            };
+            let nonce = r.header("DPoP-Nonce").map(str::to_owned);
+            let status = r.status();
+            let body = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+            (status, body, nonce)
+        }
+    }
+
+    fn proof(key: &DpopKey, nonce: &str) -> String {
+        key.proof("POST", TOKEN_URL, now()).nonce(nonce).sign()
+    }
+
+    const LOGIN: &str = "grantType=Password&userName=alice&password=pw";
+
+    /// Two servers that require nonces, started at once on a key directory holding no nonce
+    /// secret yet: the first to take the directory lock makes it, the other reads it.
+    fn two_nonce_servers(db: &TestDatabase, data: &Path) -> (Server, Server) {
+        let extra = [("TOLLGATE__DPOP__REQUIRE_NONCE", "true")];
+        let mut a = Server::start_with(db.url(), data, &extra);
+        let mut b = Server::start_with(db.url(), data, &extra);
+        a.wait_ready();
+        b.wait_ready();
+        (a, b)
+    }
+
+    #[test]
+    fn a_nonce_from_one_process_works_on_the_other_and_a_proof_is_spent_on_both() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        let data = tempfile::tempdir().unwrap();
+        let (a, b) = two_nonce_servers(&db, data.path());
+        let key = DpopKey::es256();
+
+        let bare = key.proof("POST", TOKEN_URL, now()).sign();
+        let (status, body, nonce) = a.post_with_proof(LOGIN, &bare);
+        assert_eq!(
+            (status, &body["error"]),
+            (400, &Value::from("use_dpop_nonce"))
+        );
+        let nonce = nonce.expect("DPoP-Nonce from a");
+
+        let login_proof = proof(&key, &nonce);
+        let (status, body, _) = b.post_with_proof(LOGIN, &login_proof);
+        assert_eq!(status, 200, "a's nonce at b: {body}");
+        assert_eq!(body["token_type"], "DPoP");
+        let (status, body, _) = a.post_with_proof(LOGIN, &login_proof);
+        assert_eq!(
+            (status, &body["error"]),
+            (400, &Value::from("invalid_dpop_proof")),
+            "b's proof replayed at a"
+        );
+
+        let refresh = format!(
+            "grantType=RefreshToken&refreshToken={}",
+            body_token(&b.post_with_proof(LOGIN, &proof(&key, &nonce)).1)
+        );
+        let (status, body, _) = a.post_with_proof(&refresh, &proof(&key, &nonce));
+        assert_eq!(status, 200, "a bound family from b refreshes at a: {body}");
+        let (status, body, _) = b.post_with_proof(&refresh, &proof(&DpopKey::eddsa(), &nonce));
+        assert_eq!(
+            (status, &body["error"]),
+            (400, &Value::from("invalid_grant"))
+        );
+    }
+
+    fn body_token(body: &Value) -> String {
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned()
+    }
+
+    #[test]
+    fn the_race_of_a_bound_token_across_two_processes_has_exactly_one_winner() {
+        let Some(db) = TestDatabase::postgres() else {
+            return;
+        };
+        let data = tempfile::tempdir().unwrap();
+        let (a, b) = two_nonce_servers(&db, data.path());
+        let key = DpopKey::es256();
+        let (_, _, nonce) = a.post_with_proof(LOGIN, &key.proof("POST", TOKEN_URL, now()).sign());
+        let nonce = nonce.expect("DPoP-Nonce");
+        let servers = Arc::new([a, b]);
+        for round in 0..ROUNDS / 4 {
+            let (status, body, _) = servers[round % 2].post_with_proof(LOGIN, &proof(&key, &nonce));
+            assert_eq!(status, 200, "{body}");
+            let refresh = format!("grantType=RefreshToken&refreshToken={}", body_token(&body));
+            let barrier = Arc::new(Barrier::new(2 * PER_PROCESS));
+            let handles: Vec<_> = (0..2 * PER_PROCESS)
+                .map(|i| {
+                    let (servers, barrier, refresh) =
+                        (servers.clone(), barrier.clone(), refresh.clone());
+                    let proof = proof(&key, &nonce);
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        servers[i % 2].post_with_proof(&refresh, &proof)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
+            assert_eq!(
+                statuses.iter().filter(|s| **s == 200).count(),
+                1,
+                "round {round}: {statuses:?}"
+            );
+            assert!(
+                results
+                    .iter()
+                    .filter(|r| r.0 != 200)
+                    .all(|r| r.0 == 400 && r.1["error"] == "invalid_grant"),
+                "round {round}: {statuses:?}"
+            );
+        }
+    }
+}
