@@ -181,7 +181,11 @@ with --introspect-any) sees them active at introspection.",
                 Http::builder()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from the token endpoint."))
+                    .description(Some(
+                        "An access token from the token endpoint. A DPoP-bound one (its \
+login carried a DPoP proof) is sent as `Authorization: DPoP <token>` instead, with a `DPoP` proof \
+header for the request that carries the token's hash (`ath`), RFC 9449 §7.",
+                    ))
                     .build(),
             ),
         );

@@ -19,11 +19,17 @@ use crate::OAuthError;
     security(("bearer" = [])),
     responses(
         (status = 204, description = "The session family is revoked"),
-        (status = 401, description = "No `Authorization` header (no body; challenge \
-`Bearer realm=\"tollgate\"`), or `invalid_token`: a malformed, expired or wrongly signed token, a \
-refresh token, or a revoked session (challenge `Bearer realm=\"tollgate\", error=\"invalid_token\", …`)",
+        (status = 401, description = "No `Authorization` header (no body; challenges \
+`Bearer realm=\"tollgate\"` and, with DPoP on, `DPoP realm=\"tollgate\", algs=\"…\"`); \
+`invalid_token`: a malformed, expired or wrongly signed token, a refresh token, a revoked session, \
+a DPoP-bound token sent as `Bearer` or an unbound one sent as `DPoP`; `invalid_dpop_proof`: with \
+`Authorization: DPoP`, a missing, invalid or replayed `DPoP` proof, one without the token's `ath`, \
+or one by another key than the token is bound to; `use_dpop_nonce`: the proof lacks the current \
+server nonce (sent in `DPoP-Nonce`)",
             body = crate::error::ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "The RFC 6750 challenge"))),
+            headers(("WWW-Authenticate" = String, description = "The RFC 6750 and RFC 9449 \
+challenges, the error under the scheme it concerns"),
+                ("DPoP-Nonce" = String, description = "With `use_dpop_nonce`: the nonce to use"))),
         (status = 500, description = "`server_error`", body = crate::error::ErrorBody),
         (status = 503, description = "`temporarily_unavailable`: the session check cannot reach \
 the database", body = crate::error::ErrorBody,
