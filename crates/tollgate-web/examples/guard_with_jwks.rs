@@ -2,16 +2,22 @@
 //!
 //! At start it fetches Tollgate's JWKS once and builds a [`JwksVerifier`] from it; then
 //! `GET /hello` answers the caller's subject (`sub`) to a request with a valid
-//! `Authorization: Bearer <access token>`, and an RFC 6750 `401` to any other.
+//! `Authorization: Bearer <access token>`, or, for a DPoP-bound token, `Authorization: DPoP
+//! <access token>` with a `DPoP` proof for this request (RFC 9449 §7), and an RFC 6750 / RFC 9449
+//! `401` to any other.
 //!
 //! ```text
 //! cargo run -p tollgate-web --example guard_with_jwks -- \
-//!     https://auth.example.com/.well-known/jwks.json https://auth.example.com 127.0.0.1:8081
+//!     https://auth.example.com/.well-known/jwks.json https://auth.example.com 127.0.0.1:8081 \
+//!     https://api.example.com
 //! ```
 //!
-//! The arguments (JWKS URL, Tollgate's `tokens.issuer`, listen address) may come from
-//! `TOLLGATE_JWKS_URL`, `TOLLGATE_ISSUER` and `GUARD_BIND` instead; the listen address defaults
-//! to `127.0.0.1:0` (a free port), and the address taken is printed.
+//! The arguments (JWKS URL, Tollgate's `tokens.issuer`, listen address, this service's public
+//! base URL) may come from `TOLLGATE_JWKS_URL`, `TOLLGATE_ISSUER`, `GUARD_BIND` and
+//! `GUARD_PUBLIC_URL` instead; the listen address defaults to `127.0.0.1:0` (a free port), and
+//! the address taken is printed. DPoP proofs name the URL the client called (`htu`), so behind a
+//! proxy the public base URL must be given; it defaults to `http://<listen address>`. Proofs are
+//! remembered in memory (one process; several replicas would share Tollgate's database cache).
 //!
 //! The JWKS comes over HTTPS: OpenSSL (the library Tollgate already uses), the system's trusted
 //! roots (`SSL_CERT_FILE` if your OpenSSL does not find them), host name checked. Plain `http://`
@@ -20,7 +26,7 @@
 
 use std::error::Error;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +34,8 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{get, web, App, HttpServer};
 use openssl::ssl::{SslConnector, SslMethod, SslStream};
+use tollgate_application::{Clock, DpopCheck, DpopPorts};
+use tollgate_infrastructure::dpop::{MemoryReplayCache, ProofVerifier};
 use tollgate_infrastructure::jwt::JwksVerifier;
 use tollgate_infrastructure::SystemClock;
 use tollgate_web::{Authenticated, BearerAuth};
@@ -62,11 +70,12 @@ fn run() -> Result<(), BoxError> {
             .into());
     };
     let bind = setting(3, "GUARD_BIND").unwrap_or_else(|| "127.0.0.1:0".into());
+    let public_url = setting(4, "GUARD_PUBLIC_URL");
     let verifier = fetch_verifier(&jwks_url, &issuer)?;
     actix_web::rt::System::new().block_on(async move {
-        let (server, address) = serve(verifier, &bind)?;
+        let (server, address) = serve(verifier, &bind, public_url.as_deref())?;
         println!("listening on http://{address}");
-        server.await
+        server.await.map_err(BoxError::from)
     })?;
     Ok(())
 }
@@ -77,23 +86,40 @@ async fn hello(caller: Authenticated) -> String {
     caller.0.sub.to_string()
 }
 
-/// Serves `GET /hello` guarded by `verifier` on `bind`: the running server (await it, or stop
-/// it through its handle) and the address it listens on.
+/// Serves `GET /hello` guarded by `verifier` on `bind`, taking DPoP-bound tokens with proofs
+/// for URLs below `public_url` (default `http://<the bound address>`): the running server (await
+/// it, or stop it through its handle) and the address it listens on.
 ///
 /// # Errors
-/// When `bind` cannot be bound.
-pub fn serve(verifier: JwksVerifier, bind: &str) -> io::Result<(Server, SocketAddr)> {
+/// When `bind` cannot be bound or `public_url` is not an absolute http(s) URL.
+pub fn serve(
+    verifier: JwksVerifier,
+    bind: &str,
+    public_url: Option<&str>,
+) -> Result<(Server, SocketAddr), BoxError> {
+    let listener = TcpListener::bind(bind)?;
+    let address = listener.local_addr()?;
+    let public_url = public_url.map_or_else(|| format!("http://{address}"), str::to_owned);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // A proof is remembered until it is too old to be accepted anyway (60 s plus the leeway);
+    // the cap bounds memory under a flood of valid proofs (when full of live proofs the check
+    // answers 503 rather than forget one that could still be replayed).
+    let dpop = DpopCheck::new(DpopPorts {
+        clock: clock.clone(),
+        verifier: Arc::new(ProofVerifier::new(
+            &public_url,
+            chrono::Duration::seconds(60),
+            chrono::Duration::seconds(30),
+        )?),
+        replay: Arc::new(MemoryReplayCache::new(
+            clock.clone(),
+            MemoryReplayCache::DEFAULT_CAPACITY,
+        )),
+    });
     // `offline`: signature, `alg`, `aud = "access"`, `iss`, `exp`/`nbf`; no revocation check.
-    let auth = web::Data::new(BearerAuth::offline(
-        Arc::new(verifier),
-        Arc::new(SystemClock),
-    ));
-    let server =
-        HttpServer::new(move || App::new().app_data(auth.clone()).service(hello)).bind(bind)?;
-    let address = *server
-        .addrs()
-        .first()
-        .ok_or_else(|| io::Error::other("bound to no address"))?;
+    let auth = web::Data::new(BearerAuth::offline(Arc::new(verifier), clock).dpop(dpop));
+    let server = HttpServer::new(move || App::new().app_data(auth.clone()).service(hello))
+        .listen(listener)?;
     Ok((server.run(), address))
 }
 

@@ -67,7 +67,7 @@ impl Guard {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let (server, address) = guard::serve(verifier, "127.0.0.1:0").unwrap();
+                let (server, address) = guard::serve(verifier, "127.0.0.1:0", None).unwrap();
                 tx.send((address, server.handle())).unwrap();
                 server.await.unwrap();
             });
@@ -101,6 +101,32 @@ impl Guard {
                 .to_owned(),
             body: response.into_string().unwrap(),
         }
+    }
+
+    /// `GET /hello` with `Authorization: <scheme> <token>` and a `DPoP` proof: (status, every
+    /// `WWW-Authenticate` challenge joined, body).
+    fn hello_with(&self, scheme: &str, token: &str, proof: &str) -> (u16, String, String) {
+        let response = self
+            .agent
+            .get(&self.url())
+            .set("Authorization", &format!("{scheme} {token}"))
+            .set("DPoP", proof)
+            .call();
+        let response = match response {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let challenges = response.all("WWW-Authenticate").join(", ");
+        (
+            response.status(),
+            challenges,
+            response.into_string().unwrap(),
+        )
+    }
+
+    /// The guarded route's URL, as a client (and its proofs) names it.
+    fn url(&self) -> String {
+        format!("http://{}/hello", self.address)
     }
 
     /// Asserts that `token` is refused as an invalid token.
@@ -374,4 +400,65 @@ fn the_example_follows_no_redirect() {
         .to_string();
     assert_eq!(error, "the JWKS URL answered 302 Found, not 200");
     server.join().unwrap();
+}
+
+#[test]
+fn the_example_takes_a_dpop_bound_token_only_with_a_fresh_proof_by_its_key() {
+    use tollgate_application::Clock as _;
+    use tollgate_infrastructure::testing::DpopKey;
+    let tollgate = live_tollgate(SigningAlgorithm::Es256);
+    let key = DpopKey::es256();
+    let login_proof = key
+        .proof(
+            "POST",
+            &format!("{ISSUER}/api/oauth2/token"),
+            tollgate.clock.now(),
+        )
+        .sign();
+    let login = tollgate.post_token_with_header(
+        &format!("grantType=Password&userName={USER}&password={PASSWORD}"),
+        "DPoP",
+        &login_proof,
+    );
+    assert_eq!(login.json()["token_type"], "DPoP", "{}", login.text);
+    let access = login.access_token();
+    let guard = Guard::start(guard::fetch_verifier(&jwks_url(&tollgate), ISSUER).unwrap());
+    let proof = |signer: &DpopKey| {
+        signer
+            .proof("GET", &guard.url(), tollgate.clock.now())
+            .access_token(&access)
+            .sign()
+    };
+
+    let first = proof(&key);
+    let (status, _, body) = guard.hello_with("DPoP", &access, &first);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        forge::decode(&access).payload["sub"].as_str().unwrap()
+    );
+    for (what, scheme, proof, error) in [
+        ("replayed proof", "DPoP", first, "invalid_dpop_proof"),
+        (
+            "another key",
+            "DPoP",
+            proof(&DpopKey::eddsa()),
+            "invalid_dpop_proof",
+        ),
+        (
+            "bound token as bearer",
+            "Bearer",
+            proof(&key),
+            "invalid_token",
+        ),
+    ] {
+        let (status, challenges, body) = guard.hello_with(scheme, &access, &proof);
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(
+            challenges.contains(&format!(
+                "DPoP realm=\"tollgate\", algs=\"ES256 EdDSA RS256 PS256\", error=\"{error}\""
+            )),
+            "{what}: {challenges}"
+        );
+    }
 }
