@@ -46,35 +46,39 @@ impl OwnDatabase {
             .unwrap();
     }
 
-    /// Ends every server process connected to this database, which keeps accepting new
-    /// connections, and waits until they are gone; returns how many there were.
-    fn terminate_backends(&mut self) -> i64 {
+    /// Ends every client connection to this database (which keeps accepting new ones) and
+    /// waits until none is left; returns how many were ended. Ended again until none is left:
+    /// the pool may still be opening a connection it started for an earlier checkout.
+    fn terminate_backends(&mut self) -> usize {
         #[derive(QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            #[allow(dead_code)]
+            signalled: bool,
         }
-        let activity = format!("FROM pg_stat_activity WHERE datname = '{}'", self.name);
-        let killed: Count = diesel::sql_query(format!(
-            "SELECT count(pg_terminate_backend(pid)) AS n {activity}"
-        ))
-        .get_result(&mut self.admin)
-        .unwrap();
-        // `pg_terminate_backend` only signals. Waiting is no timing assumption: nothing in the
-        // test runs until every one of them has exited.
+        let clients = format!(
+            "FROM pg_stat_activity WHERE datname = '{}' AND backend_type = 'client backend'",
+            self.name
+        );
+        let mut ended = HashSet::new();
+        // Waiting is no timing assumption: nothing in the test runs until all have exited.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let left: Count = diesel::sql_query(format!("SELECT count(*) AS n {activity}"))
-                .get_result(&mut self.admin)
-                .unwrap();
-            if left.n == 0 {
-                return killed.n;
+            // In the select list, not the WHERE clause: PostgreSQL may evaluate a WHERE
+            // clause's function before its other conditions, on every session of the server.
+            let signalled: Vec<Pid> = diesel::sql_query(format!(
+                "SELECT pid, pg_terminate_backend(pid) AS signalled {clients}"
+            ))
+            .load(&mut self.admin)
+            .unwrap();
+            if signalled.is_empty() {
+                return ended.len();
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} backends still running",
-                left.n
-            );
+            ended.extend(signalled.into_iter().map(|p| p.pid));
+            assert!(Instant::now() < deadline, "connections keep coming");
+            // `pg_terminate_backend` only signals; give them time to exit.
             std::thread::sleep(Duration::from_millis(10));
         }
     }
