@@ -317,6 +317,8 @@ impl r2d2::CustomizeConnection<Checked<SqliteConnection>, diesel::r2d2::Error> f
 }
 
 #[cfg(all(test, feature = "sqlite"))]
+// The fixtures are not `#[test]`s themselves, so clippy's test allowance misses them.
+#[allow(clippy::unwrap_used)]
 mod tests {
     use diesel::result::{DatabaseErrorKind, Error as DieselError};
     use diesel::RunQueryDsl;
