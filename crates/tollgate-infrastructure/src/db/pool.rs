@@ -65,9 +65,9 @@ pub(crate) enum Pool {
 /// One backend's r2d2 pool and what its connections have shown of the server's health.
 ///
 /// A checkout costs no round trip while every connection works. r2d2's usual check (diesel's
-/// `SELECT 1` on every checkout) doubled the round trips of a store call. It is what made a
-/// pool recover at once when the server restarted (every pooled connection dies together),
-/// so the check remains, but only for connections that may be dead: when a statement fails
+/// `SELECT 1` on every checkout) added one to every store call. It is what made a pool
+/// recover at once when the server restarted (every pooled connection dies together), so
+/// the check remains, but only for connections that may be dead: when a statement fails
 /// because its connection is gone, that connection is dropped on return, and every other
 /// connection is checked once before it is handed out again ([`Manager`]). A restart then
 /// costs each request in flight at most one failure, answered as storage unavailable
