@@ -1,11 +1,17 @@
 //! A PostgreSQL outage mid-run: requests get `503 temporarily_unavailable` with `Retry-After`,
 //! and after recovery no token was lost (the one presented during the outage still works) or
 //! double-issued (it works exactly once). Readiness follows the outage: `503` during, `200` after.
+//! And every pooled connection killed at once, PostgreSQL staying up (a restart as the pool sees
+//! it): service resumes after at most one failed request per request in flight.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use tollgate_infrastructure::testing;
-use tollgate_tests::{Backend, TestApp};
+use tollgate_tests::{Backend, Response, TestApp};
 
 /// A database of its own, so that connections to it can be refused without touching other tests.
 struct OwnDatabase {
@@ -38,6 +44,43 @@ impl OwnDatabase {
                 self.name
             ))
             .unwrap();
+    }
+
+    /// Ends every client connection to this database (which keeps accepting new ones) and
+    /// waits until none is left; returns how many were ended. Ended again until none is left:
+    /// the pool may still be opening a connection it started for an earlier checkout.
+    fn terminate_backends(&mut self) -> usize {
+        #[derive(QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            #[allow(dead_code)]
+            signalled: bool,
+        }
+        let clients = format!(
+            "FROM pg_stat_activity WHERE datname = '{}' AND backend_type = 'client backend'",
+            self.name
+        );
+        let mut ended = HashSet::new();
+        // Waiting is no timing assumption: nothing in the test runs until all have exited.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // In the select list, not the WHERE clause: PostgreSQL may evaluate a WHERE
+            // clause's function before its other conditions, on every session of the server.
+            let signalled: Vec<Pid> = diesel::sql_query(format!(
+                "SELECT pid, pg_terminate_backend(pid) AS signalled {clients}"
+            ))
+            .load(&mut self.admin)
+            .unwrap();
+            if signalled.is_empty() {
+                return ended.len();
+            }
+            ended.extend(signalled.into_iter().map(|p| p.pid));
+            assert!(Instant::now() < deadline, "connections keep coming");
+            // `pg_terminate_backend` only signals; give them time to exit.
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn allow_connections(&mut self) {
@@ -109,4 +152,145 @@ fn a_storage_outage_answers_503_and_loses_or_doubles_no_token() {
     assert_eq!(app.refresh(&next.refresh_token()).status, 200);
     // And it was spent exactly once: presenting it again now is reuse.
     assert_eq!(app.refresh(&token).error(), "invalid_grant");
+}
+
+/// Refreshes every chain at once; each must succeed. Returns the new tokens.
+fn refresh_all_at_once(app: &Arc<TestApp>, tokens: &[String]) -> Vec<String> {
+    let barrier = Arc::new(Barrier::new(tokens.len()));
+    let handles: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = app.refresh(&token);
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.refresh_token()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Until the pool holds at least `CONNECTIONS` connections (so that many die at the kill).
+fn open_connections(app: &Arc<TestApp>, tokens: &mut Vec<String>) {
+    const CONNECTIONS: u32 = 3;
+    for _ in 0..100 {
+        if app.services.database.pool_stats().connections >= CONNECTIONS {
+            return;
+        }
+        *tokens = refresh_all_at_once(app, tokens);
+    }
+    panic!("the pool never opened {CONNECTIONS} connections");
+}
+
+/// One refresh chain of `rounds` rotations, each token presented again after a `503` until it
+/// rotates (at most three times). Returns the failures and every token issued, in order.
+fn chain(app: &TestApp, first: String, rounds: usize) -> (usize, Vec<String>) {
+    let mut tokens = vec![first];
+    let mut failures = 0;
+    for _ in 0..rounds {
+        let presented = tokens.last().unwrap().clone();
+        let answered: Response = (0..3)
+            .map(|_| app.refresh(&presented))
+            .find(|r| {
+                if r.status == 503 {
+                    assert_eq!(r.error(), "temporarily_unavailable", "{}", r.text);
+                    failures += 1;
+                }
+                r.status != 503
+            })
+            .unwrap_or_else(|| panic!("three 503s in a row for one token"));
+        assert_eq!(
+            answered.status, 200,
+            "a token presented during the failure still rotates (not lost): {}",
+            answered.text
+        );
+        tokens.push(answered.refresh_token());
+    }
+    (failures, tokens)
+}
+
+#[test]
+fn killed_pool_connections_fail_at_most_one_request_per_request_in_flight() {
+    const CHAINS: usize = 6;
+    const ROUNDS: usize = 8;
+    let Some(mut db) = OwnDatabase::create() else {
+        return;
+    };
+    let url = db.url.clone();
+    let app = Arc::new(
+        TestApp::spawn_with(Backend::Postgres, move |s| {
+            s.database.url = url;
+            s.database.pool_size = CHAINS as u32;
+            // Only the test's requests use the pool.
+            s.purge.interval = 0;
+        })
+        .unwrap(),
+    );
+    let mut tokens: Vec<String> = (0..CHAINS)
+        .map(|i| {
+            let name = format!("user{i}");
+            app.add_user(&name, "pw");
+            app.login(&name, "pw").refresh_token()
+        })
+        .collect();
+    open_connections(&app, &mut tokens);
+    assert_eq!(
+        app.services.database.connection_checks(),
+        0,
+        "working connections are handed out without a round trip to check them"
+    );
+
+    // One request at a time: only the first may meet a dead connection; the loss it reports
+    // has every other pooled connection checked (and, dead, replaced) before it is used.
+    let killed = db.terminate_backends();
+    assert!(killed >= 3, "{killed} connections killed");
+    let (failures, sequential) = chain(&app, tokens[0].clone(), ROUNDS);
+    assert!(
+        failures <= 1,
+        "{failures} failed requests, one at a time, after {killed} connections died"
+    );
+    eprintln!("one at a time: {killed} connections killed, {failures} request(s) failed");
+    tokens[0] = sequential.last().unwrap().clone();
+
+    // CHAINS requests in flight at a time: at most one failure each.
+    open_connections(&app, &mut tokens);
+    let killed = db.terminate_backends();
+    assert!(killed >= 3, "{killed} connections killed");
+    let barrier = Arc::new(Barrier::new(CHAINS));
+    let handles: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                chain(&app, token, ROUNDS)
+            })
+        })
+        .collect();
+    let chains: Vec<(usize, Vec<String>)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let per_chain: Vec<usize> = chains.iter().map(|(f, _)| *f).collect();
+    assert!(
+        per_chain.iter().all(|&f| f <= 1),
+        "failures per chain {per_chain:?} after {killed} connections died"
+    );
+    eprintln!("{CHAINS} at a time: {killed} connections killed, failures per chain {per_chain:?}");
+    assert!(app.services.database.connection_checks() > 0);
+
+    // Nothing double-issued: every token of every chain is new, and each one answered once is
+    // spent (presenting it again is reuse, which ends its family: so last, one per chain).
+    // (A chain's first token is the previous phase's last.)
+    let issued: Vec<&String> = sequential
+        .iter()
+        .chain(chains.iter().flat_map(|(_, t)| &t[1..]))
+        .collect();
+    let distinct: HashSet<&String> = issued.iter().copied().collect();
+    assert_eq!(distinct.len(), issued.len(), "a token was issued twice");
+    for (_, tokens) in &chains {
+        let last = app.refresh(tokens.last().unwrap());
+        assert_eq!(last.status, 200, "{}", last.text);
+        assert_eq!(app.refresh(&tokens[0]).error(), "invalid_grant");
+    }
 }

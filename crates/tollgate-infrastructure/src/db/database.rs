@@ -99,6 +99,19 @@ impl Database {
         })
     }
 
+    /// Round trips the pool has run so far to check a connection before handing it out: none
+    /// while every connection works, one per pooled connection after a connection was found
+    /// lost (see the pool's `Manager`). For tests.
+    #[cfg(feature = "test-support")]
+    pub fn connection_checks(&self) -> u64 {
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => pool.connection_checks(),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => pool.connection_checks(),
+        }
+    }
+
     /// The user store on this database.
     pub fn user_store(&self) -> DieselUserStore {
         DieselUserStore::new(self.clone())

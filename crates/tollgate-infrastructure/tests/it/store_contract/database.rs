@@ -9,6 +9,7 @@ contract! {
     simultaneous_startups_all_succeed_and_migrate_once,
     ping_answers_and_backend_matches,
     zero_pool_settings_are_raised_to_the_minimum,
+    a_working_pool_hands_out_connections_unchecked,
 }
 
 fn times_round_trip_with_microsecond_precision(t: &TestDatabase) {
@@ -185,6 +186,40 @@ fn ping_answers_and_backend_matches(t: &TestDatabase) {
     db.ping().unwrap();
     assert_eq!(db.backend(), t.backend());
     assert!(format!("{db:?}").contains("backend"));
+}
+
+fn a_working_pool_hands_out_connections_unchecked(t: &TestDatabase) {
+    let db = connect(t);
+    // Several threads at once, so that the pool opens several connections.
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            thread::spawn(move || {
+                for _ in 0..10 {
+                    let (_, first) = stored_family(&db);
+                    let next = successor(&first, t0());
+                    let store = db.session_store();
+                    assert!(store.find_token(first.id).unwrap().is_some());
+                    assert_eq!(
+                        store.rotate(first.id, t0(), &next).unwrap(),
+                        RotateOutcome::Rotated
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    for _ in 0..20 {
+        db.ping().unwrap();
+    }
+    assert!(db.pool_stats().connections >= 1);
+    assert_eq!(
+        db.connection_checks(),
+        0,
+        "no round trip spent checking a connection while none was lost"
+    );
 }
 
 fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
