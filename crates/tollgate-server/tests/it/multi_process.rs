@@ -17,18 +17,26 @@ const PER_PROCESS: usize = 8;
 
 impl Server {
     fn post(&self, body: &str) -> (u16, Value) {
-        let r = ureq::post(&format!("{}/api/oauth2/token", self.base))
-            .set("Content-Type", "application/x-www-form-urlencoded")
-            .send_string(body);
-        let r = match r {
+        let (status, body, _) = self.post_token(body, None);
+        (status, body)
+    }
+
+    /// POSTs `body` to the token endpoint, with a `DPoP` header when `proof` is given: status,
+    /// JSON body and the `DPoP-Nonce` header.
+    fn post_token(&self, body: &str, proof: Option<&str>) -> (u16, Value, Option<String>) {
+        let mut request = ureq::post(&format!("{}/api/oauth2/token", self.base))
+            .set("Content-Type", "application/x-www-form-urlencoded");
+        if let Some(proof) = proof {
+            request = request.set("DPoP", proof);
+        }
+        let r = match request.send_string(body) {
             Ok(r) | Err(ureq::Error::Status(_, r)) => r,
             Err(e) => panic!("request failed: {e}"),
         };
+        let nonce = r.header("DPoP-Nonce").map(str::to_owned);
         let status = r.status();
-        (
-            status,
-            serde_json::from_str(&r.into_string().unwrap()).unwrap(),
-        )
+        let body = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+        (status, body, nonce)
     }
 
     fn login(&self) -> String {
@@ -131,18 +139,7 @@ mod dpop {
 
     impl Server {
         fn post_with_proof(&self, body: &str, proof: &str) -> (u16, Value, Option<String>) {
-            let r = ureq::post(&format!("{}/api/oauth2/token", self.base))
-                .set("Content-Type", "application/x-www-form-urlencoded")
-                .set("DPoP", proof)
-                .send_string(body);
-            let r = match r {
-                Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-                Err(e) => panic!("request failed: {e}"),
-            };
-            let nonce = r.header("DPoP-Nonce").map(str::to_owned);
-            let status = r.status();
-            let body = serde_json::from_str(&r.into_string().unwrap()).unwrap();
-            (status, body, nonce)
+            self.post_token(body, Some(proof))
         }
     }
 
