@@ -139,19 +139,19 @@ fn dpop_chained_refreshes_are_bound_and_issue_every_token_once(backend: Backend)
 }
 
 fn dpop_race_mode_sees_exactly_one_winner_per_round(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| s.database.pool_size = 8) else {
+    let Some(app) = TestApp::spawn_with(backend, |s| s.database.pool_size = 16) else {
         return;
     };
     app.add_user("loader", "load pw/ü");
     let issuer = app.services.policy.issuer.clone();
     let report = run_race(&RaceOptions {
         target: dpop_target(&app, ProofAlg::Eddsa, Some(issuer)),
-        racers: 8,
-        rounds: 5,
+        racers: 16,
+        rounds: 10,
     })
     .unwrap();
     assert!(report.ok, "{:?}", report.failed);
-    assert_eq!((report.rounds_ok, report.dpop), (5, Some(ProofAlg::Eddsa)));
+    assert_eq!((report.rounds_ok, report.dpop), (10, Some(ProofAlg::Eddsa)));
 }
 
 fn a_dpop_run_with_proofs_for_another_url_fails(backend: Backend) {
