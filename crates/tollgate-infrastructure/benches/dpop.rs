@@ -2,7 +2,13 @@
 //! (`ProofVerifier::verify` of an ES256 and an EdDSA proof: header screening, JWK parsing, the
 //! signature, the claims, the key thumbprint; no replay cache) and the replay cache's insert alone
 //! on SQLite (and PostgreSQL when `TOLLGATE_TEST_POSTGRES_URL` is set), through the store the
-//! server uses (`Database::dpop_replay_cache`, pool and SQLite writer lock included).
+//! server uses (`Database::dpop_replay_cache`, pool and SQLite writer lock included), and for
+//! PostgreSQL the same insert on a bare diesel connection beside it.
+//!
+//! For ES256, two lower layers of the same proof, to see where the check's time goes:
+//! `jsonwebtoken` alone (`decode_header`, `DecodingKey::from_jwk`, `decode` through the OpenSSL
+//! provider: key import, signature, claims) and OpenSSL alone (the key made from the JWK's
+//! point, then one ECDSA verification of the signing input's digest).
 //!
 //! `cargo bench -p tollgate-infrastructure --bench dpop`. Compare the sum with a bearer refresh
 //! (`refresh_use_case`, `storage_bound`) and with the load tool's `--dpop` runs (BENCHMARKS.md).
@@ -16,9 +22,10 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use openssl::bn::{BigNum, BigNumContext};
-use openssl::ec::{EcGroup, EcKey};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
 use serde_json::json;
@@ -108,11 +115,58 @@ fn verify(c: &mut Criterion) {
             });
         });
     }
+    ecdsa_layers(&mut group, &es256_proof());
     group.finish();
 }
 
+/// The ES256 proof's check one and two layers down: `jsonwebtoken`, then OpenSSL alone.
+fn ecdsa_layers(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    proof: &str,
+) {
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.set_required_spec_claims::<&str>(&[]);
+    group.bench_function("ES256 layer: jsonwebtoken header+from_jwk+decode", |b| {
+        b.iter(|| {
+            let header = jsonwebtoken::decode_header(black_box(proof)).expect("header");
+            let key = DecodingKey::from_jwk(header.jwk.as_ref().expect("jwk")).expect("key");
+            jsonwebtoken::decode::<serde_json::Value>(proof, &key, &validation).expect("decode")
+        });
+    });
+    let header = jsonwebtoken::decode_header(proof).expect("header");
+    let jwk = serde_json::to_value(header.jwk.expect("jwk")).expect("jwk json");
+    let coordinate = |name: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().expect("coordinate"))
+            .expect("base64")
+    };
+    let mut point = vec![4_u8];
+    point.extend(coordinate("x"));
+    point.extend(coordinate("y"));
+    let (input, signature) = proof.rsplit_once('.').expect("JWS");
+    let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64");
+    let signature = EcdsaSig::from_private_components(
+        BigNum::from_slice(&signature[..32]).expect("r"),
+        BigNum::from_slice(&signature[32..]).expect("s"),
+    )
+    .expect("signature");
+    group.bench_function("ES256 layer: openssl key from point+verify", |b| {
+        b.iter(|| {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+            let mut ctx = BigNumContext::new().expect("ctx");
+            let point = EcPoint::from_bytes(&group, black_box(&point), &mut ctx).expect("point");
+            let key = EcKey::from_public_key(&group, &point).expect("key");
+            let digest = openssl::sha::sha256(input.as_bytes());
+            assert!(signature.verify(&digest, &key).expect("verify"));
+        });
+    });
+}
+
 /// The replay cache's insert alone: one new (`jkt`, `jti`) per iteration, as every accepted
-/// proof writes.
+/// proof writes; then, for PostgreSQL, the same `INSERT … ON CONFLICT DO NOTHING` in a
+/// transaction on one bare diesel connection (no pool), as `storage_bound` measures a rotation,
+/// so the two can be compared.
 fn replay_cache(c: &mut Criterion) {
     let mut databases = vec![("sqlite", TestDatabase::sqlite())];
     if let Some(pg) = TestDatabase::postgres() {
@@ -133,8 +187,37 @@ fn replay_cache(c: &mut Criterion) {
                 assert!(fresh, "a new jti is remembered");
             });
         });
+        if *name == "postgres" {
+            bare_postgres_insert(&mut group, db.url());
+        }
     }
     group.finish();
+}
+
+fn bare_postgres_insert(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    url: &str,
+) {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    let mut conn = PgConnection::establish(url).expect("connect");
+    group.bench_function("replay-cache insert postgres, bare diesel", |b| {
+        b.iter(|| {
+            let digest = Uuid::new_v4().simple().to_string();
+            let inserted = conn
+                .transaction::<_, diesel::result::Error, _>(|conn| {
+                    diesel::sql_query(
+                        "INSERT INTO dpop_proofs (proof_digest, expires_at) \
+                         VALUES ($1, now() + interval '65 seconds') ON CONFLICT DO NOTHING",
+                    )
+                    .bind::<Text, _>(&digest)
+                    .execute(conn)
+                })
+                .expect("insert");
+            assert_eq!(inserted, 1);
+        });
+    });
 }
 
 criterion_group!(benches, verify, replay_cache);
