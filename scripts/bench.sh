@@ -61,7 +61,8 @@ stop_server() {
     if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
     server_pid=""
 }
-trap 'stop_server; [[ -n "$server_dir" ]] && rm -rf "$server_dir"' EXIT
+# A run that stops early (a server that would not start, ^C) drops its PostgreSQL schema too.
+trap 'stop_server; drop_schema; [[ -n "$server_dir" ]] && rm -rf "$server_dir"' EXIT
 
 # start_server BACKEND ALG [extra env...]: a fresh data dir (new database, new key) each time.
 start_server() {
@@ -69,7 +70,6 @@ start_server() {
     stop_server
     [[ -n "$server_dir" ]] && rm -rf "$server_dir"
     server_dir="$(mktemp -d)"
-    port=$((20000 + RANDOM % 20000))
     local url="sqlite://bench.db"
     if [[ "$backend" == postgres ]]; then
         local schema="tollgate_bench_$$_$RANDOM"
@@ -79,7 +79,7 @@ start_server() {
         echo "$schema" >"$server_dir/schema"
     fi
     local alg_env=(); [[ "$alg" != RS512 ]] && alg_env=(TOLLGATE__TOKENS__ALGORITHM="$alg")
-    local server_env=(TOLLGATE__DATA_DIR="$server_dir" TOLLGATE__SERVER__BIND="127.0.0.1:$port"
+    local server_env=(TOLLGATE__DATA_DIR="$server_dir"
         TOLLGATE__SERVER__WORKERS="$workers" TOLLGATE__DATABASE__URL="$url"
         TOLLGATE__BOOTSTRAP__USER=bench TOLLGATE__BOOTSTRAP__PASSWORD="$password"
         TOLLGATE_LOG=warn "${alg_env[@]}" "$@")
@@ -88,12 +88,28 @@ start_server() {
         env "${server_env[@]}" "$bin/tollgate" migrate >/dev/null
         seed_sqlite "$server_dir/bench.db" "$seed_rows"
     fi
-    env "${server_env[@]}" "${pin_server[@]}" "$bin/tollgate" serve >"$out/server-$backend-$alg.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 200); do
-        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
+    # A random port another process may hold (other benchmarks run on shared machines): one
+    # that answers before our server starts is skipped, and a server that could not bind (it
+    # exits) is started again on another port, so the runs never talk to someone else's server.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 20000))
+        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && continue
+        env "${server_env[@]}" TOLLGATE__SERVER__BIND="127.0.0.1:$port" "${pin_server[@]}" \
+            "$bin/tollgate" serve >"$out/server-$backend-$alg.log" 2>&1 &
+        server_pid=$!
+        for _ in $(seq 200); do
+            if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+                sleep 0.2
+                kill -0 "$server_pid" 2>/dev/null && return 0
+                break
+            fi
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+        grep -q "Address already in use" "$out/server-$backend-$alg.log" || break
     done
     cat "$out/server-$backend-$alg.log" >&2
     echo "server did not start" >&2
@@ -103,6 +119,7 @@ start_server() {
 drop_schema() {
     if [[ -f "$server_dir/schema" ]]; then
         psql -q "$pg_url" -c "DROP SCHEMA $(cat "$server_dir/schema") CASCADE" >/dev/null || true
+        rm -f "$server_dir/schema"
     fi
 }
 
