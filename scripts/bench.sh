@@ -5,6 +5,13 @@
 #   scripts/bench.sh            the sweep: concurrency 1 4 16 32 64 per backend and algorithm,
 #                               plus the issue's targets (memory, flat cost)
 #   BENCH_DURATION=5 BENCH_CONCURRENCY="1 32" BENCH_TARGETS=0 scripts/bench.sh   a quick look
+#   BENCH_CONCURRENCY="16 32" BENCH_ROUNDS=3 BENCH_TARGETS=0 BENCH_UPDATE=0 scripts/bench.sh
+#                               DPoP against bearer only, interleaved, tables on stdout only
+#
+# At every level a bearer run is followed by a `--dpop` run per proof algorithm of BENCH_DPOP
+# (`es256` by default; empty for none) on the same server, BENCH_ROUNDS times over (1), so the
+# DPoP/bearer ratios come from neighbouring runs. BENCH_UPDATE=0 leaves BENCHMARKS.md and the
+# chart alone.
 #
 # The server runs on a temporary SQLite file (and on PostgreSQL in its own schema when
 # TOLLGATE_TEST_POSTGRES_URL is set), pinned to CPU 0 with one HTTP worker; the load tool runs on
@@ -20,6 +27,9 @@ duration="${BENCH_DURATION:-10}"
 levels="${BENCH_CONCURRENCY:-1 4 16 32 64}"
 algorithms="${BENCH_ALGORITHMS:-RS512}"
 targets="${BENCH_TARGETS:-1}"
+rounds="${BENCH_ROUNDS:-1}"
+dpop_algs="${BENCH_DPOP-es256}"
+update="${BENCH_UPDATE:-1}"
 out="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results}"
 pg_url="${TOLLGATE_TEST_POSTGRES_URL:-}"
 password=bench-password
@@ -51,7 +61,8 @@ stop_server() {
     if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
     server_pid=""
 }
-trap 'stop_server; [[ -n "$server_dir" ]] && rm -rf "$server_dir"' EXIT
+# A run that stops early (a server that would not start, ^C) drops its PostgreSQL schema too.
+trap 'stop_server; drop_schema; [[ -n "$server_dir" ]] && rm -rf "$server_dir"' EXIT
 
 # start_server BACKEND ALG [extra env...]: a fresh data dir (new database, new key) each time.
 start_server() {
@@ -59,7 +70,6 @@ start_server() {
     stop_server
     [[ -n "$server_dir" ]] && rm -rf "$server_dir"
     server_dir="$(mktemp -d)"
-    port=$((20000 + RANDOM % 20000))
     local url="sqlite://bench.db"
     if [[ "$backend" == postgres ]]; then
         local schema="tollgate_bench_$$_$RANDOM"
@@ -69,7 +79,7 @@ start_server() {
         echo "$schema" >"$server_dir/schema"
     fi
     local alg_env=(); [[ "$alg" != RS512 ]] && alg_env=(TOLLGATE__TOKENS__ALGORITHM="$alg")
-    local server_env=(TOLLGATE__DATA_DIR="$server_dir" TOLLGATE__SERVER__BIND="127.0.0.1:$port"
+    local server_env=(TOLLGATE__DATA_DIR="$server_dir"
         TOLLGATE__SERVER__WORKERS="$workers" TOLLGATE__DATABASE__URL="$url"
         TOLLGATE__BOOTSTRAP__USER=bench TOLLGATE__BOOTSTRAP__PASSWORD="$password"
         TOLLGATE_LOG=warn "${alg_env[@]}" "$@")
@@ -78,12 +88,28 @@ start_server() {
         env "${server_env[@]}" "$bin/tollgate" migrate >/dev/null
         seed_sqlite "$server_dir/bench.db" "$seed_rows"
     fi
-    env "${server_env[@]}" "${pin_server[@]}" "$bin/tollgate" serve >"$out/server-$backend-$alg.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 200); do
-        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && return 0
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
+    # A random port another process may hold (other benchmarks run on shared machines): one
+    # that answers before our server starts is skipped, and a server that could not bind (it
+    # exits) is started again on another port, so the runs never talk to someone else's server.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 20000))
+        timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null && continue
+        env "${server_env[@]}" TOLLGATE__SERVER__BIND="127.0.0.1:$port" "${pin_server[@]}" \
+            "$bin/tollgate" serve >"$out/server-$backend-$alg.log" 2>&1 &
+        server_pid=$!
+        for _ in $(seq 200); do
+            if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+                sleep 0.2
+                kill -0 "$server_pid" 2>/dev/null && return 0
+                break
+            fi
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=""
+        grep -q "Address already in use" "$out/server-$backend-$alg.log" || break
     done
     cat "$out/server-$backend-$alg.log" >&2
     echo "server did not start" >&2
@@ -93,6 +119,7 @@ start_server() {
 drop_schema() {
     if [[ -f "$server_dir/schema" ]]; then
         psql -q "$pg_url" -c "DROP SCHEMA $(cat "$server_dir/schema") CASCADE" >/dev/null || true
+        rm -f "$server_dir/schema"
     fi
 }
 
@@ -123,7 +150,9 @@ load() { # load LABEL ARGS...: one run of the load tool; its JSON summary is app
         --url "http://127.0.0.1:$port" --user bench --label "$label" "$@" >"$out/last.txt" || true
     # A failed check (exit 1) is recorded in the summary (`"ok":false`) and shown in the tables.
     cat "$out/last.txt" >&2
-    tail -1 "$out/last.txt" | tee -a "$results"
+    # The round and the machine's load average go into the summary for the tables.
+    tail -1 "$out/last.txt" | jq -c --argjson r "${round:-1}" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+        '. + {round: $r, loadavg: $load}' | tee -a "$results"
 }
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
@@ -139,11 +168,20 @@ done
 for backend in "${backends[@]}"; do
     for alg in $algorithms; do
         start_server "$backend" "$alg"
-        for c in $levels; do
-            load "$backend $alg" --concurrency "$c" --users "$c" --duration "$duration" >/dev/null
+        for round in $(seq "$rounds"); do
+            for c in $levels; do
+                load "$backend $alg" --concurrency "$c" --users "$c" --duration "$duration" >/dev/null
+                for palg in $dpop_algs; do
+                    load "$backend $alg DPoP $palg" --dpop --dpop-alg "$palg" \
+                        --concurrency "$c" --users "$c" --duration "$duration" >/dev/null
+                done
+            done
         done
-        TOLLGATE_BENCH_PASSWORD="$password" "$bin/tollgate-bench" --quiet --url "http://127.0.0.1:$port" \
-            --user bench --race 16 --rounds 50 | tail -1 >>"$results" || true
+        round=1
+        for palg in "" $dpop_algs; do
+            TOLLGATE_BENCH_PASSWORD="$password" "$bin/tollgate-bench" --quiet --url "http://127.0.0.1:$port" \
+                --user bench --race 16 --rounds 50 ${palg:+--dpop --dpop-alg "$palg"} | tail -1 >>"$results" || true
+        done
         stop_server; drop_schema
     done
 done
@@ -166,13 +204,15 @@ if [[ "$targets" == 1 ]]; then
     done
 fi
 
-# The chart shows the sweep only (labels "<backend> <algorithm>"), not the target runs.
-jq -c 'select(.mode == "load" and (.label | test("^(sqlite|postgres) ")))' "$results" >"$out/sweep.jsonl"
-"$bin/tollgate-bench" chart --out docs/benchmarks.svg "$out/sweep.jsonl" >&2
+# The chart shows the sweep's first round only (labels "<backend> <algorithm>[ DPoP <alg>]"),
+# not the target runs.
+jq -c 'select(.mode == "load" and .round == 1 and (.label | test("^(sqlite|postgres) ")))' "$results" >"$out/sweep.jsonl"
+chart="docs/benchmarks.svg"; [[ "$update" == 1 ]] || chart="$out/benchmarks.svg"
+"$bin/tollgate-bench" chart --out "$chart" "$out/sweep.jsonl" >&2
 
 # Tables for BENCHMARKS.md.
 {
-    echo "Generated by \`scripts/bench.sh\` on $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -sr); server pinned: ${pin_server[*]:-no}, load tool: ${pin_load[*]:-no}; ${duration} s per level."
+    echo "Generated by \`scripts/bench.sh\` on $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -sr); server pinned: ${pin_server[*]:-no}, load tool: ${pin_load[*]:-no}; ${duration} s per level, ${rounds} round(s); load average during the runs: $(jq -rs 'map(select(.loadavg) | .loadavg | split(" ")[0] | tonumber) | if length > 0 then "\(min)–\(max)" else "n/a" end' "$results")."
     echo
     echo "| algorithm | openssl sign/s (one core) | refresh bound (sign/s ÷ 2) |"
     echo "|---|---:|---:|"
@@ -185,14 +225,36 @@ jq -c 'select(.mode == "load" and (.label | test("^(sqlite|postgres) ")))' "$res
         | (.label | split(" ")[1]) as $alg
         | "| \(.label) | \(.concurrency) | \(.refreshes_per_sec | floor) | \((.refreshes_per_sec / $b[$alg] * 100 | floor) / 100) | \(.latency_us.mean / 1000 * 100 | floor / 100) | \(.latency_us.p50 / 10 | floor / 100) | \(.latency_us.p90 / 10 | floor / 100) | \(.latency_us.p99 / 10 | floor / 100) | \(.latency_us.max / 10 | floor / 100) | \(.latency_us.p99 / .latency_us.mean * 100 | floor / 100) | \(.logins_per_sec | floor) | \(.errors | tostring) | \(.duplicates) |"' "$results"
     echo
-    jq -r 'select(.mode == "race") | "Race mode: \(.racers) concurrent presentations of one token, \(.rounds_ok)/\(.rounds) rounds with exactly one winner."' "$results"
+    if [[ -n "$dpop_algs" ]]; then
+        echo
+        echo "DPoP against bearer on the same server, runs interleaved (bearer, DPoP, bearer, …); refreshes/s is the mean over rounds, p50 and p99 the median over rounds; ratios DPoP / bearer:"
+        echo
+        echo "| backend, algorithm | concurrency | proofs | rounds | refreshes/s | p50 ms | p99 ms | refreshes/s ratio | p50 ratio | p99 ratio | errors |"
+        echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"
+        jq -rs 'def median: sort | if length == 0 then 0 else (.[(length - 1) / 2 | floor] + .[length / 2 | floor]) / 2 end;
+            def r2: . * 100 | round / 100;
+            map(select(.mode == "load" and (.label | test("^(sqlite|postgres) "))))
+            | map(. + {base: (.label | split(" DPoP ")[0]), proofs: (.dpop // "bearer")})
+            | group_by([.base, .concurrency]) | .[]
+            | (map(select(.proofs == "bearer"))) as $bearer
+            | group_by([.proofs != "bearer", .proofs]) | .[]
+            | {base: .[0].base, c: .[0].concurrency, proofs: .[0].proofs, n: length,
+               rps: (map(.refreshes_per_sec) | add / length),
+               p50: (map(.latency_us.p50) | median), p99: (map(.latency_us.p99) | median),
+               errors: (map(.errors | to_entries | map(.value) | add // 0) | add),
+               brps: ($bearer | map(.refreshes_per_sec) | add / length),
+               bp50: ($bearer | map(.latency_us.p50) | median), bp99: ($bearer | map(.latency_us.p99) | median)}
+            | "| \(.base) | \(.c) | \(.proofs) | \(.n) | \(.rps | floor) | \(.p50 / 1000 | r2) | \(.p99 / 1000 | r2) | \(.rps / .brps | r2) | \(.p50 / .bp50 | r2) | \(.p99 / .bp99 | r2) | \(.errors) |"' "$results"
+        echo
+    fi
+    jq -r 'select(.mode == "race") | "Race mode\(if .dpop then " (DPoP \(.dpop))" else "" end): \(.racers) concurrent presentations of one token, \(.rounds_ok)/\(.rounds) rounds with exactly one winner."' "$results"
     jq -r 'select(.mode == "memory") | "Memory (target 4): server RSS \(.rss_start_kib / 1024 | floor) MiB at start, \(.rss_end_kib / 1024 | floor) MiB after 32 concurrent logins and 100,000 refreshes at c = 32."' "$results"
     jq -rs 'map(select(.mode == "load" and (.label | startswith("rows ")))) | if length == 2 then
         "Flat cost (target 5, c = 1): median \(.[0].latency_us.p50 / 1000) ms with 1,000 stored rows, \(.[1].latency_us.p50 / 1000) ms with 1,000,000: ratio \(.[1].latency_us.p50 / .[0].latency_us.p50 * 100 | floor / 100)." else empty end' "$results"
 } >"$out/tables.md"
 
 # Replace the generated block of BENCHMARKS.md, keeping the hand-written text around it.
-if [[ -f BENCHMARKS.md ]] && grep -q '<!-- bench:begin -->' BENCHMARKS.md; then
+if [[ "$update" == 1 && -f BENCHMARKS.md ]] && grep -q '<!-- bench:begin -->' BENCHMARKS.md; then
     awk -v f="$out/tables.md" '
         /<!-- bench:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
         /<!-- bench:end -->/ { skip = 0 }

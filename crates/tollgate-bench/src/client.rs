@@ -8,6 +8,8 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::dpop::DpopOptions;
+
 /// Which parameter names the requests use (API.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -33,6 +35,9 @@ pub struct Target {
     pub client: Option<(String, String)>,
     /// Ask for long-lived refresh tokens at login.
     pub long_lived: bool,
+    /// Sign a DPoP proof for every request (RFC 9449); every answer must then say
+    /// `token_type: DPoP`.
+    pub dpop: Option<DpopOptions>,
 }
 
 /// The answer to one token request, reduced to what the checks need.
@@ -49,6 +54,9 @@ pub enum Outcome {
     },
     /// No HTTP answer (connection refused or reset, timeout) or an unreadable `200` body.
     Transport(String),
+    /// A `200` whose `token_type` is not the one asked for (`Bearer` to a request with a DPoP
+    /// proof): the pair is not bound to the key, a failed check.
+    WrongTokenType(String),
 }
 
 impl Outcome {
@@ -64,6 +72,7 @@ impl Outcome {
                 "transport: {}",
                 cause.chars().take(60).collect::<String>()
             )),
+            Self::WrongTokenType(token_type) => Some(format!("200 token_type {token_type:?}")),
         }
     }
 }
@@ -77,12 +86,16 @@ pub struct Pair {
     pub token_id: u128,
     /// The access token's `jti` claim.
     pub jti: u128,
+    /// `Bearer` or `DPoP` (RFC 9449 §5).
+    pub token_type: String,
 }
 
 #[derive(Deserialize)]
 struct PairBody {
     access_token: String,
     refresh_token: String,
+    #[serde(default)]
+    token_type: String,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +120,8 @@ pub struct Client {
     login_body: String,
     basic: Option<String>,
     dialect: Dialect,
+    /// With DPoP, a `200` must say `token_type: DPoP`.
+    dpop: bool,
 }
 
 impl Client {
@@ -146,24 +161,26 @@ impl Client {
             login_body,
             basic,
             dialect: target.dialect,
+            dpop: target.dpop.is_some(),
         }
     }
 
-    /// A password login: starts a new family.
-    pub fn login(&self) -> Outcome {
-        self.post(&self.login_body)
+    /// A password login: starts a new family, bound to the key of `proof` when there is one.
+    pub fn login(&self, proof: Option<&str>) -> Outcome {
+        self.post(&self.login_body, proof)
     }
 
-    /// Presents `refresh_token` (JWTs are URL-safe, so they need no encoding).
-    pub fn refresh(&self, refresh_token: &str) -> Outcome {
+    /// Presents `refresh_token` (JWTs are URL-safe, so they need no encoding), with a DPoP
+    /// proof when given.
+    pub fn refresh(&self, refresh_token: &str, proof: Option<&str>) -> Outcome {
         let body = match self.dialect {
             Dialect::Product => format!("grantType=RefreshToken&refreshToken={refresh_token}"),
             Dialect::Rfc => format!("grant_type=refresh_token&refresh_token={refresh_token}"),
         };
-        self.post(&body)
+        self.post(&body, proof)
     }
 
-    fn post(&self, body: &str) -> Outcome {
+    fn post(&self, body: &str, proof: Option<&str>) -> Outcome {
         let mut request = self
             .agent
             .post(&self.token_url)
@@ -171,9 +188,15 @@ impl Client {
         if let Some(basic) = &self.basic {
             request = request.set("Authorization", basic);
         }
+        if let Some(proof) = proof {
+            request = request.set("DPoP", proof);
+        }
         match request.send_string(body) {
             Ok(response) => match response.into_string() {
-                Ok(text) => parse_pair(&text).map_or_else(Outcome::Transport, Outcome::Pair),
+                Ok(text) => match parse_pair(&text) {
+                    Ok(pair) => self.check_type(pair),
+                    Err(e) => Outcome::Transport(e),
+                },
                 Err(e) => Outcome::Transport(e.to_string()),
             },
             Err(ureq::Error::Status(status, response)) => {
@@ -189,6 +212,16 @@ impl Client {
             Err(e) => Outcome::Transport(e.to_string()),
         }
     }
+
+    /// With DPoP every pair must be bound (RFC 9449 §5: `token_type` is `DPoP`, compared
+    /// without regard to case as RFC 6749 §5.1 says).
+    fn check_type(&self, pair: Pair) -> Outcome {
+        if self.dpop && !pair.token_type.eq_ignore_ascii_case("DPoP") {
+            Outcome::WrongTokenType(pair.token_type)
+        } else {
+            Outcome::Pair(pair)
+        }
+    }
 }
 
 fn parse_pair(text: &str) -> Result<Pair, String> {
@@ -199,6 +232,7 @@ fn parse_pair(text: &str) -> Result<Pair, String> {
         refresh_token: body.refresh_token,
         token_id: refresh.token_id.as_u128(),
         jti: access.jti.as_u128(),
+        token_type: body.token_type,
     })
 }
 
@@ -239,6 +273,43 @@ mod tests {
     fn a_pair_without_token_id_is_a_transport_failure() {
         let body = serde_json::json!({ "access_token": jwt("{}"), "refresh_token": jwt("{}") });
         assert!(parse_pair(&body.to_string()).is_err());
+    }
+
+    #[test]
+    fn with_dpop_a_bearer_pair_is_a_failed_check() {
+        let pair = Pair {
+            refresh_token: String::new(),
+            token_id: 1,
+            jti: 2,
+            token_type: "Bearer".into(),
+        };
+        let mut target = Target {
+            base_url: "http://127.0.0.1:1".into(),
+            dialect: Dialect::Product,
+            user: String::new(),
+            password: String::new(),
+            client: None,
+            long_lived: false,
+            dpop: None,
+        };
+        assert_eq!(
+            Client::new(&target).check_type(pair.clone()),
+            Outcome::Pair(pair.clone())
+        );
+        target.dpop = Some(DpopOptions {
+            alg: crate::dpop::ProofAlg::Es256,
+            issuer: None,
+        });
+        let dpop = Client::new(&target);
+        assert_eq!(
+            dpop.check_type(pair.clone()).error_key().as_deref(),
+            Some("200 token_type \"Bearer\"")
+        );
+        let bound = Pair {
+            token_type: "DPoP".into(),
+            ..pair
+        };
+        assert_eq!(dpop.check_type(bound.clone()), Outcome::Pair(bound));
     }
 
     #[test]

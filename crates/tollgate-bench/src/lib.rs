@@ -2,10 +2,12 @@
 
 pub mod chart;
 pub mod client;
+pub mod dpop;
 pub mod load;
 pub mod race;
 
 pub use client::{Dialect, Target};
+pub use dpop::{DpopOptions, ProofAlg};
 pub use load::{run_load, LoadOptions, LoadReport, Stop};
 pub use race::{run_race, RaceOptions, RaceReport};
 

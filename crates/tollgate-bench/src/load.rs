@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::client::{Client, Dialect, Outcome, Target};
+use crate::dpop::{proof_url, ProofAlg, ProofKey};
 use crate::BenchError;
 
 /// When the refresh phase ends.
@@ -77,6 +78,8 @@ pub struct LoadReport {
     pub label: String,
     /// Parameter names used.
     pub dialect: Dialect,
+    /// The DPoP proof algorithm (`"ES256"`, `"EdDSA"`), or `null` for bearer tokens.
+    pub dpop: Option<ProofAlg>,
     /// Threads sending requests.
     pub concurrency: usize,
     /// Virtual users.
@@ -108,7 +111,7 @@ impl LoadReport {
         let l = &self.latency_us;
         let ms = |us: u64| us as f64 / 1e3;
         format!(
-            "users {} concurrency {} dialect {:?}\n\
+            "users {} concurrency {} dialect {:?} dpop {}\n\
              logins    {:>8}  {:>10.1}/s\n\
              refreshes {:>8}  {:>10.1}/s over {:.2} s\n\
              latency   mean {:.3} ms  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms\n\
@@ -117,6 +120,7 @@ impl LoadReport {
             self.users,
             self.concurrency,
             self.dialect,
+            self.dpop.map_or("off", ProofAlg::jws_name),
             self.logins,
             self.logins_per_sec,
             self.refreshes,
@@ -161,9 +165,21 @@ impl WorkerResult {
         }
     }
 
-    /// Logs in; the new chain's first refresh token, or `None` (counted as an error).
-    fn login(&mut self, client: &Client) -> Option<String> {
-        match client.login() {
+    fn fail_with(&mut self, key: String) {
+        *self.errors.entry(key).or_default() += 1;
+    }
+
+    /// Logs `user` in (with a proof by its key under DPoP); the new chain's first refresh
+    /// token, or `None` (counted as an error).
+    fn login(&mut self, client: &Client, user: &User, htu: Option<&str>) -> Option<String> {
+        let proof = match user.proof(htu) {
+            Ok(proof) => proof,
+            Err(e) => {
+                self.fail_with(e);
+                return None;
+            }
+        };
+        match client.login(proof.as_deref()) {
             Outcome::Pair(pair) => {
                 self.logins += 1;
                 self.token_ids.push(pair.token_id);
@@ -174,6 +190,25 @@ impl WorkerResult {
                 self.fail(&other);
                 None
             }
+        }
+    }
+}
+
+/// A virtual user: its DPoP key, made once at the start, and the token its chain presents next.
+struct User {
+    key: Option<ProofKey>,
+    token: Option<String>,
+}
+
+impl User {
+    /// A fresh proof for the token endpoint at `htu`, or `None` without DPoP.
+    fn proof(&self, htu: Option<&str>) -> Result<Option<String>, String> {
+        match (&self.key, htu) {
+            (Some(key), Some(htu)) => key
+                .proof(htu)
+                .map(Some)
+                .map_err(|e| format!("proof signing: {e}")),
+            _ => Ok(None),
         }
     }
 }
@@ -203,37 +238,73 @@ impl Shared {
     }
 }
 
+/// The DPoP part of a run: the keys' algorithm and the `htu` every proof names.
+#[derive(Clone, Copy)]
+struct Dpop<'a> {
+    alg: ProofAlg,
+    htu: &'a str,
+}
+
 fn worker(
     target: &Target,
     users: usize,
+    dpop: Option<Dpop<'_>>,
     shared: &Shared,
     barrier: &Barrier,
     start: &std::sync::OnceLock<Instant>,
 ) -> Result<WorkerResult, BenchError> {
     let client = Client::new(target);
-    let out = WorkerResult::new();
+    // Keys are made before the login phase, so logins/s does not count key generation.
+    let prepared = WorkerResult::new().and_then(|out| {
+        let users = (0..users)
+            .map(|_| {
+                let key = dpop
+                    .map(|d| ProofKey::generate(d.alg))
+                    .transpose()
+                    .map_err(BenchError::Setup)?;
+                Ok(User { key, token: None })
+            })
+            .collect::<Result<Vec<_>, BenchError>>()?;
+        Ok((out, users))
+    });
     barrier.wait();
-    let Ok(mut out) = out else {
-        // Keep the main thread's phases in step before giving up.
-        barrier.wait();
-        barrier.wait();
-        return out;
+    let (mut out, mut users) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            // Keep the main thread's phases in step before giving up.
+            barrier.wait();
+            barrier.wait();
+            return Err(e);
+        }
     };
-    let mut chains: Vec<Option<String>> = (0..users).map(|_| out.login(&client)).collect();
+    let htu = dpop.map(|d| d.htu);
+    for user in &mut users {
+        user.token = out.login(&client, user, htu);
+    }
     barrier.wait();
     // The main thread sets the start instant between the two waits.
     barrier.wait();
     let started = start.get().copied().unwrap_or_else(Instant::now);
     'run: loop {
         let mut alive = false;
-        for chain in &mut chains {
-            let Some(token) = chain.take() else { continue };
+        for user in &mut users {
+            let Some(token) = user.token.take() else {
+                continue;
+            };
             alive = true;
             if !shared.take(started) {
                 break 'run;
             }
+            // Signed before the timer starts: the latency recorded is the request's alone.
+            let proof = match user.proof(htu) {
+                Ok(proof) => proof,
+                Err(e) => {
+                    out.fail_with(e);
+                    continue;
+                }
+            };
             let sent = Instant::now();
-            let outcome = client.refresh(&token);
+            let outcome = client.refresh(&token, proof.as_deref());
             let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
             out.hist.saturating_record(micros.max(1));
             shared.done.fetch_add(1, Ordering::Relaxed);
@@ -242,12 +313,13 @@ fn worker(
                     out.refreshes += 1;
                     out.token_ids.push(pair.token_id);
                     out.jtis.push(pair.jti);
-                    *chain = Some(pair.refresh_token);
+                    user.token = Some(pair.refresh_token);
                 }
                 other => {
-                    // The chain is broken (the token may be spent): start a new family.
+                    // The chain is broken (the token may be spent): start a new family, with
+                    // the same key.
                     out.fail(&other);
-                    *chain = out.login(&client);
+                    user.token = out.login(&client, user, htu);
                 }
             }
         }
@@ -274,6 +346,11 @@ pub fn run_load(options: &LoadOptions) -> Result<LoadReport, BenchError> {
         ));
     }
     let threads = options.concurrency.min(options.users);
+    let htu = match &options.target.dpop {
+        Some(dpop) => Some((dpop.alg, proof_url(&options.target, dpop)?)),
+        None => None,
+    };
+    let dpop = htu.as_ref().map(|(alg, htu)| Dpop { alg: *alg, htu });
     let shared = Shared {
         budget: AtomicU64::new(match options.stop {
             Stop::Count(n) => n,
@@ -294,7 +371,7 @@ pub fn run_load(options: &LoadOptions) -> Result<LoadReport, BenchError> {
                 // Users t, t + threads, t + 2·threads, … belong to thread t.
                 let users = (t..options.users).step_by(threads).count();
                 let (shared, barrier, start) = (&shared, &barrier, &start);
-                scope.spawn(move || worker(&options.target, users, shared, barrier, start))
+                scope.spawn(move || worker(&options.target, users, dpop, shared, barrier, start))
             })
             .collect();
         barrier.wait();
@@ -358,6 +435,7 @@ pub fn run_load(options: &LoadOptions) -> Result<LoadReport, BenchError> {
         mode: "load",
         label: options.label.clone(),
         dialect: options.target.dialect,
+        dpop: dpop.map(|d| d.alg),
         concurrency: threads,
         users: options.users,
         logins,

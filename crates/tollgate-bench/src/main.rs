@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate_bench::{
-    chart, run_load, run_race, BenchError, Dialect, LoadOptions, RaceOptions, Stop, Target,
+    chart, run_load, run_race, BenchError, Dialect, DpopOptions, LoadOptions, ProofAlg,
+    RaceOptions, Stop, Target,
 };
 
 /// Drives a running Tollgate server over HTTP: chained refreshes (default) or a race.
@@ -67,6 +68,19 @@ struct RunArgs {
     /// Ask for long-lived refresh tokens at login.
     #[arg(long)]
     long_lived: bool,
+    /// DPoP (RFC 9449): each virtual user (each race round) makes a key pair, logs in with a
+    /// proof by it and signs a fresh proof for every refresh; every answer must say
+    /// `token_type: DPoP`. Proofs are signed before a request's latency is timed.
+    #[arg(long)]
+    dpop: bool,
+    /// The proof keys' algorithm.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ProofAlg::Es256, requires = "dpop")]
+    dpop_alg: ProofAlg,
+    /// The server's public base URL (`tokens.issuer`) the proofs' `htu` is made from; by
+    /// default the `token_endpoint` of the server's metadata
+    /// (`/.well-known/oauth-authorization-server`).
+    #[arg(long, requires = "dpop")]
+    issuer: Option<String>,
     /// Virtual users (families); defaults to the concurrency.
     #[arg(long)]
     users: Option<usize>,
@@ -106,6 +120,10 @@ fn run(args: RunArgs) -> Result<bool, BenchError> {
         password,
         client: args.client_id.zip(args.client_secret),
         long_lived: args.long_lived,
+        dpop: args.dpop.then_some(DpopOptions {
+            alg: args.dpop_alg,
+            issuer: args.issuer,
+        }),
     };
     if let (Some(racers), Some(rounds)) = (args.race, args.rounds) {
         let report = run_race(&RaceOptions {
@@ -114,8 +132,13 @@ fn run(args: RunArgs) -> Result<bool, BenchError> {
             rounds,
         })?;
         println!(
-            "race: {} racers, {}/{} rounds with exactly one winner",
-            report.racers, report.rounds_ok, report.rounds
+            "race: {} racers, {}/{} rounds with exactly one winner{}",
+            report.racers,
+            report.rounds_ok,
+            report.rounds,
+            report
+                .dpop
+                .map_or(String::new(), |alg| format!(", DPoP {}", alg.jws_name()))
         );
         for f in &report.failed {
             println!("  round {}: {:?}", f.round, f.answers);

@@ -7,6 +7,7 @@ use std::sync::{Barrier, Mutex};
 use serde::Serialize;
 
 use crate::client::{Client, Outcome, Target};
+use crate::dpop::{proof_url, ProofAlg, ProofKey};
 use crate::BenchError;
 
 /// What a race run does.
@@ -40,6 +41,8 @@ pub struct RaceReport {
     pub racers: usize,
     /// Rounds run.
     pub rounds: usize,
+    /// The DPoP proof algorithm (`"ES256"`, `"EdDSA"`), or `null` for bearer tokens.
+    pub dpop: Option<ProofAlg>,
     /// Rounds with exactly one winner and only `invalid_grant` for the others.
     pub rounds_ok: usize,
     /// The others, in order.
@@ -75,32 +78,53 @@ fn judge(round: usize, outcomes: &[Outcome], seen: &mut HashSet<u128>) -> Option
     })
 }
 
+/// What the racers of one round present: the refresh token, and with DPoP one proof each.
+struct Round {
+    token: String,
+    proofs: Vec<String>,
+}
+
 /// Runs the rounds. Each racer thread keeps its own connection across rounds, so a round's
 /// requests leave together instead of queueing behind connection set-up.
 ///
+/// With DPoP each round's login binds its family to a new key, and every racer presents the
+/// token with its own fresh proof by that key, signed before the start: the replay cache lets
+/// them all through, so only the rotation decides.
+///
 /// # Errors
-/// [`BenchError::Setup`] when `racers < 2`, or a login fails (the round could not be played).
+/// [`BenchError::Setup`] when `racers < 2`, a login fails (the round could not be played), or
+/// a key or proof cannot be made.
 pub fn run_race(options: &RaceOptions) -> Result<RaceReport, BenchError> {
     if options.racers < 2 || options.rounds == 0 {
         return Err(BenchError::Setup(
             "a race needs at least 2 racers and 1 round".into(),
         ));
     }
+    let dpop = match &options.target.dpop {
+        Some(dpop) => Some((dpop.alg, proof_url(&options.target, dpop)?)),
+        None => None,
+    };
     let login = Client::new(&options.target);
     // `None` tells the racers to leave.
-    let token: Mutex<Option<String>> = Mutex::new(None);
+    let round_state: Mutex<Option<Round>> = Mutex::new(None);
     let go = Barrier::new(options.racers + 1);
     let (tx, rx) = mpsc::channel::<Outcome>();
     std::thread::scope(|scope| {
-        for _ in 0..options.racers {
-            let (token, go, tx) = (&token, &go, tx.clone());
+        for racer in 0..options.racers {
+            let (round_state, go, tx) = (&round_state, &go, tx.clone());
             scope.spawn(move || {
                 let client = Client::new(&options.target);
                 loop {
                     go.wait();
-                    let current = token.lock().map(|t| t.clone()).unwrap_or_default();
-                    let Some(current) = current else { break };
-                    if tx.send(client.refresh(&current)).is_err() {
+                    let current = round_state
+                        .lock()
+                        .map(|r| {
+                            r.as_ref()
+                                .map(|r| (r.token.clone(), r.proofs.get(racer).cloned()))
+                        })
+                        .unwrap_or_default();
+                    let Some((token, proof)) = current else { break };
+                    if tx.send(client.refresh(&token, proof.as_deref())).is_err() {
                         break;
                     }
                 }
@@ -110,17 +134,17 @@ pub fn run_race(options: &RaceOptions) -> Result<RaceReport, BenchError> {
         let mut failed = Vec::new();
         let mut result = Ok(());
         for round in 0..options.rounds {
-            let first = match login.login() {
-                Outcome::Pair(pair) => pair.refresh_token,
-                other => {
-                    result = Err(BenchError::Setup(format!(
-                        "login for round {round} failed: {other:?}"
-                    )));
+            let played = play(&login, dpop.as_ref(), options.racers)
+                .map_err(|e| BenchError::Setup(format!("round {round} could not start: {e}")));
+            let next = match played {
+                Ok(next) => next,
+                Err(e) => {
+                    result = Err(e);
                     break;
                 }
             };
-            if let Ok(mut t) = token.lock() {
-                *t = Some(first);
+            if let Ok(mut r) = round_state.lock() {
+                *r = Some(next);
             }
             go.wait();
             let outcomes: Vec<Outcome> = rx.iter().take(options.racers).collect();
@@ -128,19 +152,40 @@ pub fn run_race(options: &RaceOptions) -> Result<RaceReport, BenchError> {
                 failed.push(f);
             }
         }
-        if let Ok(mut t) = token.lock() {
-            *t = None;
+        if let Ok(mut r) = round_state.lock() {
+            *r = None;
         }
         go.wait();
         result.map(|()| RaceReport {
             mode: "race",
             racers: options.racers,
             rounds: options.rounds,
+            dpop: dpop.as_ref().map(|(alg, _)| *alg),
             rounds_ok: options.rounds - failed.len(),
             ok: failed.is_empty(),
             failed,
         })
     })
+}
+
+/// A round's login (bound to a new key with DPoP) and what each racer will present.
+fn play(login: &Client, dpop: Option<&(ProofAlg, String)>, racers: usize) -> Result<Round, String> {
+    let key = dpop.map(|(alg, _)| ProofKey::generate(*alg)).transpose()?;
+    let mut proofs = Vec::new();
+    if let (Some(key), Some((_, htu))) = (&key, dpop) {
+        // One for the login, then one per racer; all made before any racer starts.
+        for _ in 0..=racers {
+            proofs.push(key.proof(htu)?);
+        }
+    }
+    let login_proof = proofs.pop();
+    match login.login(login_proof.as_deref()) {
+        Outcome::Pair(pair) => Ok(Round {
+            token: pair.refresh_token,
+            proofs,
+        }),
+        other => Err(format!("the login answered {other:?}")),
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +198,7 @@ mod tests {
             refresh_token: String::new(),
             token_id: id,
             jti: id,
+            token_type: "Bearer".into(),
         })
     }
 
