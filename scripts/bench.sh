@@ -84,8 +84,11 @@ start_server() {
         TOLLGATE__BOOTSTRAP__USER=bench TOLLGATE__BOOTSTRAP__PASSWORD="$password"
         TOLLGATE_LOG=warn "${alg_env[@]}" "$@")
     if [[ -n "${seed_rows:-}" ]]; then
-        # The schema first, then the rows with the server not yet running (no lock contention).
+        # The schema and the bench user first (the bootstrap user is only made on a database
+        # without users, and the seeding adds one), then the rows with the server not yet
+        # running (no lock contention).
         env "${server_env[@]}" "$bin/tollgate" migrate >/dev/null
+        printf '%s\n' "$password" | env "${server_env[@]}" "$bin/tollgate" user add bench --password-stdin >/dev/null
         seed_sqlite "$server_dir/bench.db" "$seed_rows"
     fi
     # A random port another process may hold (other benchmarks run on shared machines): one
