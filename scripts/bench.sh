@@ -11,7 +11,8 @@
 # At every level a bearer run is followed by a `--dpop` run per proof algorithm of BENCH_DPOP
 # (`es256` by default; empty for none) on the same server, BENCH_ROUNDS times over (1), so the
 # DPoP/bearer ratios come from neighbouring runs. BENCH_UPDATE=0 leaves BENCHMARKS.md and the
-# chart alone.
+# chart alone; BENCH_RENDER_ONLY=1 runs nothing and redraws the tables and chart from the last
+# run's results (BENCH_OUT, default $CARGO_TARGET_DIR/bench-results).
 #
 # The server runs on a temporary SQLite file (and on PostgreSQL in its own schema when
 # TOLLGATE_TEST_POSTGRES_URL is set), pinned to CPU 0 with one HTTP worker; the load tool runs on
@@ -30,14 +31,17 @@ targets="${BENCH_TARGETS:-1}"
 rounds="${BENCH_ROUNDS:-1}"
 dpop_algs="${BENCH_DPOP-es256}"
 update="${BENCH_UPDATE:-1}"
+render_only="${BENCH_RENDER_ONLY:-0}"
 out="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results}"
 pg_url="${TOLLGATE_TEST_POSTGRES_URL:-}"
 password=bench-password
 
 cargo build --release -q -p tollgate-server -p tollgate-bench
 bin="$CARGO_TARGET_DIR/release"
-rm -rf "$out"; mkdir -p "$out"
-results="$out/summaries.jsonl"; : >"$results"
+results="$out/summaries.jsonl"
+if [[ "$render_only" != 1 ]]; then
+    rm -rf "$out"; mkdir -p "$out"; : >"$results"
+fi
 
 if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
     pin_server=(taskset -c 0); pin_load=(taskset -c 1); workers=1
@@ -53,7 +57,7 @@ sign_per_sec() {
     "${pin_server[@]}" openssl speed -seconds 3 "$name" 2>/dev/null | awk -v n="$name" '
         n == "rsa2048"   && /^rsa 2048 bits/     { print $6 }
         n == "ecdsap256" && /256 bits ecdsa \(nistp256\)/ { print $7 }
-        n == "ed25519"   && /253 bits EdDSA \(Ed25519\)/ { print $6 }'
+        n == "ed25519"   && /253 bits EdDSA \(Ed25519\)/ { print $7 }'
 }
 
 server_pid=""; server_dir=""
@@ -160,6 +164,8 @@ load() { # load LABEL ARGS...: one run of the load tool; its JSON summary is app
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
 
+# BENCH_RENDER_ONLY=1: no runs, only the tables and chart from the last run's results.
+if [[ "$render_only" != 1 ]]; then
 backends=(sqlite); [[ -n "$pg_url" ]] && backends+=(postgres)
 declare -A bound
 for alg in $algorithms; do
@@ -205,6 +211,7 @@ if [[ "$targets" == 1 ]]; then
         load "rows $rows" --concurrency 1 --users 1 --duration "$duration" >/dev/null
         stop_server
     done
+fi
 fi
 
 # The chart shows the sweep's first round only (labels "<backend> <algorithm>[ DPoP <alg>]"),
