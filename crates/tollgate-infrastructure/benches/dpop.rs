@@ -21,19 +21,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use openssl::bn::{BigNum, BigNumContext};
 use openssl::ec::{EcGroup, EcKey, EcPoint};
 use openssl::ecdsa::EcdsaSig;
 use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use serde_json::json;
 use tollgate_application::{DpopReplayCache, DpopVerifier};
 use tollgate_domain::Jkt;
 use tollgate_infrastructure::db::{Database, PoolOptions};
 use tollgate_infrastructure::dpop::ProofVerifier;
-use tollgate_infrastructure::testing::TestDatabase;
+use tollgate_infrastructure::testing::{DpopKey, TestDatabase};
 use uuid::Uuid;
 
 const ISSUER: &str = "https://auth.example.com";
@@ -45,58 +42,21 @@ fn now() -> DateTime<Utc> {
         .expect("valid instant")
 }
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A proof for `POST` to the token endpoint, made at [`now`], signed by `jsonwebtoken` with
-/// the OpenSSL provider (installed by `ProofVerifier::new`).
-fn proof(alg: Algorithm, signing: &EncodingKey, jwk: serde_json::Value) -> String {
-    let mut header = Header::new(alg);
-    header.typ = Some("dpop+jwt".into());
-    header.jwk = Some(serde_json::from_value::<Jwk>(jwk).expect("public JWK"));
-    let claims = json!({
-        "jti": Uuid::new_v4().to_string(),
-        "htm": "POST",
-        "htu": format!("{ISSUER}{TOKEN_PATH}"),
-        "iat": now().timestamp(),
-    });
-    jsonwebtoken::encode(&header, &claims, signing).expect("sign the proof")
+/// A proof for `POST` to the token endpoint, made at [`now`] with a fresh key, by the test client
+/// (`testing::DpopKey`, signing through OpenSSL).
+fn proof_by(key: &DpopKey) -> String {
+    key.proof("POST", &format!("{ISSUER}{TOKEN_PATH}"), now())
+        .sign()
 }
 
 fn es256_proof() -> String {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
-    let ec = EcKey::generate(&group).expect("key");
-    let (mut x, mut y) = (BigNum::new().expect("bn"), BigNum::new().expect("bn"));
-    ec.public_key()
-        .affine_coordinates(
-            &group,
-            &mut x,
-            &mut y,
-            &mut BigNumContext::new().expect("ctx"),
-        )
-        .expect("coordinates");
-    let pkcs8 = PKey::from_ec_key(ec)
-        .expect("pkey")
-        .private_key_to_pkcs8()
-        .expect("pkcs8");
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256",
-        "x": b64(&x.to_vec_padded(32).expect("x")),
-        "y": b64(&y.to_vec_padded(32).expect("y")),
-    });
-    proof(Algorithm::ES256, &EncodingKey::from_ec_der(&pkcs8), jwk)
+    proof_by(&DpopKey::es256())
 }
 
 fn eddsa_proof() -> String {
-    let key = PKey::generate_ed25519().expect("key");
-    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&key.raw_public_key().expect("x"))});
-    let pkcs8 = key.private_key_to_pkcs8().expect("pkcs8");
-    proof(Algorithm::EdDSA, &EncodingKey::from_ed_der(&pkcs8), jwk)
+    proof_by(&DpopKey::eddsa())
 }
 
-/// The proof check alone. `verify` has no state (the replay check is the cache's), so one proof
-/// can be checked again and again at the same instant.
 fn verify(c: &mut Criterion) {
     let verifier =
         ProofVerifier::new(ISSUER, Duration::seconds(60), Duration::seconds(5)).expect("verifier");

@@ -53,9 +53,14 @@ impl Server {
 /// Two processes started at once on a fresh database (migrations under an advisory lock, the
 /// bootstrap user created once), sharing one key directory.
 fn two_servers(db: &TestDatabase, data: &Path) -> (Server, Server) {
+    two_servers_with(db, data, &[])
+}
+
+/// [`two_servers`] with `extra` settings on both.
+fn two_servers_with(db: &TestDatabase, data: &Path, extra: &[(&str, &str)]) -> (Server, Server) {
     KeySet::generate(&data.join("keys")).unwrap();
-    let mut a = Server::start(db.url(), data);
-    let mut b = Server::start(db.url(), data);
+    let mut a = Server::start_with(db.url(), data, extra);
+    let mut b = Server::start_with(db.url(), data, extra);
     a.wait_ready();
     b.wait_ready();
     (a, b)
@@ -149,15 +154,11 @@ mod dpop {
 
     const LOGIN: &str = "grantType=Password&userName=alice&password=pw";
 
-    /// Two servers that require nonces, started at once on a key directory holding no nonce
-    /// secret yet: the first to take the directory lock makes it, the other reads it.
+    /// Two servers that require nonces, started at once on a key directory holding a signing
+    /// key but no nonce secret yet: the first to take the directory lock makes it, the other
+    /// reads it.
     fn two_nonce_servers(db: &TestDatabase, data: &Path) -> (Server, Server) {
-        let extra = [("TOLLGATE__DPOP__REQUIRE_NONCE", "true")];
-        let mut a = Server::start_with(db.url(), data, &extra);
-        let mut b = Server::start_with(db.url(), data, &extra);
-        a.wait_ready();
-        b.wait_ready();
-        (a, b)
+        two_servers_with(db, data, &[("TOLLGATE__DPOP__REQUIRE_NONCE", "true")])
     }
 
     #[test]

@@ -40,11 +40,6 @@ impl Server {
         Self::on_port(child, port)
     }
 
-    /// [`Server::start_with`] without extra settings.
-    pub(crate) fn start(db_url: &str, data_dir: &Path) -> Self {
-        Self::start_with(db_url, data_dir, &[])
-    }
-
     /// A server already spawned as `child`, listening on `port`.
     pub(crate) fn on_port(child: Child, port: u16) -> Self {
         Self {
