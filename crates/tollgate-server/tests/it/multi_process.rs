@@ -66,6 +66,39 @@ fn two_servers_with(db: &TestDatabase, data: &Path, extra: &[(&str, &str)]) -> (
     (a, b)
 }
 
+/// Fires `body` at the token endpoint `2 * PER_PROCESS` times at once, alternating between the
+/// two servers, request `i` with the `DPoP` proof `proof(i)` if any; asserts exactly one `200`
+/// and `invalid_grant` for every other, and returns the winner's body.
+fn race(
+    servers: &Arc<[Server; 2]>,
+    round: usize,
+    body: &str,
+    proof: impl Fn(usize) -> Option<String>,
+) -> Value {
+    let barrier = Arc::new(Barrier::new(2 * PER_PROCESS));
+    let handles: Vec<_> = (0..2 * PER_PROCESS)
+        .map(|i| {
+            let (servers, barrier, body) = (servers.clone(), barrier.clone(), body.to_owned());
+            let proof = proof(i);
+            std::thread::spawn(move || {
+                barrier.wait();
+                servers[i % 2].post_token(&body, proof.as_deref())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
+    let (winners, losers): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.0 == 200);
+    assert_eq!(winners.len(), 1, "round {round}: {statuses:?}");
+    assert!(
+        losers
+            .iter()
+            .all(|r| r.0 == 400 && r.1["error"] == "invalid_grant"),
+        "round {round}: {statuses:?}"
+    );
+    winners.into_iter().next().map(|w| w.1).unwrap_or_default()
+}
+
 #[test]
 fn a_token_issued_by_one_process_refreshes_on_another() {
     let Some(db) = TestDatabase::postgres() else {
@@ -92,32 +125,9 @@ fn the_refresh_race_across_two_processes_has_exactly_one_winner() {
     let servers = Arc::new([a, b]);
     for round in 0..ROUNDS {
         let token = servers[round % 2].login();
-        let barrier = Arc::new(Barrier::new(2 * PER_PROCESS));
-        let handles: Vec<_> = (0..2 * PER_PROCESS)
-            .map(|i| {
-                let (servers, barrier, token) = (servers.clone(), barrier.clone(), token.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    servers[i % 2].refresh(&token)
-                })
-            })
-            .collect();
-        let results: Vec<(u16, Value)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        let winners: Vec<&Value> = results
-            .iter()
-            .filter(|r| r.0 == 200)
-            .map(|r| &r.1)
-            .collect();
-        let statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
-        assert_eq!(winners.len(), 1, "round {round}: {statuses:?}");
-        assert!(
-            results
-                .iter()
-                .filter(|r| r.0 != 200)
-                .all(|r| r.0 == 400 && r.1["error"] == "invalid_grant"),
-            "round {round}: {statuses:?}"
-        );
-        let winner = winners[0]["refresh_token"].as_str().unwrap();
+        let refresh = format!("grantType=RefreshToken&refreshToken={token}");
+        let winner = race(&servers, round, &refresh, |_| None);
+        let winner = winner["refresh_token"].as_str().unwrap();
         assert_eq!(
             servers[(round + 1) % 2].refresh(winner).0,
             400,
@@ -224,32 +234,8 @@ mod dpop {
             let (status, body, _) = servers[round % 2].post_with_proof(LOGIN, &proof(&key, &nonce));
             assert_eq!(status, 200, "{body}");
             let refresh = format!("grantType=RefreshToken&refreshToken={}", body_token(&body));
-            let barrier = Arc::new(Barrier::new(2 * PER_PROCESS));
-            let handles: Vec<_> = (0..2 * PER_PROCESS)
-                .map(|i| {
-                    let (servers, barrier, refresh) =
-                        (servers.clone(), barrier.clone(), refresh.clone());
-                    let proof = proof(&key, &nonce);
-                    std::thread::spawn(move || {
-                        barrier.wait();
-                        servers[i % 2].post_with_proof(&refresh, &proof)
-                    })
-                })
-                .collect();
-            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-            let statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
-            assert_eq!(
-                statuses.iter().filter(|s| **s == 200).count(),
-                1,
-                "round {round}: {statuses:?}"
-            );
-            assert!(
-                results
-                    .iter()
-                    .filter(|r| r.0 != 200)
-                    .all(|r| r.0 == 400 && r.1["error"] == "invalid_grant"),
-                "round {round}: {statuses:?}"
-            );
+            // Every racer brings a proof of its own by the family's key.
+            race(&servers, round, &refresh, |_| Some(proof(&key, &nonce)));
         }
     }
 }
