@@ -39,6 +39,16 @@ fn check(verifier: MockDpopVerifier, replay: MockDpopReplayCache) -> DpopCheck {
     })
 }
 
+/// A replay cache asked exactly once, answering `outcome`.
+fn replay_once(outcome: fn() -> Result<bool, Error>) -> MockDpopReplayCache {
+    let mut replay = MockDpopReplayCache::new();
+    replay
+        .expect_remember()
+        .times(1)
+        .returning(move |_, _, _| outcome());
+    replay
+}
+
 fn verifier_accepting() -> MockDpopVerifier {
     let mut verifier = MockDpopVerifier::new();
     verifier
@@ -72,13 +82,8 @@ fn a_fresh_proof_is_verified_then_remembered_until_it_expires() {
 
 #[test]
 fn a_replayed_proof_is_refused() {
-    let mut replay = MockDpopReplayCache::new();
-    replay
-        .expect_remember()
-        .times(1)
-        .returning(|_, _, _| Ok(false));
-
-    let result = check(verifier_accepting(), replay).check(PROOF, "POST", PATH, None);
+    let result =
+        check(verifier_accepting(), replay_once(|| Ok(false))).check(PROOF, "POST", PATH, None);
 
     assert!(matches!(
         result,
@@ -106,13 +111,11 @@ fn a_bad_proof_is_refused_without_a_replay_cache_write() {
 
 #[test]
 fn a_replay_cache_outage_is_passed_on() {
-    let mut replay = MockDpopReplayCache::new();
-    replay
-        .expect_remember()
-        .times(1)
-        .returning(|_, _, _| Err(Error::Unavailable("down".into())));
-
-    let result = check(verifier_accepting(), replay).check(PROOF, "POST", PATH, None);
+    let result = check(
+        verifier_accepting(),
+        replay_once(|| Err(Error::Unavailable("down".into()))),
+    )
+    .check(PROOF, "POST", PATH, None);
 
     assert!(matches!(result, Err(Error::Unavailable(_))));
 }
@@ -162,12 +165,8 @@ fn with_nonces_a_proof_without_a_current_one_is_answered_with_a_new_one_and_not_
 
 #[test]
 fn with_nonces_a_proof_with_the_current_one_is_remembered_and_accepted() {
-    let mut replay = MockDpopReplayCache::new();
-    replay
-        .expect_remember()
-        .times(1)
-        .returning(|_, _, _| Ok(true));
-    let dpop = check(with_nonce(Some("good")), replay).require_nonces(Arc::new(nonces()));
+    let dpop = check(with_nonce(Some("good")), replay_once(|| Ok(true)))
+        .require_nonces(Arc::new(nonces()));
     assert!(dpop.check(PROOF, "POST", PATH, None).is_ok());
     assert_eq!(dpop.current_nonce().unwrap().as_deref(), Some("next"));
 }
@@ -207,18 +206,9 @@ fn verifier_for_resource() -> MockDpopVerifier {
     verifier
 }
 
-fn remembering() -> MockDpopReplayCache {
-    let mut replay = MockDpopReplayCache::new();
-    replay
-        .expect_remember()
-        .times(1)
-        .returning(|_, _, _| Ok(true));
-    replay
-}
-
 #[test]
 fn a_bound_token_with_a_proof_by_its_key_and_of_its_hash_is_accepted() {
-    let result = check(verifier_for_resource(), remembering()).check_presented(
+    let result = check(verifier_for_resource(), replay_once(|| Ok(true))).check_presented(
         &claims(Some(accepted().jkt)),
         TOKEN,
         PROOF,
@@ -231,7 +221,7 @@ fn a_bound_token_with_a_proof_by_its_key_and_of_its_hash_is_accepted() {
 #[test]
 fn a_bound_token_with_a_proof_by_another_key_is_refused() {
     let other = Jkt::parse(&"o".repeat(43)).unwrap();
-    let result = check(verifier_for_resource(), remembering()).check_presented(
+    let result = check(verifier_for_resource(), replay_once(|| Ok(true))).check_presented(
         &claims(Some(other)),
         TOKEN,
         PROOF,
