@@ -176,6 +176,12 @@ impl BearerError {
             }
             Self::Unavailable { .. } | Self::Internal => return Vec::new(),
         };
+        // Without DPoP support a DPoP-scheme error can only be about a bound token sent as
+        // bearer: say it under the scheme we do offer.
+        let error_scheme = match (error_scheme, &challenge.dpop_algs) {
+            (Some(Scheme::Dpop), None) => Some(Scheme::Bearer),
+            (scheme, _) => scheme,
+        };
         let error = format!(", error=\"{}\", error_description=\"{self}\"", self.code());
         let error_for = |scheme| {
             if error_scheme == Some(scheme) {
@@ -189,17 +195,11 @@ impl BearerError {
             "Bearer realm=\"{realm}\"{}",
             error_for(Scheme::Bearer)
         )];
-        match &challenge.dpop_algs {
-            Some(algs) => out.push(format!(
+        if let Some(algs) = &challenge.dpop_algs {
+            out.push(format!(
                 "DPoP realm=\"{realm}\", algs=\"{algs}\"{}",
                 error_for(Scheme::Dpop)
-            )),
-            // Without DPoP support a DPoP-scheme error can only be about a bound token sent
-            // as bearer; say it under the scheme we do offer.
-            None if error_scheme == Some(Scheme::Dpop) => {
-                out[0] = format!("Bearer realm=\"{realm}\"{error}");
-            }
-            None => {}
+            ));
         }
         out
     }
@@ -262,44 +262,54 @@ fn credentials(req: &HttpRequest, dpop: bool) -> Option<(Scheme, String)> {
 
 /// What one request presented, gathered on the async side.
 struct Presented {
-    scheme: Scheme,
     token: String,
-    /// The `DPoP` header: `Ok(None)` absent, `Err` repeated or unreadable.
-    proof: Result<Option<String>, crate::dpop::HeaderDefect>,
+    /// Under the `DPoP` scheme, what its proof is checked against; `None` for `Bearer`.
+    dpop: Option<ProofRequest>,
+}
+
+/// The request a `DPoP` proof must match.
+struct ProofRequest {
+    /// The single `DPoP` header; `None` when absent, repeated or unreadable.
+    proof: Option<String>,
     method: String,
     path: String,
+}
+
+impl Presented {
+    fn scheme(&self) -> Scheme {
+        if self.dpop.is_some() {
+            Scheme::Dpop
+        } else {
+            Scheme::Bearer
+        }
+    }
 }
 
 impl BearerAuth {
     /// The whole check for one request. Blocking (session check, replay cache).
     fn authenticate(&self, presented: &Presented) -> Result<AccessClaims, AppError> {
         let claims = (self.check)(&presented.token)?;
-        match (presented.scheme, &self.dpop) {
+        match (&presented.dpop, &self.dpop) {
             // A bound token needs its proof: as a bearer token it is refused (RFC 9449 §7.2).
-            (Scheme::Bearer, _) if claims.cnf_jkt.is_some() => {
+            (None, _) if claims.cnf_jkt.is_some() => {
                 Err(AppError::InvalidToken(TokenRejection::SchemeMismatch))
             }
-            (Scheme::Bearer, _) => Ok(claims),
-            (Scheme::Dpop, Some(dpop)) => {
-                let proof = match &presented.proof {
-                    Ok(Some(proof)) => proof,
-                    Ok(None) | Err(_) => {
-                        return Err(AppError::InvalidDpopProof(
-                            tollgate_domain::DpopRejection::Malformed,
-                        ))
-                    }
-                };
+            (None, _) => Ok(claims),
+            (Some(request), Some(dpop)) => {
+                let proof = request.proof.as_deref().ok_or(AppError::InvalidDpopProof(
+                    tollgate_domain::DpopRejection::Malformed,
+                ))?;
                 dpop.check_presented(
                     &claims,
                     &presented.token,
                     proof,
-                    &presented.method,
-                    &presented.path,
+                    &request.method,
+                    &request.path,
                 )?;
                 Ok(claims)
             }
             // `credentials` yields the DPoP scheme only when DPoP is on.
-            (Scheme::Dpop, None) => Err(AppError::unexpected("DPoP scheme without DPoP")),
+            (Some(_), None) => Err(AppError::unexpected("DPoP scheme without DPoP")),
         }
     }
 }
@@ -312,11 +322,13 @@ impl FromRequest for Authenticated {
         let auth = req.app_data::<web::Data<BearerAuth>>().cloned();
         let presented = auth.as_ref().and_then(|auth| {
             credentials(req, auth.dpop.is_some()).map(|(scheme, token)| Presented {
-                scheme,
                 token,
-                proof: proof_header(req),
-                method: req.method().as_str().to_owned(),
-                path: req.path().to_owned(),
+                // Read only for the DPoP scheme: a bearer request costs no copies.
+                dpop: (scheme == Scheme::Dpop).then(|| ProofRequest {
+                    proof: proof_header(req).ok().flatten(),
+                    method: req.method().as_str().to_owned(),
+                    path: req.path().to_owned(),
+                }),
             })
         });
         Box::pin(async move {
@@ -329,7 +341,7 @@ impl FromRequest for Authenticated {
                 return Err(BearerError::Missing { challenge });
             };
             let retry_after_secs = auth.retry_after_secs;
-            let scheme = presented.scheme;
+            let scheme = presented.scheme();
             // The session check and the replay cache may touch storage: keep them off the
             // async executor.
             let checked = web::block(move || auth.authenticate(&presented))
