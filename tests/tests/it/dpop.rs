@@ -525,7 +525,10 @@ fn with_nonces_required_a_proof_needs_the_current_server_nonce(backend: Backend)
     assert_dpop_pair(&login, "login with the nonce");
     // Successful answers hand out the current nonce too (RFC 9449 §8.2).
     assert_eq!(login.header("dpop-nonce"), Some(nonce.as_str()));
-    let forged = format!("{}A", &nonce[..nonce.len() - 1]);
+    // The last character changed (to one it is not), so the MAC no longer matches.
+    let last = if nonce.ends_with('A') { 'B' } else { 'A' };
+    let forged = format!("{}{last}", &nonce[..nonce.len() - 1]);
+    assert_ne!(forged, nonce);
     let r = refresh_with(
         &app,
         &login.refresh_token(),
