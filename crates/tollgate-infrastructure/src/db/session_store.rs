@@ -152,7 +152,7 @@ impl DieselSessionStore {
             let not_before: Option<DbTime> = session_cutoffs::table
                 .find(user)
                 .select(session_cutoffs::not_before)
-                .first(conn)?;
+                .get_result(conn)?;
             // At or after (within the microsecond the cut-off is stored to): a revocation in
             // the very instant of the read may have followed it.
             if not_before
@@ -246,7 +246,7 @@ impl SessionStore for DieselSessionStore {
     fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error> {
         let found: Option<(TokenRow, FamilyRow)> = db_run!(self.db, |conn| {
             Ok(queries::token_with_family(DbUuid(id.as_uuid()))
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         let Some((token, family)) = found else {
@@ -259,7 +259,7 @@ impl SessionStore for DieselSessionStore {
         let found: Option<FamilyRow> = db_run!(self.db, |conn| {
             Ok(token_families::table
                 .find(DbUuid(id.as_uuid()))
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         Ok(found.map(Family::try_from).transpose()?)
@@ -281,7 +281,7 @@ impl SessionStore for DieselSessionStore {
     fn find_successor(&self, parent: TokenId) -> Result<Option<RefreshTokenRecord>, Error> {
         let found: Option<TokenRow> = db_run!(self.db, |conn| {
             Ok(queries::successor_of(DbUuid(parent.as_uuid()))
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         Ok(found.map(RefreshTokenRecord::from))
@@ -301,7 +301,7 @@ impl SessionStore for DieselSessionStore {
             if spent == 0 {
                 // Nothing was written; find out why for the caller.
                 let state: Option<(Option<DbTime>, Option<DbTime>)> =
-                    queries::token_state(presented).first(conn).optional()?;
+                    queries::token_state(presented).get_result(conn).optional()?;
                 return match state {
                     None => Ok(RotateOutcome::NotFound),
                     Some((_, Some(_revoked))) => Ok(RotateOutcome::FamilyRevoked),

@@ -92,7 +92,7 @@ impl LoginThrottle for DieselLoginThrottle {
             let failures: Option<i64> = lf::table
                 .find(&id)
                 .select(lf::failures)
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             let failures = u64::try_from(failures.unwrap_or(1)).unwrap_or(u64::MAX);
             let delay = policy.delay_after(failures);

@@ -45,7 +45,7 @@ impl UserStore for DieselUserStore {
         let row: Option<UserRow> = db_run!(self.db, |conn| {
             Ok(users::table
                 .filter(users::user_name.eq(name.as_str()))
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         Ok(row.map(User::try_from).transpose()?)
@@ -55,7 +55,7 @@ impl UserStore for DieselUserStore {
         let row: Option<UserRow> = db_run!(self.db, |conn| {
             Ok(users::table
                 .find(DbUuid(id.as_uuid()))
-                .first(conn)
+                .get_result(conn)
                 .optional()?)
         })?;
         Ok(row.map(User::try_from).transpose()?)
