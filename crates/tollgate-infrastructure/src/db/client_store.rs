@@ -32,7 +32,10 @@ impl ClientStore for DieselClientStore {
 
     fn find(&self, id: &ClientId) -> Result<Option<Client>, Error> {
         let row: Option<ClientRow> = db_run!(self.db, |conn| {
-            Ok(clients::table.find(id.as_str()).get_result(conn).optional()?)
+            Ok(clients::table
+                .find(id.as_str())
+                .get_result(conn)
+                .optional()?)
         })?;
         Ok(row.map(Client::try_from).transpose()?)
     }

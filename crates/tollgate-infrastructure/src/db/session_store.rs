@@ -301,7 +301,9 @@ impl SessionStore for DieselSessionStore {
             if spent == 0 {
                 // Nothing was written; find out why for the caller.
                 let state: Option<(Option<DbTime>, Option<DbTime>)> =
-                    queries::token_state(presented).get_result(conn).optional()?;
+                    queries::token_state(presented)
+                        .get_result(conn)
+                        .optional()?;
                 return match state {
                     None => Ok(RotateOutcome::NotFound),
                     Some((_, Some(_revoked))) => Ok(RotateOutcome::FamilyRevoked),

@@ -18,7 +18,8 @@
 //! Signing does not go through the provider: [`sign`] is called with the private key the key set
 //! parsed once at load (the provider's signer factory would re-parse DER for every token).
 
-use std::sync::Once;
+use std::collections::HashMap;
+use std::sync::{Mutex, Once, PoisonError};
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
@@ -269,31 +270,126 @@ fn new_verifier(alg: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVeri
     if key.family() != alg.family() {
         return Err(ErrorKind::InvalidKeyFormat.into());
     }
-    let key = match (alg.family(), key.kind()) {
-        (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) => {
-            KeyKind::Hmac(PKey::hmac(secret).map_err(|_| jwt_error(ErrorKind::InvalidKeyFormat))?)
-        }
+    if let (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) =
+        (alg.family(), key.kind())
+    {
+        let key = PKey::hmac(secret).map_err(|_| jwt_error(ErrorKind::InvalidKeyFormat))?;
+        return Ok(Box::new(OpenSslVerifier {
+            alg,
+            key: KeyKind::Hmac(key),
+        }));
+    }
+    let key = PUBLIC_KEYS.get_or_parse(alg, key)?;
+    Ok(Box::new(OpenSslVerifier {
+        alg,
+        key: KeyKind::Asymmetric(key),
+    }))
+}
+
+/// Parses the public key `key` holds for `alg` (every family but HMAC).
+fn parse_public(alg: Algorithm, key: &DecodingKey) -> JwtResult<PKey<Public>> {
+    match (alg.family(), key.kind()) {
         (AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, e }) => {
-            KeyKind::Asymmetric(rsa_public(n, e).map_err(invalid_rsa)?)
+            rsa_public(n, e).map_err(invalid_rsa)
         }
         // `DecodingKey::from_rsa_pem`/`_der` hold PKCS#1.
-        (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => KeyKind::Asymmetric(
+        (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
             Rsa::public_key_from_der_pkcs1(der)
                 .and_then(PKey::from_rsa)
-                .map_err(invalid_rsa)?,
-        ),
+                .map_err(invalid_rsa)
+        }
         // `DecodingKey::from_ec_components`/`_der`: the SEC1 point.
-        (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(point)) => KeyKind::Asymmetric(
-            ec_point_key(alg, point).map_err(|_| jwt_error(ErrorKind::InvalidEcdsaKey))?,
-        ),
+        (AlgorithmFamily::Ec, DecodingKeyKind::SecretOrDer(point)) => {
+            ec_point_key(alg, point).map_err(|_| jwt_error(ErrorKind::InvalidEcdsaKey))
+        }
         // `DecodingKey::from_ed_components`/`_der`: the 32 raw bytes.
-        (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(raw)) => KeyKind::Asymmetric(
+        (AlgorithmFamily::Ed, DecodingKeyKind::SecretOrDer(raw)) => {
             PKey::public_key_from_raw_bytes(raw, Id::ED25519)
-                .map_err(|_| jwt_error(ErrorKind::InvalidEddsaKey))?,
-        ),
-        _ => return Err(ErrorKind::InvalidKeyFormat.into()),
-    };
-    Ok(Box::new(OpenSslVerifier { alg, key }))
+                .map_err(|_| jwt_error(ErrorKind::InvalidEddsaKey))
+        }
+        _ => Err(ErrorKind::InvalidKeyFormat.into()),
+    }
+}
+
+/// Public keys already parsed for verification, by algorithm and complete key bytes.
+///
+/// `jsonwebtoken` calls the verifier factory with key bytes for every token. A key object made
+/// afresh each time cost more than the verification itself: OpenSSL works out an RSA key's
+/// Montgomery constants on the key's first use and keeps them in the key object, so a new
+/// object per token redid that every time (checking an RS512 refresh token took about 7% of a
+/// refresh's CPU, three times `openssl speed`'s verify). A hit is the same key, since the
+/// lookup compares all of its bytes. Bounded: a DPoP proof brings a key of the client's
+/// choosing, and a flood of new keys must not grow memory; a full cache is emptied, which
+/// costs each key one parse again.
+static PUBLIC_KEYS: PublicKeyCache = PublicKeyCache::new();
+
+/// Most keys [`PUBLIC_KEYS`] holds before it starts over.
+pub(super) const PUBLIC_KEY_CACHE_SIZE: usize = 64;
+
+/// Parsed public keys by algorithm and key bytes (see [`PUBLIC_KEYS`]).
+pub(super) struct PublicKeyCache {
+    keys: Mutex<Option<HashMap<(Algorithm, Vec<u8>), PKey<Public>>>>,
+}
+
+impl PublicKeyCache {
+    pub(super) const fn new() -> Self {
+        Self {
+            keys: Mutex::new(None),
+        }
+    }
+
+    /// The key `key` holds for `alg`, parsed now or earlier.
+    pub(super) fn get_or_parse(
+        &self,
+        alg: Algorithm,
+        key: &DecodingKey,
+    ) -> JwtResult<PKey<Public>> {
+        let id = (alg, key_bytes(key));
+        // A panic elsewhere while holding the lock leaves a map of whole entries: keep using it.
+        let lock = || self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = lock().as_ref().and_then(|keys| keys.get(&id)) {
+            return Ok(found.clone());
+        }
+        // Parsed outside the lock; two threads parsing the same new key both store an equal one.
+        let parsed = parse_public(alg, key)?;
+        let mut keys = lock();
+        let keys = keys.get_or_insert_with(HashMap::new);
+        if keys.len() >= PUBLIC_KEY_CACHE_SIZE {
+            keys.clear();
+        }
+        keys.insert(id, parsed.clone());
+        Ok(parsed)
+    }
+
+    /// Keys held now.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, HashMap::len)
+    }
+}
+
+/// All of a public key's bytes, unambiguously (RSA's modulus is length-prefixed).
+fn key_bytes(key: &DecodingKey) -> Vec<u8> {
+    match key.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            let mut bytes = Vec::with_capacity(9 + n.len() + e.len());
+            bytes.push(1);
+            bytes.extend_from_slice(&(n.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(n);
+            bytes.extend_from_slice(e);
+            bytes
+        }
+        DecodingKeyKind::SecretOrDer(der) => {
+            let mut bytes = Vec::with_capacity(1 + der.len());
+            bytes.push(0);
+            bytes.extend_from_slice(der);
+            bytes
+        }
+    }
 }
 
 /// An RSA public key from its big-endian modulus and exponent.

@@ -3,6 +3,7 @@
 mod algorithms;
 mod codec;
 mod jwks;
+mod key_cache;
 mod keys;
 mod lifecycle;
 mod schedule;
