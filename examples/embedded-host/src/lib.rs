@@ -145,13 +145,13 @@ impl UserStore for Members {
         self.one(|c| {
             members::table
                 .filter(members::login.eq(name.as_str()))
-                .first(c)
+                .get_result(c)
                 .optional()
         })
     }
 
     fn find_by_id(&self, id: UserId) -> Result<Option<User>, Error> {
-        self.one(|c| members::table.find(id.to_string()).first(c).optional())
+        self.one(|c| members::table.find(id.to_string()).get_result(c).optional())
     }
 
     fn list(&self) -> Result<Vec<User>, Error> {

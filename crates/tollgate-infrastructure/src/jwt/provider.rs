@@ -328,8 +328,11 @@ pub(super) const PUBLIC_KEY_CACHE_SIZE: usize = 64;
 
 /// Parsed public keys by algorithm and key bytes (see [`PUBLIC_KEYS`]).
 pub(super) struct PublicKeyCache {
-    keys: Mutex<Option<HashMap<(Algorithm, Vec<u8>), PKey<Public>>>>,
+    keys: Mutex<Option<ParsedKeys>>,
 }
+
+/// Parsed keys by algorithm and [`key_bytes`].
+type ParsedKeys = HashMap<(Algorithm, Vec<u8>), PKey<Public>>;
 
 impl PublicKeyCache {
     pub(super) const fn new() -> Self {
