@@ -5,6 +5,8 @@ use tollgate_domain::{
     Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
 };
 
+#[cfg(feature = "postgres")]
+use super::pool::{with_connection, Pool};
 use super::rows::{FamilyRow, TokenRow};
 use super::schema::{refresh_tokens, session_cutoffs, token_families, users};
 use super::types::{DbTime, DbUuid};
@@ -111,6 +113,71 @@ pub(crate) mod queries {
 
     impl<Conn> RunQueryDsl<Conn> for SpendToken {}
 
+    /// PostgreSQL: spends `token` at `at` as [`spend_token`] does and, in the same statement,
+    /// stores `successor` if and only if the token was spent; the row count (1 or 0) says
+    /// whether it rotated. One statement is one implicit transaction, so this is the rotation's
+    /// transaction in one round trip instead of four (`BEGIN`, `UPDATE`, `INSERT`, `COMMIT`).
+    /// Racing callers are settled as by `spend_token`: the UPDATE of the second waits for the
+    /// first one's row lock, then matches nothing, and its INSERT gets no row.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn spend_and_store(
+        token: DbUuid,
+        at: DbTime,
+        successor: &tollgate_domain::RefreshTokenRecord,
+    ) -> SpendAndStore {
+        SpendAndStore {
+            spend: SpendToken { token, at },
+            id: DbUuid(successor.id.as_uuid()),
+            family: DbUuid(successor.family_id.as_uuid()),
+            parent: successor.parent_id.map(|p| DbUuid(p.as_uuid())),
+            access: DbUuid(successor.access_token_id.as_uuid()),
+            issued: DbTime::from(successor.issued_at),
+            expires: DbTime::from(successor.expires_at),
+        }
+    }
+
+    /// The statement of [`spend_and_store`] (a data-modifying `WITH`, which SQLite lacks).
+    #[cfg(feature = "postgres")]
+    #[derive(Debug, Clone, Copy, QueryId)]
+    pub(crate) struct SpendAndStore {
+        spend: SpendToken,
+        id: DbUuid,
+        family: DbUuid,
+        parent: Option<DbUuid>,
+        access: DbUuid,
+        issued: DbTime,
+        expires: DbTime,
+    }
+
+    #[cfg(feature = "postgres")]
+    impl QueryFragment<diesel::pg::Pg> for SpendAndStore {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+            use diesel::sql_types::Nullable;
+            out.push_sql("WITH spent AS (");
+            self.spend.walk_ast(out.reborrow())?;
+            out.push_sql(
+                " RETURNING refresh_tokens.token_id) INSERT INTO refresh_tokens (token_id, \
+                 family_id, parent_id, access_token_id, issued_at, expires_at, used_at) SELECT ",
+            );
+            out.push_bind_param::<sql::Uuid, _>(&self.id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Uuid, _>(&self.family)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<sql::Uuid>, _>(&self.parent)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Uuid, _>(&self.access)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Instant, _>(&self.issued)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Instant, _>(&self.expires)?;
+            out.push_sql(", NULL FROM spent");
+            Ok(())
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    impl<Conn> RunQueryDsl<Conn> for SpendAndStore {}
+
     /// Revokes one family unless it is revoked already (so the first reason and instant stay).
     #[diesel::dsl::auto_type]
     pub(crate) fn revoke_family(family: DbUuid, at: DbTime, reason: &'static str) -> _ {
@@ -198,6 +265,28 @@ impl DieselSessionStore {
             )
         })
     }
+}
+
+/// Why the spend of `presented` matched nothing, read after it (states only move one way:
+/// `used_at` and `revoked_at` are set once and never cleared).
+fn why_not_spent<C>(conn: &mut C, presented: DbUuid) -> Result<RotateOutcome, crate::InfraError>
+where
+    C: diesel::Connection,
+    for<'a> queries::token_state:
+        diesel::query_dsl::LoadQuery<'a, C, (Option<DbTime>, Option<DbTime>)>,
+{
+    let state: Option<(Option<DbTime>, Option<DbTime>)> = queries::token_state(presented)
+        .get_result(conn)
+        .optional()?;
+    Ok(match state {
+        None => RotateOutcome::NotFound,
+        Some((_, Some(_revoked))) => RotateOutcome::FamilyRevoked,
+        Some((Some(_used), None)) => RotateOutcome::AlreadyUsed,
+        // Unused and live now, yet the UPDATE matched nothing: possible only on PostgreSQL,
+        // where each statement has its own snapshot, if the token's family committed between
+        // the two. At the instant of the UPDATE the token did not exist.
+        Some((None, None)) => RotateOutcome::NotFound,
+    })
 }
 
 impl SessionStore for DieselSessionStore {
@@ -318,25 +407,29 @@ impl SessionStore for DieselSessionStore {
     ) -> Result<RotateOutcome, Error> {
         let presented = DbUuid(presented.as_uuid());
         let at = DbTime::from(at);
+        // (Irrefutable when PostgreSQL is the only backend compiled in.)
+        #[cfg(feature = "postgres")]
+        #[allow(irrefutable_let_patterns)]
+        if let Pool::Postgres(pool) = self.db.pool() {
+            // One round trip; on a miss the diagnosis is a statement of its own, as it was in
+            // the READ COMMITTED transaction this replaces (each statement its own snapshot).
+            return with_connection(pool, |conn| {
+                let rotated = queries::spend_and_store(presented, at, successor).execute(conn)?;
+                if rotated == 1 {
+                    return Ok(RotateOutcome::Rotated);
+                }
+                why_not_spent(conn, presented)
+            })
+            .map_err(|e| {
+                on_unique_violation(e, Error::Conflict("successor refresh token id exists"))
+            });
+        }
         let successor = TokenRow::from(successor);
         db_write!(self.db, |conn| {
             let spent = queries::spend_token(presented, at).execute(conn)?;
             if spent == 0 {
                 // Nothing was written; find out why for the caller.
-                let state: Option<(Option<DbTime>, Option<DbTime>)> =
-                    queries::token_state(presented)
-                        .get_result(conn)
-                        .optional()?;
-                return match state {
-                    None => Ok(RotateOutcome::NotFound),
-                    Some((_, Some(_revoked))) => Ok(RotateOutcome::FamilyRevoked),
-                    Some((Some(_used), None)) => Ok(RotateOutcome::AlreadyUsed),
-                    // Unused and live now, yet the UPDATE matched nothing: possible only on
-                    // PostgreSQL, where each statement of a READ COMMITTED transaction has its
-                    // own snapshot, if the token's family committed between the two. At the
-                    // instant of the UPDATE the token did not exist.
-                    Some((None, None)) => Ok(RotateOutcome::NotFound),
-                };
+                return why_not_spent(conn, presented);
             }
             diesel::insert_into(refresh_tokens::table)
                 .values(&successor)
