@@ -464,7 +464,8 @@ mod explain {
         pub find_token: String,
         /// Why a token could not be spent (`rotate` when its UPDATE matched nothing).
         pub token_state: String,
-        /// The conditional UPDATE that spends a token.
+        /// The rotation as PostgreSQL runs it: the conditional UPDATE that spends a token and
+        /// the successor's INSERT, in one statement.
         pub spend_token: String,
         /// Revoking one family (reuse detected, logout).
         pub revoke_family: String,
@@ -483,10 +484,19 @@ mod explain {
                 .unwrap_or_else(|e| panic!("cannot disable sequential scans: {e}"));
             let id = || DbUuid(Uuid::new_v4());
             let at = DbTime::from(chrono::DateTime::UNIX_EPOCH);
+            let successor = tollgate_domain::RefreshTokenRecord {
+                id: tollgate_domain::TokenId::from_uuid(Uuid::new_v4()),
+                family_id: tollgate_domain::FamilyId::from_uuid(Uuid::new_v4()),
+                parent_id: Some(tollgate_domain::TokenId::from_uuid(Uuid::new_v4())),
+                access_token_id: tollgate_domain::AccessTokenId::from_uuid(Uuid::new_v4()),
+                issued_at: chrono::DateTime::UNIX_EPOCH,
+                expires_at: chrono::DateTime::UNIX_EPOCH,
+                used_at: None,
+            };
             RefreshPathPlans {
                 find_token: plan(&mut conn, q::token_with_family(id())),
                 token_state: plan(&mut conn, q::token_state(id())),
-                spend_token: plan(&mut conn, q::spend_token(id(), at)),
+                spend_token: plan(&mut conn, q::spend_and_store(id(), at, &successor)),
                 revoke_family: plan(&mut conn, q::revoke_family(id(), at, "admin")),
                 revoke_user_families: plan(&mut conn, q::revoke_user_families(id(), at, "admin")),
             }

@@ -38,7 +38,8 @@ impl DieselSessionStore {
 }
 
 /// The statements of the refresh path, built in one place so the store runs them and the
-/// PostgreSQL plan test (`testing`) explains exactly these.
+/// PostgreSQL plan test (`testing`) explains exactly these (for the rotation, PostgreSQL's
+/// `spend_and_store`, whose UPDATE is `spend_token`).
 pub(crate) mod queries {
     use diesel::backend::Backend;
     use diesel::dsl::update;
