@@ -154,8 +154,12 @@ fn a_storage_outage_answers_503_and_loses_or_doubles_no_token() {
     assert_eq!(app.refresh(&token).error(), "invalid_grant");
 }
 
-/// Refreshes every chain at once; each must succeed. Returns the new tokens.
-fn refresh_all_at_once(app: &Arc<TestApp>, tokens: &[String]) -> Vec<String> {
+/// Runs `work` once per token, on a thread each, all released together; their results in order.
+fn all_at_once<T: Send + 'static>(
+    app: &Arc<TestApp>,
+    tokens: &[String],
+    work: fn(&TestApp, String) -> T,
+) -> Vec<T> {
     let barrier = Arc::new(Barrier::new(tokens.len()));
     let handles: Vec<_> = tokens
         .iter()
@@ -163,13 +167,20 @@ fn refresh_all_at_once(app: &Arc<TestApp>, tokens: &[String]) -> Vec<String> {
             let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                let r = app.refresh(&token);
-                assert_eq!(r.status, 200, "{}", r.text);
-                r.refresh_token()
+                work(&app, token)
             })
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Refreshes every chain at once; each must succeed. Returns the new tokens.
+fn refresh_all_at_once(app: &Arc<TestApp>, tokens: &[String]) -> Vec<String> {
+    all_at_once(app, tokens, |app, token| {
+        let r = app.refresh(&token);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.refresh_token()
+    })
 }
 
 /// Until the pool holds at least `CONNECTIONS` connections (so that many die at the kill).
@@ -258,19 +269,9 @@ fn killed_pool_connections_fail_at_most_one_request_per_request_in_flight() {
     open_connections(&app, &mut tokens);
     let killed = db.terminate_backends();
     assert!(killed >= 3, "{killed} connections killed");
-    let barrier = Arc::new(Barrier::new(CHAINS));
-    let handles: Vec<_> = tokens
-        .iter()
-        .map(|token| {
-            let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                chain(&app, token, ROUNDS)
-            })
-        })
-        .collect();
+    assert_eq!(tokens.len(), CHAINS);
     let chains: Vec<(usize, Vec<String>)> =
-        handles.into_iter().map(|h| h.join().unwrap()).collect();
+        all_at_once(&app, &tokens, |app, token| chain(app, token, ROUNDS));
     let per_chain: Vec<usize> = chains.iter().map(|(f, _)| *f).collect();
     assert!(
         per_chain.iter().all(|&f| f <= 1),
