@@ -39,6 +39,57 @@ fn sqlite_files_are_in_wal_mode() {
     assert_eq!(mode.journal_mode, "wal");
 }
 
+/// The checkpoint `serve` runs every `database.wal_checkpoint_ms` copies the whole WAL back and
+/// restarts it: the commits after it overwrite the file from its beginning, so it neither grows
+/// (a passive checkpoint's WAL would) nor is cut to zero and extended again block by block (as
+/// `TRUNCATE` did). Nothing written before or after is lost. (With no reader open, any complete
+/// checkpoint lets the next writer restart; what `RESTART` adds, waiting for readers of old
+/// snapshots, is SQLite's own behaviour and not re-tested here.)
+#[test]
+fn sqlite_checkpoint_restarts_the_wal_in_place() {
+    use chrono::{TimeZone, Utc};
+    use tollgate_application::UserStore;
+    use tollgate_domain::{PasswordHash, User, UserId, UserName};
+    use uuid::Uuid;
+
+    let t = TestDatabase::sqlite();
+    let db = connect(&t);
+    let wal = std::path::PathBuf::from(format!("{}-wal", t.url().trim_start_matches("sqlite://")));
+    let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap();
+    let add_users = |n: usize| {
+        for _ in 0..n {
+            let id = Uuid::new_v4();
+            db.user_store()
+                .create(&User {
+                    id: UserId::from_uuid(id),
+                    name: UserName::parse(&format!("u-{id}")).unwrap(),
+                    password_hash: PasswordHash::new(
+                        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$x".into(),
+                    ),
+                    disabled: false,
+                    created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+                })
+                .unwrap();
+        }
+    };
+
+    add_users(200);
+    let before = wal_len();
+    assert!(before > 0, "200 commits left an empty WAL");
+    assert!(
+        db.checkpoint_wal().unwrap(),
+        "nothing else holds the database"
+    );
+    assert_eq!(wal_len(), before, "the checkpoint itself cut the WAL");
+    add_users(3);
+    assert_eq!(
+        wal_len(),
+        before,
+        "commits after the checkpoint must reuse the WAL from its start"
+    );
+    assert_eq!(db.user_store().list().unwrap().len(), 203);
+}
+
 #[test]
 fn postgres_refresh_path_uses_index_scans() {
     let Some(t) = TestDatabase::postgres() else {
