@@ -11,7 +11,7 @@ use config::{Config, Environment, File, FileFormat};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize, Serializer};
 use tollgate_domain::{ThrottlePolicy, TokenPolicy};
-use tollgate_infrastructure::db::PurgePolicy;
+use tollgate_infrastructure::db::{Backend, PurgePolicy};
 use tollgate_infrastructure::jwt::SigningAlgorithm;
 
 use crate::ServerError;
@@ -136,6 +136,10 @@ pub struct ServerSettings {
     /// Most blocking-pool threads per HTTP worker (storage, signing, Argon2 run there);
     /// 0 keeps actix's default (512 shared out among the workers).
     pub blocking_threads: usize,
+    /// Most refresh grants served at once; the others wait their turn in arrival order,
+    /// holding no thread. 0 (the default) is one per CPU on SQLite and four per CPU on
+    /// PostgreSQL, whose requests also wait on round trips (see `max_concurrent_refreshes()`).
+    pub max_concurrent_refreshes: usize,
     /// Peers (CIDRs, e.g. `10.0.0.0/8`, `::1/128`) whose `X-Forwarded-For` names the client
     /// address. Empty (the default): the socket's peer address is the client address.
     pub trusted_proxies: Vec<String>,
@@ -351,6 +355,7 @@ impl Default for ServerSettings {
             shutdown_timeout: 10,
             metrics_bind: None,
             blocking_threads: 0,
+            max_concurrent_refreshes: 0,
             trusted_proxies: Vec::new(),
             tls: TlsSettings::default(),
         }
@@ -645,6 +650,29 @@ impl Settings {
         }
     }
 
+    /// How many refresh grants run at once: `server.max_concurrent_refreshes`, or when 0 one
+    /// per CPU this process may use on SQLite and four per CPU on PostgreSQL.
+    ///
+    /// Why a limit at all: a refresh is mostly CPU (two signatures). Let every request onto its
+    /// own blocking thread and 32 concurrent refreshes share a core in whatever order the
+    /// scheduler slices them, so latency spreads (p99 1.8 × the mean on one core); let only as
+    /// many run as keep the CPUs busy and the rest start in arrival order (1.4 ×, same
+    /// throughput; BENCHMARKS.md). SQLite runs in the process, so one per CPU keeps it busy;
+    /// a PostgreSQL refresh waits on three round trips, and one per CPU left the core idle
+    /// (0.6 of the throughput) where four kept it within the noise of no limit.
+    pub fn max_concurrent_refreshes(&self, backend: Backend) -> usize {
+        match self.server.max_concurrent_refreshes {
+            0 => {
+                let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+                match backend {
+                    Backend::Sqlite => cpus,
+                    Backend::Postgres => 4 * cpus,
+                }
+            }
+            n => n,
+        }
+    }
+
     /// `password.queue_timeout` as a duration.
     ///
     /// # Errors
@@ -824,6 +852,17 @@ keep = -1
         assert_eq!(d.throttle_policy().unwrap(), ThrottlePolicy::default());
         assert!(d.max_concurrent_hashes() >= 1);
         assert_eq!(d.hash_queue_timeout().unwrap(), StdDuration::from_secs(2));
+    }
+
+    #[test]
+    fn refresh_turns_default_by_backend_and_follow_the_setting() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut s = Settings::default();
+        assert_eq!(s.max_concurrent_refreshes(Backend::Sqlite), cpus);
+        assert_eq!(s.max_concurrent_refreshes(Backend::Postgres), 4 * cpus);
+        s.server.max_concurrent_refreshes = 7;
+        assert_eq!(s.max_concurrent_refreshes(Backend::Sqlite), 7);
+        assert_eq!(s.max_concurrent_refreshes(Backend::Postgres), 7);
     }
 
     #[test]

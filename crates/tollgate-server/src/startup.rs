@@ -124,6 +124,9 @@ impl Application {
                     throttle: settings.throttle_policy()?,
                     max_concurrent_hashes: settings.max_concurrent_hashes(),
                     hash_queue_timeout: settings.hash_queue_timeout()?,
+                    max_concurrent_refreshes: Some(
+                        settings.max_concurrent_refreshes(services.database.backend()),
+                    ),
                     jwks_max_age: settings.keys.jwks_max_age,
                     ..WebConfig::default()
                 },

@@ -67,6 +67,10 @@ pub(crate) struct Grants {
     /// `max_concurrent_hashes` Argon2 computations (and their memory) exist at once, and the
     /// blocking threads left over serve refresh, revocation and introspection.
     pub(crate) hashing: Arc<Semaphore>,
+    /// Refresh turns (`max_concurrent_refreshes`; `None` when unlimited): a refresh grant holds
+    /// one while it runs on the blocking pool. tokio's semaphore is fair, so requests start in
+    /// the order they arrived.
+    pub(crate) refreshing: Option<Arc<Semaphore>>,
     /// DPoP proofs (RFC 9449) at the token endpoint; without it a `DPoP` header is ignored.
     pub(crate) dpop: Option<Dpop>,
 }
@@ -147,6 +151,7 @@ impl TokenService {
             login: self.grants.login.clone(),
             refresh: self.grants.refresh.clone(),
             hashing: self.grants.hashing.clone(),
+            refreshing: self.grants.refreshing.clone(),
             dpop: Some(Dpop { check, required }),
         });
     }
@@ -286,6 +291,10 @@ impl TokenServiceBuilder {
             ))
         });
         let hashing = Arc::new(Semaphore::new(self.config.max_concurrent_hashes.max(1)));
+        let refreshing = self
+            .config
+            .max_concurrent_refreshes
+            .map(|turns| Arc::new(Semaphore::new(turns.max(1))));
         TokenService {
             endpoint: web::Data::new(Endpoint {
                 config: self.config,
@@ -295,6 +304,7 @@ impl TokenServiceBuilder {
                 login: self.login,
                 refresh: self.refresh,
                 hashing,
+                refreshing,
                 dpop: self.dpop,
             }),
             guard: self.guard,

@@ -27,6 +27,10 @@ pub struct WebConfig {
     pub max_concurrent_hashes: usize,
     /// How long a login waits for a hashing slot before `503` (`password.queue_timeout`).
     pub hash_queue_timeout: Duration,
+    /// Most refresh grants served at once (`server.max_concurrent_refreshes`); those beyond wait,
+    /// first come first served, without holding a thread. `None` (the default): no limit. About
+    /// as many as keep the CPUs busy shortens the latency tail (see the README's row).
+    pub max_concurrent_refreshes: Option<usize>,
     /// The JWKS `Cache-Control: max-age`, in seconds (`keys.jwks_max_age`; default
     /// [`JWKS_MAX_AGE_SECONDS`](crate::JWKS_MAX_AGE_SECONDS)).
     pub jwks_max_age: u32,
@@ -43,6 +47,7 @@ impl Default for WebConfig {
             throttle: ThrottlePolicy::default(),
             max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
             hash_queue_timeout: Duration::from_secs(2),
+            max_concurrent_refreshes: None,
             jwks_max_age: crate::JWKS_MAX_AGE_SECONDS,
         }
     }

@@ -18,6 +18,7 @@ mod openapi;
 mod operations;
 mod postgres_outage;
 mod purge;
+mod refresh_admission;
 mod refresh_race;
 mod rehash_on_login;
 mod response_headers;

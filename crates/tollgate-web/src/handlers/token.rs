@@ -107,7 +107,16 @@ async fn issue(
             client_id: None,
         },
         Grant::RefreshToken { refresh_token } => {
+            // Waiting here holds no thread; the turn goes with the work and ends with it.
+            let turn = match &grants.refreshing {
+                Some(turns) => Some(turns.clone().acquire_owned().await.map_err(|e| {
+                    tracing::error!(error = %e, "refresh turns closed");
+                    OAuthError::ServerError
+                })?),
+                None => None,
+            };
             let pair = run_blocking("token", retry_after, move || {
+                let _turn = turn;
                 // The client is settled first, so a refused client spends no refresh token.
                 let client = endpoint.identify(&credentials, endpoint.config.require_client)?;
                 endpoint.authorize_grant(client.as_ref(), grant_type)?;

@@ -1,0 +1,66 @@
+//! `server.max_concurrent_refreshes`: at most that many refresh grants run at once; the others
+//! wait their turn (holding no thread) and are then served as usual.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use tollgate_tests::{backend_tests, Backend, TestApp};
+
+backend_tests! {
+    refreshes_beyond_the_limit_wait_their_turn,
+    as_many_refreshes_as_the_limit_run_together,
+}
+
+/// `at_once` chains refreshed all at once on a server allowing `turns` refreshes at a time:
+/// each answer's status, and the most refreshes seen running together. A refresh reads the
+/// clock once as it starts, and the test clock makes each reading last 300 ms and counts how
+/// many overlap.
+fn refresh_all_at_once(
+    backend: Backend,
+    turns: usize,
+    at_once: usize,
+) -> Option<(Vec<u16>, usize)> {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.server.max_concurrent_refreshes = turns;
+        s.database.pool_size = 16;
+        // Nothing but the refreshes reads the clock while it is slowed.
+        s.purge.interval = 0;
+    })?;
+    app.add_user("walker", "pw");
+    let tokens: Vec<String> = (0..at_once)
+        .map(|_| app.login("walker", "pw").refresh_token())
+        .collect();
+    app.clock.slow_readings(Duration::from_millis(300));
+    let app = Arc::new(app);
+    let barrier = Arc::new(Barrier::new(at_once));
+    let handles: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (app, barrier) = (app.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                app.refresh(&token).status
+            })
+        })
+        .collect();
+    let statuses = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    Some((statuses, app.clock.peak_readings()))
+}
+
+fn refreshes_beyond_the_limit_wait_their_turn(backend: Backend) {
+    let Some((statuses, peak)) = refresh_all_at_once(backend, 1, 4) else {
+        return;
+    };
+    assert_eq!(statuses, [200; 4], "every waiting refresh is served");
+    assert_eq!(peak, 1, "one turn: the refreshes ran one after another");
+}
+
+/// The other side of the test above: the probe does see refreshes overlap, up to the limit, so
+/// the peak of one there is the limit's doing.
+fn as_many_refreshes_as_the_limit_run_together(backend: Backend) {
+    let Some((statuses, peak)) = refresh_all_at_once(backend, 3, 6) else {
+        return;
+    };
+    assert_eq!(statuses, [200; 6]);
+    assert_eq!(peak, 3);
+}
