@@ -66,12 +66,39 @@ pub(crate) fn command_line_events(settings: &Settings) -> Arc<dyn SecurityEvents
 /// # Errors
 /// As [`open_services`].
 pub(crate) fn open_command_services(settings: &Settings) -> Result<Services, ServerError> {
-    open_services(settings, COMMAND_LINE_ISSUER, Arc::new(SystemClock), None)
+    open(
+        settings,
+        COMMAND_LINE_ISSUER,
+        Arc::new(SystemClock),
+        None,
+        Checkpoints::Sqlite,
+    )
+}
+
+/// Who checkpoints an SQLite WAL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checkpoints {
+    /// SQLite itself, in the commit that crosses 1,000 pages (and when the last connection
+    /// closes): commands, which run no background tasks.
+    Sqlite,
+    /// `serve`'s checkpoint task, when `database.wal_checkpoint_ms` is not 0.
+    Serve,
+}
+
+impl Checkpoints {
+    /// [`PoolOptions::sqlite_auto_checkpoint`]: off only where the checkpoint task will run.
+    fn sqlite_auto_checkpoint(self, settings: &Settings) -> bool {
+        self == Self::Sqlite || settings.database.wal_checkpoint_ms == 0
+    }
 }
 
 /// Opens the database (applying migrations), loads or creates the keys (publishing a new key
 /// `publish_ahead` before it signs; `keys.publish_ahead` when `None`) and builds the ports.
 /// Blocking.
+///
+/// For `serve`: with `database.wal_checkpoint_ms` above 0 an SQLite WAL is left to the
+/// checkpoint task `serve` starts ([`Database::checkpoint_wal`]), so a caller that does not
+/// run that task should checkpoint the same way.
 ///
 /// # Errors
 /// [`ServerError`] when a setting is invalid or an adapter cannot start.
@@ -81,6 +108,22 @@ pub fn open_services(
     clock: Arc<dyn Clock>,
     publish_ahead: Option<chrono::Duration>,
 ) -> Result<Services, ServerError> {
+    open(
+        settings,
+        default_issuer,
+        clock,
+        publish_ahead,
+        Checkpoints::Serve,
+    )
+}
+
+fn open(
+    settings: &Settings,
+    default_issuer: &str,
+    clock: Arc<dyn Clock>,
+    publish_ahead: Option<chrono::Duration>,
+    checkpoints: Checkpoints,
+) -> Result<Services, ServerError> {
     let policy = Arc::new(settings.token_policy(default_issuer)?);
     let database = Database::connect(
         &settings.database_url(),
@@ -88,6 +131,7 @@ pub fn open_services(
             max_size: settings.database.pool_size,
             connection_timeout: StdDuration::from_secs(settings.database.connect_timeout),
             statement_cache: settings.database.statement_cache,
+            sqlite_auto_checkpoint: checkpoints.sqlite_auto_checkpoint(settings),
         },
     )?;
     // Checked here too (the key set refuses them as well) so that every exposed secret file is
@@ -170,4 +214,19 @@ pub fn open_services(
         policy,
         metrics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_checkpoint_unless_serve_runs_its_checkpoint_task() {
+        let mut settings = Settings::default();
+        assert!(Checkpoints::Sqlite.sqlite_auto_checkpoint(&settings));
+        assert!(!Checkpoints::Serve.sqlite_auto_checkpoint(&settings));
+        settings.database.wal_checkpoint_ms = 0;
+        assert!(Checkpoints::Sqlite.sqlite_auto_checkpoint(&settings));
+        assert!(Checkpoints::Serve.sqlite_auto_checkpoint(&settings));
+    }
 }

@@ -26,6 +26,13 @@ pub struct PoolOptions {
     /// then sent unnamed with its parameters in one protocol round (`PQsendQueryParams`).
     /// SQLite always keeps its statement cache.
     pub statement_cache: bool,
+    /// SQLite: the commit that takes the WAL past 1,000 pages checkpoints it (SQLite's own
+    /// default). Turn it off only where something else checkpoints regularly, as `serve` does
+    /// with [`Database::checkpoint_wal`](super::Database::checkpoint_wal) every
+    /// `database.wal_checkpoint_ms`: then no request pays for copying the WAL inside its commit
+    /// while the requests behind it wait for the write lock. Without such a task a WAL with
+    /// this off grows until the last connection closes.
+    pub sqlite_auto_checkpoint: bool,
 }
 
 impl Default for PoolOptions {
@@ -34,6 +41,7 @@ impl Default for PoolOptions {
             max_size: 10,
             connection_timeout: Duration::from_secs(5),
             statement_cache: true,
+            sqlite_auto_checkpoint: true,
         }
     }
 }
@@ -259,7 +267,9 @@ fn open<C: R2D2Connection + 'static>(
 pub(crate) fn sqlite(url: &str, options: &PoolOptions) -> Result<SqlitePool, InfraError> {
     open(
         url,
-        builder(options).connection_customizer(Box::new(SqlitePragmas)),
+        builder(options).connection_customizer(Box::new(SqlitePragmas {
+            auto_checkpoint: options.sqlite_auto_checkpoint,
+        })),
     )
 }
 
@@ -294,7 +304,10 @@ impl r2d2::CustomizeConnection<Checked<PgConnection>, diesel::r2d2::Error> for N
 /// Per-connection SQLite settings (PRAGMAs other than `journal_mode` do not persist in the file).
 #[cfg(feature = "sqlite")]
 #[derive(Debug, Clone, Copy)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    /// [`PoolOptions::sqlite_auto_checkpoint`].
+    auto_checkpoint: bool,
+}
 
 #[cfg(feature = "sqlite")]
 impl r2d2::CustomizeConnection<Checked<SqliteConnection>, diesel::r2d2::Error> for SqlitePragmas {
@@ -303,14 +316,17 @@ impl r2d2::CustomizeConnection<Checked<SqliteConnection>, diesel::r2d2::Error> f
         // WAL lets readers run beside the one writer; NORMAL sync is durable enough in WAL mode
         // (a power cut may lose the last commits, never corrupts); SQLite leaves foreign keys
         // off unless asked, per connection. journal_size_limit: a WAL that once grew large is
-        // cut back when it restarts instead of keeping its peak size on disk.
+        // cut back when it restarts instead of keeping its peak size on disk. wal_autocheckpoint:
+        // SQLite's 1,000 pages, or 0 (never) when the caller checkpoints by itself.
+        let auto_checkpoint_pages = if self.auto_checkpoint { 1000 } else { 0 };
         conn.conn
             .batch_execute(&format!(
                 "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
-             PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT};"
+             PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT};
+             PRAGMA wal_autocheckpoint = {auto_checkpoint_pages};"
             ))
             .map_err(diesel::r2d2::Error::QueryError)
     }

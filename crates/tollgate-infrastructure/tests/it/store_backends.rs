@@ -90,6 +90,62 @@ fn sqlite_checkpoint_restarts_the_wal_in_place() {
     assert_eq!(db.user_store().list().unwrap().len(), 203);
 }
 
+/// `PoolOptions::sqlite_auto_checkpoint`: on (the default), the commit that takes the WAL past
+/// SQLite's 1,000 pages checkpoints it, and with no reader open the WAL restarts, so the file
+/// never holds many more frames; off, commits leave the WAL alone until `checkpoint_wal`.
+#[test]
+fn sqlite_commits_checkpoint_only_when_the_pool_lets_them() {
+    use chrono::{TimeZone, Utc};
+    use tollgate_application::UserStore;
+    use tollgate_domain::{PasswordHash, User, UserId, UserName};
+    use uuid::Uuid;
+
+    // A WAL frame is a 24-byte header and a 4 KiB page, after a 32-byte file header.
+    let frames = |t: &TestDatabase| {
+        let wal = format!("{}-wal", t.url().trim_start_matches("sqlite://"));
+        (std::fs::metadata(wal).map(|m| m.len()).unwrap() - 32) / (4096 + 24)
+    };
+    // 600 commits of a user whose 3 KiB hash fills most of a page: about 1,800 frames.
+    let fill = |db: &Database, users: usize| {
+        for _ in 0..users {
+            let id = Uuid::new_v4();
+            db.user_store()
+                .create(&User {
+                    id: UserId::from_uuid(id),
+                    name: UserName::parse(&format!("u-{id}")).unwrap(),
+                    password_hash: PasswordHash::new("x".repeat(3000)),
+                    disabled: false,
+                    created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+                })
+                .unwrap();
+        }
+    };
+    let open = |t: &TestDatabase, auto: bool| {
+        let options = PoolOptions {
+            max_size: 2,
+            connection_timeout: Duration::from_secs(30),
+            sqlite_auto_checkpoint: auto,
+            ..PoolOptions::default()
+        };
+        Database::connect(t.url(), &options).unwrap()
+    };
+
+    let sqlite = TestDatabase::sqlite();
+    let db = open(&sqlite, true);
+    fill(&db, 600);
+    assert!(frames(&sqlite) <= 1_050, "{} frames", frames(&sqlite));
+
+    let left_alone = TestDatabase::sqlite();
+    let db = open(&left_alone, false);
+    fill(&db, 600);
+    let grown = frames(&left_alone);
+    assert!(grown > 1_500, "{grown} frames: something checkpointed");
+    assert!(db.checkpoint_wal().unwrap());
+    fill(&db, 1);
+    assert_eq!(frames(&left_alone), grown, "restarted, not grown");
+    assert_eq!(db.user_store().list().unwrap().len(), 601);
+}
+
 #[test]
 fn postgres_refresh_path_uses_index_scans() {
     let Some(t) = TestDatabase::postgres() else {

@@ -228,6 +228,7 @@ fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
         max_size: 0,
         connection_timeout: StdDuration::from_secs(30),
         statement_cache: t.statement_cache(),
+        ..PoolOptions::default()
     };
     Database::connect(t.url(), &no_connections)
         .unwrap()
@@ -237,6 +238,7 @@ fn zero_pool_settings_are_raised_to_the_minimum(t: &TestDatabase) {
         max_size: 4,
         connection_timeout: StdDuration::ZERO,
         statement_cache: t.statement_cache(),
+        ..PoolOptions::default()
     };
     // One millisecond is often too short to open a connection: failing is fine, panicking not.
     match Database::connect(t.url(), &no_patience) {

@@ -60,6 +60,7 @@ fn connect(t: &TestDatabase) -> Database {
         max_size: 4,
         connection_timeout: StdDuration::from_secs(30),
         statement_cache: t.statement_cache(),
+        ..PoolOptions::default()
     };
     Database::connect(t.url(), &options).expect("connect to the test database")
 }
