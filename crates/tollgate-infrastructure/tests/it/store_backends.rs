@@ -2,6 +2,8 @@
 //! PostgreSQL column types and query plans, and refused or unreachable database URLs. The
 //! store behaviour itself is in `store_contract/`.
 #![cfg(any(feature = "sqlite", feature = "postgres"))]
+// The fixtures are not `#[test]`s themselves, so clippy's test allowance misses them.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
@@ -39,6 +41,39 @@ fn sqlite_files_are_in_wal_mode() {
     assert_eq!(mode.journal_mode, "wal");
 }
 
+/// `n` users, one commit each, with a password hash of `hash_len` bytes (3,000 fills most of a
+/// page).
+fn add_users(db: &Database, n: usize, hash_len: usize) {
+    use chrono::{TimeZone, Utc};
+    use tollgate_application::UserStore;
+    use tollgate_domain::{PasswordHash, User, UserId, UserName};
+    use uuid::Uuid;
+
+    for _ in 0..n {
+        let id = Uuid::new_v4();
+        db.user_store()
+            .create(&User {
+                id: UserId::from_uuid(id),
+                name: UserName::parse(&format!("u-{id}")).unwrap(),
+                password_hash: PasswordHash::new("x".repeat(hash_len)),
+                disabled: false,
+                created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+            })
+            .unwrap();
+    }
+}
+
+fn user_count(db: &Database) -> usize {
+    use tollgate_application::UserStore;
+    db.user_store().list().unwrap().len()
+}
+
+/// The length of an SQLite test database's WAL file.
+fn wal_len(t: &TestDatabase) -> u64 {
+    let wal = format!("{}-wal", t.url().trim_start_matches("sqlite://"));
+    std::fs::metadata(wal).map(|m| m.len()).unwrap()
+}
+
 /// The checkpoint `serve` runs every `database.wal_checkpoint_ms` copies the whole WAL back and
 /// restarts it: the commits after it overwrite the file from its beginning, so it neither grows
 /// (a passive checkpoint's WAL would) nor is cut to zero and extended again block by block (as
@@ -47,47 +82,23 @@ fn sqlite_files_are_in_wal_mode() {
 /// snapshots, is SQLite's own behaviour and not re-tested here.)
 #[test]
 fn sqlite_checkpoint_restarts_the_wal_in_place() {
-    use chrono::{TimeZone, Utc};
-    use tollgate_application::UserStore;
-    use tollgate_domain::{PasswordHash, User, UserId, UserName};
-    use uuid::Uuid;
-
     let t = TestDatabase::sqlite();
     let db = connect(&t);
-    let wal = std::path::PathBuf::from(format!("{}-wal", t.url().trim_start_matches("sqlite://")));
-    let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap();
-    let add_users = |n: usize| {
-        for _ in 0..n {
-            let id = Uuid::new_v4();
-            db.user_store()
-                .create(&User {
-                    id: UserId::from_uuid(id),
-                    name: UserName::parse(&format!("u-{id}")).unwrap(),
-                    password_hash: PasswordHash::new(
-                        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$x".into(),
-                    ),
-                    disabled: false,
-                    created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
-                })
-                .unwrap();
-        }
-    };
-
-    add_users(200);
-    let before = wal_len();
+    add_users(&db, 200, 40);
+    let before = wal_len(&t);
     assert!(before > 0, "200 commits left an empty WAL");
     assert!(
         db.checkpoint_wal().unwrap(),
         "nothing else holds the database"
     );
-    assert_eq!(wal_len(), before, "the checkpoint itself cut the WAL");
-    add_users(3);
+    assert_eq!(wal_len(&t), before, "the checkpoint itself cut the WAL");
+    add_users(&db, 3, 40);
     assert_eq!(
-        wal_len(),
+        wal_len(&t),
         before,
         "commits after the checkpoint must reuse the WAL from its start"
     );
-    assert_eq!(db.user_store().list().unwrap().len(), 203);
+    assert_eq!(user_count(&db), 203);
 }
 
 /// `PoolOptions::sqlite_auto_checkpoint`: on (the default), the commit that takes the WAL past
@@ -95,31 +106,8 @@ fn sqlite_checkpoint_restarts_the_wal_in_place() {
 /// never holds many more frames; off, commits leave the WAL alone until `checkpoint_wal`.
 #[test]
 fn sqlite_commits_checkpoint_only_when_the_pool_lets_them() {
-    use chrono::{TimeZone, Utc};
-    use tollgate_application::UserStore;
-    use tollgate_domain::{PasswordHash, User, UserId, UserName};
-    use uuid::Uuid;
-
     // A WAL frame is a 24-byte header and a 4 KiB page, after a 32-byte file header.
-    let frames = |t: &TestDatabase| {
-        let wal = format!("{}-wal", t.url().trim_start_matches("sqlite://"));
-        (std::fs::metadata(wal).map(|m| m.len()).unwrap() - 32) / (4096 + 24)
-    };
-    // 600 commits of a user whose 3 KiB hash fills most of a page: about 1,800 frames.
-    let fill = |db: &Database, users: usize| {
-        for _ in 0..users {
-            let id = Uuid::new_v4();
-            db.user_store()
-                .create(&User {
-                    id: UserId::from_uuid(id),
-                    name: UserName::parse(&format!("u-{id}")).unwrap(),
-                    password_hash: PasswordHash::new("x".repeat(3000)),
-                    disabled: false,
-                    created_at: Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
-                })
-                .unwrap();
-        }
-    };
+    let frames = |t: &TestDatabase| (wal_len(t) - 32) / (4096 + 24);
     let open = |t: &TestDatabase, auto: bool| {
         let options = PoolOptions {
             max_size: 2,
@@ -130,20 +118,21 @@ fn sqlite_commits_checkpoint_only_when_the_pool_lets_them() {
         Database::connect(t.url(), &options).unwrap()
     };
 
+    // 600 commits of a user whose hash fills most of a page: about 1,800 frames.
     let sqlite = TestDatabase::sqlite();
     let db = open(&sqlite, true);
-    fill(&db, 600);
+    add_users(&db, 600, 3000);
     assert!(frames(&sqlite) <= 1_050, "{} frames", frames(&sqlite));
 
     let left_alone = TestDatabase::sqlite();
     let db = open(&left_alone, false);
-    fill(&db, 600);
+    add_users(&db, 600, 3000);
     let grown = frames(&left_alone);
     assert!(grown > 1_500, "{grown} frames: something checkpointed");
     assert!(db.checkpoint_wal().unwrap());
-    fill(&db, 1);
+    add_users(&db, 1, 3000);
     assert_eq!(frames(&left_alone), grown, "restarted, not grown");
-    assert_eq!(db.user_store().list().unwrap().len(), 601);
+    assert_eq!(user_count(&db), 601);
 }
 
 #[test]
