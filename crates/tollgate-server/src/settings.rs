@@ -368,10 +368,10 @@ impl Default for DatabaseSettings {
             url: "sqlite://tollgate.db".into(),
             pool_size: 10,
             connect_timeout: 5,
-            // Each checkpoint ends with a step that holds the writer turn for as long as it
-            // takes to copy what was committed during its first step, plus the syncs: at 250
-            // ms that was ~5 ms, and p99/mean crept to 1.55 on a server that had run a while;
-            // at 100 ms, 1.32–1.47 for 7% more bytes written (BENCHMARKS.md).
+            // Each checkpoint ends with a step in the writer turn (what was committed during
+            // its first step, and the syncs of the WAL and the database file): ~5 ms at 250 ms,
+            // when p99/mean crept to 1.55 on a server that had run a while; at 100 ms, 1.32–1.47
+            // for 7% more bytes written (BENCHMARKS.md).
             wal_checkpoint_ms: 100,
             statement_cache: true,
         }

@@ -496,8 +496,9 @@ impl Database {
     /// passive checkpoint (`PRAGMA wal_checkpoint(PASSIVE)`) outside this process's writer
     /// turn: it copies what it can while refreshes keep committing. Then
     /// `wal_checkpoint(RESTART)` in the writer turn, which copies only what was committed
-    /// meanwhile and waits (the busy timeout) for readers to move to the newest snapshot,
-    /// holding new writers back for that short while. With the copying done outside the turn, a
+    /// meanwhile, syncs the WAL and the database file, and waits (the busy timeout) for readers
+    /// to move to the newest snapshot, holding new writers back for that short while (about 4 ms
+    /// on the benchmark machine, mostly the syncs). With the copying done outside the turn, a
     /// refresh waits for the checkpoint's last step only (together with leaving commits
     /// without automatic checkpoints, [`PoolOptions::sqlite_auto_checkpoint`](super::PoolOptions):
     /// 1.08 × the refreshes/s, the median of nine alternating pairs; BENCHMARKS.md).
