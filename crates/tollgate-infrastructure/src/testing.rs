@@ -496,7 +496,10 @@ mod explain {
             RefreshPathPlans {
                 find_token: plan(&mut conn, q::token_with_family(id())),
                 token_state: plan(&mut conn, q::token_state(id())),
-                spend_token: plan(&mut conn, q::spend_and_store(id(), at, &successor)),
+                spend_token: plan(
+                    &mut conn,
+                    q::spend_and_store(id(), at, &crate::db::rows::TokenRow::from(&successor)),
+                ),
                 revoke_family: plan(&mut conn, q::revoke_family(id(), at, "admin")),
                 revoke_user_families: plan(&mut conn, q::revoke_user_families(id(), at, "admin")),
             }

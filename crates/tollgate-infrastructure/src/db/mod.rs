@@ -17,7 +17,7 @@ mod event_store;
 mod migrations;
 mod pool;
 mod purge;
-mod rows;
+pub(crate) mod rows;
 pub(crate) mod schema;
 #[cfg(feature = "test-support")]
 mod seed;

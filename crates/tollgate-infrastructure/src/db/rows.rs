@@ -122,13 +122,13 @@ impl TryFrom<FamilyRow> for Family {
 #[derive(Debug, Clone, Queryable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
 pub(crate) struct TokenRow {
-    token_id: DbUuid,
-    family_id: DbUuid,
-    parent_id: Option<DbUuid>,
-    access_token_id: DbUuid,
-    issued_at: DbTime,
-    expires_at: DbTime,
-    used_at: Option<DbTime>,
+    pub(crate) token_id: DbUuid,
+    pub(crate) family_id: DbUuid,
+    pub(crate) parent_id: Option<DbUuid>,
+    pub(crate) access_token_id: DbUuid,
+    pub(crate) issued_at: DbTime,
+    pub(crate) expires_at: DbTime,
+    pub(crate) used_at: Option<DbTime>,
 }
 
 impl From<&RefreshTokenRecord> for TokenRow {

@@ -48,6 +48,8 @@ pub(crate) mod queries {
     use diesel::sql_types::HasSqlType;
     use diesel::{ExpressionMethods, QueryDsl, QueryResult, RunQueryDsl, Table};
 
+    #[cfg(feature = "postgres")]
+    use crate::db::rows::TokenRow;
     use crate::db::schema::{refresh_tokens, token_families};
     use crate::db::types::{sql, DbTime, DbUuid};
 
@@ -124,60 +126,61 @@ pub(crate) mod queries {
     pub(crate) fn spend_and_store(
         token: DbUuid,
         at: DbTime,
-        successor: &tollgate_domain::RefreshTokenRecord,
-    ) -> SpendAndStore {
+        successor: &TokenRow,
+    ) -> SpendAndStore<'_> {
         SpendAndStore {
             spend: SpendToken { token, at },
-            id: DbUuid(successor.id.as_uuid()),
-            family: DbUuid(successor.family_id.as_uuid()),
-            parent: successor.parent_id.map(|p| DbUuid(p.as_uuid())),
-            access: DbUuid(successor.access_token_id.as_uuid()),
-            issued: DbTime::from(successor.issued_at),
-            expires: DbTime::from(successor.expires_at),
+            successor,
         }
     }
 
-    /// The statement of [`spend_and_store`] (a data-modifying `WITH`, which SQLite lacks).
+    /// The statement of [`spend_and_store`] (a data-modifying `WITH`, which SQLite lacks). It
+    /// inserts the same row as SQLite's `INSERT` of `successor`.
     #[cfg(feature = "postgres")]
-    #[derive(Debug, Clone, Copy, QueryId)]
-    pub(crate) struct SpendAndStore {
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct SpendAndStore<'a> {
         spend: SpendToken,
-        id: DbUuid,
-        family: DbUuid,
-        parent: Option<DbUuid>,
-        access: DbUuid,
-        issued: DbTime,
-        expires: DbTime,
+        successor: &'a TokenRow,
+    }
+
+    // By hand: diesel's derive keeps the borrow's lifetime, and a query id must be 'static.
+    #[cfg(feature = "postgres")]
+    impl QueryId for SpendAndStore<'_> {
+        type QueryId = SpendAndStore<'static>;
+        const HAS_STATIC_QUERY_ID: bool = true;
     }
 
     #[cfg(feature = "postgres")]
-    impl QueryFragment<diesel::pg::Pg> for SpendAndStore {
+    impl QueryFragment<diesel::pg::Pg> for SpendAndStore<'_> {
         fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
             use diesel::sql_types::Nullable;
+            let row = self.successor;
             out.push_sql("WITH spent AS (");
             self.spend.walk_ast(out.reborrow())?;
             out.push_sql(
                 " RETURNING refresh_tokens.token_id) INSERT INTO refresh_tokens (token_id, \
                  family_id, parent_id, access_token_id, issued_at, expires_at, used_at) SELECT ",
             );
-            out.push_bind_param::<sql::Uuid, _>(&self.id)?;
+            out.push_bind_param::<sql::Uuid, _>(&row.token_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<sql::Uuid, _>(&self.family)?;
+            out.push_bind_param::<sql::Uuid, _>(&row.family_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<Nullable<sql::Uuid>, _>(&self.parent)?;
+            out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.parent_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<sql::Uuid, _>(&self.access)?;
+            out.push_bind_param::<sql::Uuid, _>(&row.access_token_id)?;
             out.push_sql(", ");
-            out.push_bind_param::<sql::Instant, _>(&self.issued)?;
+            out.push_bind_param::<sql::Instant, _>(&row.issued_at)?;
             out.push_sql(", ");
-            out.push_bind_param::<sql::Instant, _>(&self.expires)?;
-            out.push_sql(", NULL FROM spent");
+            out.push_bind_param::<sql::Instant, _>(&row.expires_at)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<sql::Instant>, _>(&row.used_at)?;
+            out.push_sql(" FROM spent");
             Ok(())
         }
     }
 
     #[cfg(feature = "postgres")]
-    impl<Conn> RunQueryDsl<Conn> for SpendAndStore {}
+    impl<Conn> RunQueryDsl<Conn> for SpendAndStore<'_> {}
 
     /// Revokes one family unless it is revoked already (so the first reason and instant stay).
     #[diesel::dsl::auto_type]
@@ -408,6 +411,9 @@ impl SessionStore for DieselSessionStore {
     ) -> Result<RotateOutcome, Error> {
         let presented = DbUuid(presented.as_uuid());
         let at = DbTime::from(at);
+        let successor = TokenRow::from(successor);
+        let conflict =
+            |e| on_unique_violation(e, Error::Conflict("successor refresh token id exists"));
         // (Irrefutable when PostgreSQL is the only backend compiled in.)
         #[cfg(feature = "postgres")]
         #[allow(irrefutable_let_patterns)]
@@ -415,17 +421,14 @@ impl SessionStore for DieselSessionStore {
             // One round trip; on a miss the diagnosis is a statement of its own, as it was in
             // the READ COMMITTED transaction this replaces (each statement its own snapshot).
             return with_connection(pool, |conn| {
-                let rotated = queries::spend_and_store(presented, at, successor).execute(conn)?;
+                let rotated = queries::spend_and_store(presented, at, &successor).execute(conn)?;
                 if rotated == 1 {
                     return Ok(RotateOutcome::Rotated);
                 }
                 why_not_spent(conn, presented)
             })
-            .map_err(|e| {
-                on_unique_violation(e, Error::Conflict("successor refresh token id exists"))
-            });
+            .map_err(conflict);
         }
-        let successor = TokenRow::from(successor);
         db_write!(self.db, |conn| {
             let spent = queries::spend_token(presented, at).execute(conn)?;
             if spent == 0 {
@@ -437,7 +440,7 @@ impl SessionStore for DieselSessionStore {
                 .execute(conn)?;
             Ok(RotateOutcome::Rotated)
         })
-        .map_err(|e| on_unique_violation(e, Error::Conflict("successor refresh token id exists")))
+        .map_err(conflict)
     }
 
     fn revoke_family(
