@@ -70,8 +70,9 @@ fn user_count(db: &Database) -> usize {
 
 /// The length of an SQLite test database's WAL file.
 fn wal_len(t: &TestDatabase) -> u64 {
-    let wal = format!("{}-wal", t.url().trim_start_matches("sqlite://"));
-    std::fs::metadata(wal).map(|m| m.len()).unwrap()
+    std::fs::metadata(crate::store_load::wal_path(t))
+        .map(|m| m.len())
+        .unwrap()
 }
 
 /// The checkpoint `serve` runs every `database.wal_checkpoint_ms` copies the whole WAL back and

@@ -256,7 +256,8 @@ fn purge_million_postgres() {
     }
 }
 
-fn wal_path(t: &TestDatabase) -> PathBuf {
+/// An SQLite test database's WAL file.
+pub(crate) fn wal_path(t: &TestDatabase) -> PathBuf {
     PathBuf::from(format!("{}-wal", t.url().trim_start_matches("sqlite://")))
 }
 
