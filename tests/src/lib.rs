@@ -5,12 +5,14 @@
 
 mod app;
 mod clock;
+mod concurrent;
 pub mod fixtures;
 pub mod forge;
 mod http;
 
 pub use app::{encode, Backend, TestApp, TestEnv};
 pub use clock::TestClock;
+pub use concurrent::all_at_once;
 pub use http::{is_expires_at, Response};
 
 #[doc(hidden)]

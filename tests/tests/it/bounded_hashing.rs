@@ -3,14 +3,14 @@
 //! `Retry-After`, and refreshes do not queue behind logins.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration as StdDuration;
 
 use tollgate_application::{Error, PasswordHasher};
 use tollgate_domain::{Password, PasswordHash};
 use tollgate_infrastructure::{Argon2Hasher, Argon2Params};
-use tollgate_tests::{backend_tests, Backend, TestApp};
+use tollgate_tests::{all_at_once, backend_tests, Backend, TestApp};
 
 backend_tests! {
     logins_never_hash_more_than_the_configured_number_at_once,
@@ -79,18 +79,10 @@ fn app(
 
 /// `n` logins with unknown names, all sent at once; their responses' status and Retry-After.
 fn flood(app: &Arc<TestApp>, n: usize) -> Vec<(u16, Option<String>)> {
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let (app, barrier) = (Arc::clone(app), Arc::clone(&barrier));
-            thread::spawn(move || {
-                barrier.wait();
-                let r = app.login(&format!("nobody-{i}"), "wrong");
-                (r.status, r.header("retry-after").map(str::to_owned))
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
+    all_at_once(app, (0..n).collect(), |app, i| {
+        let r = app.login(&format!("nobody-{i}"), "wrong");
+        (r.status, r.header("retry-after").map(str::to_owned))
+    })
 }
 
 fn logins_never_hash_more_than_the_configured_number_at_once(backend: Backend) {

@@ -5,13 +5,13 @@
 //! allow-list is published in the metadata; a DPoP-bound token raced by 16 proofs rotates once.
 
 use chrono::Duration;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tollgate_application::Clock;
 use tollgate_infrastructure::testing::DpopKey as ClientKey;
 use tollgate_tests::fixtures::{ADMINISTRATOR as USER, PASSWORD};
-use tollgate_tests::{backend_tests, encode, forge, Backend, Response, TestApp};
+use tollgate_tests::{all_at_once, backend_tests, encode, forge, Backend, Response, TestApp};
 
 backend_tests! {
     a_login_with_a_proof_binds_the_family_and_each_refresh_needs_a_proof_by_its_key,
@@ -267,18 +267,9 @@ fn sixteen_concurrent_refreshes_of_a_bound_token_each_with_its_own_proof_yield_e
         // Every racer holds a valid proof of its own (fresh `jti`): the replay cache lets them
         // all through, so only the rotation decides.
         let proofs: Vec<String> = (0..RACERS).map(|_| token_proof(&key, &app)).collect();
-        let barrier = Arc::new(Barrier::new(RACERS));
-        let handles: Vec<_> = proofs
-            .into_iter()
-            .map(|proof| {
-                let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    refresh_with(&app, &token, &proof)
-                })
-            })
-            .collect();
-        let responses: Vec<Response> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let responses = all_at_once(&app, proofs, move |app, proof: String| {
+            refresh_with(app, &token, &proof)
+        });
         let statuses: Vec<_> = responses.iter().map(|r| r.status).collect();
         let winners: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
         assert_eq!(winners.len(), 1, "round {round}: {statuses:?}");

@@ -5,13 +5,13 @@
 //! it): service resumes after at most one failed request per request in flight.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use tollgate_infrastructure::testing;
-use tollgate_tests::{Backend, Response, TestApp};
+use tollgate_tests::{all_at_once, Backend, Response, TestApp};
 
 /// A database of its own, so that connections to it can be refused without touching other tests.
 struct OwnDatabase {
@@ -154,29 +154,9 @@ fn a_storage_outage_answers_503_and_loses_or_doubles_no_token() {
     assert_eq!(app.refresh(&token).error(), "invalid_grant");
 }
 
-/// Runs `work` once per token, on a thread each, all released together; their results in order.
-fn all_at_once<T: Send + 'static>(
-    app: &Arc<TestApp>,
-    tokens: &[String],
-    work: fn(&TestApp, String) -> T,
-) -> Vec<T> {
-    let barrier = Arc::new(Barrier::new(tokens.len()));
-    let handles: Vec<_> = tokens
-        .iter()
-        .map(|token| {
-            let (app, barrier, token) = (app.clone(), barrier.clone(), token.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                work(&app, token)
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
 /// Refreshes every chain at once; each must succeed. Returns the new tokens.
 fn refresh_all_at_once(app: &Arc<TestApp>, tokens: &[String]) -> Vec<String> {
-    all_at_once(app, tokens, |app, token| {
+    all_at_once(app, tokens.to_vec(), |app, token| {
         let r = app.refresh(&token);
         assert_eq!(r.status, 200, "{}", r.text);
         r.refresh_token()
@@ -271,7 +251,7 @@ fn killed_pool_connections_fail_at_most_one_request_per_request_in_flight() {
     assert!(killed >= 3, "{killed} connections killed");
     assert_eq!(tokens.len(), CHAINS);
     let chains: Vec<(usize, Vec<String>)> =
-        all_at_once(&app, &tokens, |app, token| chain(app, token, ROUNDS));
+        all_at_once(&app, tokens, |app, token| chain(app, token, ROUNDS));
     let per_chain: Vec<usize> = chains.iter().map(|(f, _)| *f).collect();
     assert!(
         per_chain.iter().all(|&f| f <= 1),

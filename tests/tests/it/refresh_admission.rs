@@ -1,10 +1,10 @@
 //! `server.max_concurrent_refreshes`: at most that many refresh grants run at once; the others
 //! wait their turn (holding no thread) and are then served as usual.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tollgate_tests::{backend_tests, Backend, TestApp};
+use tollgate_tests::{all_at_once, backend_tests, Backend, TestApp};
 
 backend_tests! {
     refreshes_beyond_the_limit_wait_their_turn,
@@ -32,18 +32,7 @@ fn refresh_all_at_once(
         .collect();
     app.clock.slow_readings(Duration::from_millis(300));
     let app = Arc::new(app);
-    let barrier = Arc::new(Barrier::new(at_once));
-    let handles: Vec<_> = tokens
-        .into_iter()
-        .map(|token| {
-            let (app, barrier) = (app.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                app.refresh(&token).status
-            })
-        })
-        .collect();
-    let statuses = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses = all_at_once(&app, tokens, |app, token| app.refresh(&token).status);
     Some((statuses, app.clock.peak_readings()))
 }
 

@@ -1,9 +1,9 @@
 //! One refresh token presented by 16 concurrent requests: exactly one new pair, on every backend.
 //! Real threads against the real HTTP server and database; no retries.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
-use tollgate_tests::{backend_tests, Backend, TestApp};
+use tollgate_tests::{all_at_once, backend_tests, Backend, TestApp};
 
 const RACERS: usize = 16;
 const ROUNDS: usize = 50;
@@ -16,17 +16,9 @@ fn one_refresh_token_raced_by_sixteen_requests_yields_exactly_one_pair(backend: 
     let app = Arc::new(app);
     for round in 0..ROUNDS {
         let refresh = app.login("racer", "pw").refresh_token();
-        let barrier = Arc::new(Barrier::new(RACERS));
-        let handles: Vec<_> = (0..RACERS)
-            .map(|_| {
-                let (app, barrier, token) = (app.clone(), barrier.clone(), refresh.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    app.refresh(&token)
-                })
-            })
-            .collect();
-        let responses: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let responses = all_at_once(&app, vec![refresh; RACERS], |app, token| {
+            app.refresh(&token)
+        });
         let winners: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
         let losers = responses
             .iter()

@@ -2,10 +2,10 @@
 //! seconds of a rotation the immediately preceding token gets the same successor pair, byte for
 //! byte, while that successor is unused; anything else is reuse and revokes the family.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 use chrono::Duration;
-use tollgate_tests::{backend_tests, Backend, Response, TestApp};
+use tollgate_tests::{all_at_once, backend_tests, Backend, Response, TestApp};
 
 use tollgate_tests::fixtures::{ADMINISTRATOR as USER, PASSWORD};
 const GRACE_SECS: i64 = 10;
@@ -125,16 +125,10 @@ const RACE_ROUNDS: usize = 20;
 
 /// Presents `a` and `b` at the same instant from two threads.
 fn at_once(app: &Arc<TestApp>, a: String, b: String) -> (Response, Response) {
-    let barrier = Arc::new(Barrier::new(2));
-    let spawn = |token: String| {
-        let (app, barrier) = (Arc::clone(app), Arc::clone(&barrier));
-        std::thread::spawn(move || {
-            barrier.wait();
-            app.refresh(&token)
-        })
-    };
-    let (ha, hb) = (spawn(a), spawn(b));
-    (ha.join().unwrap(), hb.join().unwrap())
+    let mut responses = all_at_once(app, vec![a, b], |app, token| app.refresh(&token));
+    let b = responses.pop().unwrap();
+    let a = responses.pop().unwrap();
+    (a, b)
 }
 
 fn a_retry_racing_the_successors_use_has_one_of_the_two_linearizable_outcomes(backend: Backend) {
@@ -189,17 +183,7 @@ fn concurrent_retries_inside_the_grace_all_get_the_one_pair(backend: Backend) {
     let app = Arc::new(app);
     for round in 0..5 {
         let first = login(&app);
-        let barrier = Arc::new(Barrier::new(RACERS));
-        let handles: Vec<_> = (0..RACERS)
-            .map(|_| {
-                let (app, barrier, token) = (app.clone(), barrier.clone(), first.clone());
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    app.refresh(&token)
-                })
-            })
-            .collect();
-        let responses: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let responses = all_at_once(&app, vec![first; RACERS], |app, token| app.refresh(&token));
         // Exactly one successor was minted: the winner's, which every loser of the race and
         // every later retry gets again instead of tripping reuse.
         for r in &responses {
