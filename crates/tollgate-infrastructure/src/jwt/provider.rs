@@ -317,9 +317,9 @@ fn parse_public(alg: Algorithm, key: &DecodingKey) -> JwtResult<PKey<Public>> {
 /// afresh each time is costly: OpenSSL works out an RSA key's Montgomery constants on the key's
 /// first use and keeps them in the key object, so a new object per token redid that every time
 /// (checking an RS512 refresh token fell from about 7.5% to 5.5% of a refresh's CPU with the
-/// key kept). A hit is the same key, since the lookup compares all of its bytes. Bounded: a DPoP proof brings a key of the client's
-/// choosing, and a flood of new keys must not grow memory; a full cache is emptied, which
-/// costs each key one parse again.
+/// key kept). A hit is the same key, since the lookup compares all of its bytes. Bounded: a
+/// DPoP proof brings a key of the client's choosing, and a flood of new keys must not grow
+/// memory; a full cache is emptied, which costs each key one parse again.
 static PUBLIC_KEYS: PublicKeyCache = PublicKeyCache::new();
 
 /// Most keys [`PUBLIC_KEYS`] holds before it starts over.
