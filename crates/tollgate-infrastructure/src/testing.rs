@@ -462,6 +462,9 @@ mod explain {
     pub struct RefreshPathPlans {
         /// Looking a token up with its family (`find_token`, and `rotate`'s diagnosis).
         pub find_token: String,
+        /// Looking a token up with its family and their owner (`find_token_with_owner`, the
+        /// refresh grant's read).
+        pub find_token_with_owner: String,
         /// Why a token could not be spent (`rotate` when its UPDATE matched nothing).
         pub token_state: String,
         /// The rotation as PostgreSQL runs it: the conditional UPDATE that spends a token and
@@ -495,6 +498,7 @@ mod explain {
             };
             RefreshPathPlans {
                 find_token: plan(&mut conn, q::token_with_family(id())),
+                find_token_with_owner: plan(&mut conn, q::token_with_family_and_owner(id())),
                 token_state: plan(&mut conn, q::token_state(id())),
                 spend_token: plan(
                     &mut conn,

@@ -45,11 +45,21 @@ fn expect_verifier_rejects(m: &mut Mocks, reason: TokenRejection) {
         .return_once(move |_, _| Err(Error::InvalidToken(reason)));
 }
 
-/// The store finds the presented record and its family.
+/// The store finds the presented record and its family, and leaves the owner to the user store.
 fn expect_found(m: &mut Mocks, s: &Session) {
-    let found = (s.record.clone(), s.family.clone());
+    let found = (s.record.clone(), s.family.clone(), None);
     m.sessions
-        .expect_find_token()
+        .expect_find_token_with_owner()
+        .with(eq(s.claims.token_id))
+        .times(1)
+        .return_once(move |_| Ok(Some(found)));
+}
+
+/// The store finds the presented record and its family, and reads their owner with them.
+fn expect_found_with_owner(m: &mut Mocks, s: &Session, owner: User) {
+    let found = (s.record.clone(), s.family.clone(), Some(owner));
+    m.sessions
+        .expect_find_token_with_owner()
         .with(eq(s.claims.token_id))
         .times(1)
         .return_once(move |_| Ok(Some(found)));
@@ -168,9 +178,9 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
         .times(1)
         .in_sequence(&mut order)
         .return_once(move |_, _| Ok(claims));
-    let found = (s.record.clone(), s.family.clone());
+    let found = (s.record.clone(), s.family.clone(), None);
     m.sessions
-        .expect_find_token()
+        .expect_find_token_with_owner()
         .with(eq(presented_id()))
         .times(1)
         .in_sequence(&mut order)
@@ -225,6 +235,23 @@ fn refreshing_a_live_token_spends_it_and_returns_the_successor_pair() {
 }
 
 #[test]
+fn an_owner_read_with_the_token_is_not_looked_up_again() {
+    let s = session();
+    let mut m = Mocks::new();
+    expect_verified(&mut m, &s);
+    expect_found_with_owner(&mut m, &s, alice());
+    m.users.expect_find_by_id().never();
+    let next = successor(&s, issued() + Duration::hours(24));
+    expect_signing_of(&mut m, &s, &next);
+    expect_rotate(&mut m, next.clone(), Ok(RotateOutcome::Rotated));
+    m.forbid_events();
+
+    let pair = refresh(m).execute(TOKEN, None).unwrap();
+
+    assert_eq!(pair.refresh_token, format!("refresh:{}", next.id));
+}
+
+#[test]
 fn the_successor_pair_is_signed_before_the_presented_token_is_spent() {
     let s = session();
     let mut m = Mocks::new();
@@ -257,6 +284,9 @@ enum Stage {
     Stored,
     /// The token is found and rotatable, but its owner is looked up and refused.
     Owner(fn() -> Option<User>),
+    /// The store reads the owner with the token, and the owner is refused; the user store is
+    /// not asked.
+    OwnerWithToken(fn() -> User),
 }
 
 /// One refusal: how the presented session differs from a live one, how far the refresh gets,
@@ -348,6 +378,17 @@ const REFUSALS: &[Refusal] = &[
         expected: TokenRejection::UserDisabled,
     },
     Refusal {
+        case: "the user is disabled (read with the token)",
+        alter: unchanged,
+        client: None,
+        stage: Stage::OwnerWithToken(|| {
+            let mut disabled = alice();
+            disabled.disabled = true;
+            disabled
+        }),
+        expected: TokenRejection::UserDisabled,
+    },
+    Refusal {
         case: "the user was deleted",
         alter: unchanged,
         client: None,
@@ -399,13 +440,13 @@ fn refused_tokens_report_their_reason_and_change_nothing() {
         match &refusal.stage {
             Stage::VerifierRejects(reason) => {
                 expect_verifier_rejects(&mut m, *reason);
-                m.sessions.expect_find_token().never();
+                m.sessions.expect_find_token_with_owner().never();
                 m.users.expect_find_by_id().never();
             }
             Stage::UnknownTokenId => {
                 expect_verified(&mut m, &s);
                 m.sessions
-                    .expect_find_token()
+                    .expect_find_token_with_owner()
                     .with(eq(presented_id()))
                     .times(1)
                     .return_once(|_| Ok(None));
@@ -419,6 +460,11 @@ fn refused_tokens_report_their_reason_and_change_nothing() {
                 expect_verified(&mut m, &s);
                 expect_found(&mut m, &s);
                 expect_owner(&mut m, owner());
+            }
+            Stage::OwnerWithToken(owner) => {
+                expect_verified(&mut m, &s);
+                expect_found_with_owner(&mut m, &s, owner());
+                m.users.expect_find_by_id().never();
             }
         }
         m.forbid_session_writes();

@@ -69,10 +69,17 @@ fn expect_verified(m: &mut Mocks, s: &Session) {
         .return_once(move |_, _| Ok(claims));
 }
 
-/// `find_token` answers `records` in turn, each with the session's family.
+/// The refresh reads the first of `records` with `find_token_with_owner` (the owner left to the
+/// user store), a lost race re-reads the rest with `find_token`; each with the session's family.
 fn expect_found(m: &mut Mocks, s: &Session, records: Vec<RefreshTokenRecord>) {
     let family = s.family.clone();
     let mut answers = records.into_iter();
+    let first = answers.next().map(|r| (r, family.clone(), None));
+    m.sessions
+        .expect_find_token_with_owner()
+        .with(eq(presented_id()))
+        .times(1)
+        .return_once(move |_| Ok(first));
     m.sessions
         .expect_find_token()
         .with(eq(presented_id()))

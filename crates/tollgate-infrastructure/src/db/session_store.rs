@@ -1,13 +1,13 @@
 use chrono::{DateTime, Utc};
 use diesel::{BoolExpressionMethods, ExpressionMethods, OptionalExtension, QueryDsl, RunQueryDsl};
-use tollgate_application::{Error, RotateOutcome, SessionStore};
+use tollgate_application::{Error, RotateOutcome, SessionStore, TokenWithOwner};
 use tollgate_domain::{
-    Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
+    Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, User, UserId,
 };
 
 #[cfg(feature = "postgres")]
 use super::pool::{with_connection, Pool};
-use super::rows::{FamilyRow, TokenRow};
+use super::rows::{FamilyRow, TokenRow, UserRow};
 use super::schema::{refresh_tokens, session_cutoffs, token_families, users};
 use super::types::{DbTime, DbUuid};
 use super::{on_unique_violation, Database};
@@ -46,11 +46,14 @@ pub(crate) mod queries {
     use diesel::query_builder::{AstPass, QueryFragment, QueryId};
     use diesel::serialize::ToSql;
     use diesel::sql_types::HasSqlType;
-    use diesel::{ExpressionMethods, QueryDsl, QueryResult, RunQueryDsl, Table};
+    use diesel::{
+        ExpressionMethods, JoinOnDsl, NullableExpressionMethods, QueryDsl, QueryResult,
+        RunQueryDsl, Table,
+    };
 
     #[cfg(feature = "postgres")]
     use crate::db::rows::TokenRow;
-    use crate::db::schema::{refresh_tokens, token_families};
+    use crate::db::schema::{refresh_tokens, token_families, users};
     use crate::db::types::{sql, DbTime, DbUuid};
 
     /// The token with this id joined to its family.
@@ -65,6 +68,22 @@ pub(crate) mod queries {
             .inner_join(token_families::table)
             .filter(refresh_tokens::token_id.eq(token))
             .select((token_columns, family_columns))
+    }
+
+    /// The token with this id joined to its family and to the family's owner in `users`
+    /// (`NULL` columns when the row is gone: families keep no foreign key to `users`).
+    #[diesel::dsl::auto_type]
+    pub(crate) fn token_with_family_and_owner(token: DbUuid) -> _ {
+        let token_columns: <refresh_tokens::table as Table>::AllColumns =
+            refresh_tokens::all_columns;
+        let family_columns: <token_families::table as Table>::AllColumns =
+            token_families::all_columns;
+        let user_columns: <users::table as Table>::AllColumns = users::all_columns;
+        refresh_tokens::table
+            .inner_join(token_families::table)
+            .left_join(users::table.on(users::id.eq(token_families::user_id)))
+            .filter(refresh_tokens::token_id.eq(token))
+            .select((token_columns, family_columns, user_columns.nullable()))
     }
 
     /// Why a token could not be spent: its `used_at` and its family's `revoked_at`.
@@ -369,6 +388,28 @@ impl SessionStore for DieselSessionStore {
             return Ok(None);
         };
         Ok(Some((token.into(), Family::try_from(family)?)))
+    }
+
+    fn find_token_with_owner(&self, id: TokenId) -> Result<Option<TokenWithOwner>, Error> {
+        if self.external_users {
+            // The owner is in the host's table; the refresh grant asks the host's user store.
+            return Ok(self
+                .find_token(id)?
+                .map(|(record, family)| (record, family, None)));
+        }
+        let found: Option<(TokenRow, FamilyRow, Option<UserRow>)> = db_run!(self.db, |conn| {
+            Ok(queries::token_with_family_and_owner(DbUuid(id.as_uuid()))
+                .get_result(conn)
+                .optional()?)
+        })?;
+        let Some((token, family, owner)) = found else {
+            return Ok(None);
+        };
+        Ok(Some((
+            token.into(),
+            Family::try_from(family)?,
+            owner.map(User::try_from).transpose()?,
+        )))
     }
 
     fn find_family(&self, id: FamilyId) -> Result<Option<Family>, Error> {

@@ -149,6 +149,10 @@ fn postgres_refresh_path_uses_index_scans() {
             &["refresh_tokens_pkey", "token_families_pkey"][..],
         ),
         (
+            &plans.find_token_with_owner,
+            &["refresh_tokens_pkey", "token_families_pkey", "users_pkey"],
+        ),
+        (
             &plans.token_state,
             &["refresh_tokens_pkey", "token_families_pkey"],
         ),

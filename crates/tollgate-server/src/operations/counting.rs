@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tollgate_application::{
     Error, RotateOutcome, SecurityEvent, SecurityEventKind, SecurityEvents, SessionStore,
+    TokenWithOwner,
 };
 use tollgate_domain::{
     Family, FamilyId, PasswordHash, RefreshTokenRecord, RevokeReason, TokenId, UserId,
@@ -82,6 +83,10 @@ impl SessionStore for CountingSessions {
 
     fn find_token(&self, id: TokenId) -> Result<Option<(RefreshTokenRecord, Family)>, Error> {
         self.inner.find_token(id)
+    }
+
+    fn find_token_with_owner(&self, id: TokenId) -> Result<Option<TokenWithOwner>, Error> {
+        self.inner.find_token_with_owner(id)
     }
 
     fn find_family(&self, id: FamilyId) -> Result<Option<Family>, Error> {

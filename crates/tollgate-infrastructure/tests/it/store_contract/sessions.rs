@@ -5,6 +5,9 @@ use super::*;
 contract! {
     deleting_a_user_removes_their_sessions_and_tokens,
     a_family_is_found_through_its_first_token,
+    a_token_is_found_with_its_owner_as_the_owner_is_now,
+    a_token_of_a_user_tollgate_does_not_store_is_found_without_an_owner,
+    a_store_for_external_users_leaves_the_owner_to_the_host,
     a_taken_family_id_is_conflict_and_stores_nothing,
     a_taken_token_id_is_conflict_and_stores_no_family,
     a_family_can_belong_to_a_user_tollgate_does_not_store,
@@ -34,6 +37,59 @@ fn a_family_is_found_through_its_first_token(t: &TestDatabase) {
     assert_eq!(
         db.session_store().find_token(first.id).unwrap(),
         Some((first, f))
+    );
+}
+
+fn a_token_is_found_with_its_owner_as_the_owner_is_now(t: &TestDatabase) {
+    let db = connect(t);
+    let owner = stored_user(&db);
+    let (f, first) = family(owner.id);
+    db.session_store().create_family(&f, &first).unwrap();
+
+    assert_eq!(
+        db.session_store().find_token_with_owner(first.id).unwrap(),
+        Some((first.clone(), f.clone(), Some(owner.clone())))
+    );
+    // The owner is read, not remembered: disabling shows on the next lookup.
+    db.user_store().set_disabled(owner.id, true).unwrap();
+    let disabled = User {
+        disabled: true,
+        ..owner
+    };
+    assert_eq!(
+        db.session_store().find_token_with_owner(first.id).unwrap(),
+        Some((first, f, Some(disabled)))
+    );
+    assert_eq!(
+        db.session_store()
+            .find_token_with_owner(TokenId::from_uuid(Uuid::new_v4()))
+            .unwrap(),
+        None
+    );
+}
+
+fn a_token_of_a_user_tollgate_does_not_store_is_found_without_an_owner(t: &TestDatabase) {
+    let db = connect(t);
+    stored_user(&db);
+    let (f, first) = family(UserId::from_uuid(Uuid::new_v4()));
+    db.session_store().create_family(&f, &first).unwrap();
+
+    // No owner row: the caller asks its user store (which answers "gone").
+    assert_eq!(
+        db.session_store().find_token_with_owner(first.id).unwrap(),
+        Some((first, f, None))
+    );
+}
+
+fn a_store_for_external_users_leaves_the_owner_to_the_host(t: &TestDatabase) {
+    let db = connect(t);
+    // Even a `users` row with the family's user id is not the host's user.
+    let (f, first) = stored_family(&db);
+    let sessions = db.session_store_for_external_users();
+
+    assert_eq!(
+        sessions.find_token_with_owner(first.id).unwrap(),
+        Some((first, f, None))
     );
 }
 
