@@ -140,6 +140,9 @@ pub struct ServerSettings {
     /// holding no thread. 0 (the default) is one per CPU on SQLite and four per CPU on
     /// PostgreSQL, whose requests also wait on round trips (see `max_concurrent_refreshes()`).
     pub max_concurrent_refreshes: usize,
+    /// Seconds a refresh waits for its turn before it is answered 503 with `Retry-After`
+    /// (fractions allowed); the token it carries is not spent, so the client may retry it.
+    pub refresh_queue_timeout: f64,
     /// Peers (CIDRs, e.g. `10.0.0.0/8`, `::1/128`) whose `X-Forwarded-For` names the client
     /// address. Empty (the default): the socket's peer address is the client address.
     pub trusted_proxies: Vec<String>,
@@ -356,6 +359,7 @@ impl Default for ServerSettings {
             metrics_bind: None,
             blocking_threads: 0,
             max_concurrent_refreshes: 0,
+            refresh_queue_timeout: 2.0,
             trusted_proxies: Vec::new(),
             tls: TlsSettings::default(),
         }
@@ -452,6 +456,7 @@ impl Settings {
         settings.throttle_policy()?;
         settings.trusted_proxies()?;
         settings.hash_queue_timeout()?;
+        settings.refresh_queue_timeout()?;
         settings.publish_ahead()?;
         settings.rescan_interval()?;
         settings.tls_files()?;
@@ -692,6 +697,20 @@ impl Settings {
         Ok(StdDuration::from_secs_f64(t))
     }
 
+    /// `server.refresh_queue_timeout` as a duration.
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] unless it is 0 to 60 seconds.
+    pub fn refresh_queue_timeout(&self) -> Result<StdDuration, ServerError> {
+        let t = self.server.refresh_queue_timeout;
+        if !(0.0..=60.0).contains(&t) {
+            return Err(ServerError::Config(
+                "server.refresh_queue_timeout must be 0 to 60 seconds".into(),
+            ));
+        }
+        Ok(StdDuration::from_secs_f64(t))
+    }
+
     /// The token rules, with `default_issuer` when `tokens.issuer` is empty.
     ///
     /// # Errors
@@ -868,6 +887,32 @@ keep = -1
         s.server.max_concurrent_refreshes = 7;
         assert_eq!(s.max_concurrent_refreshes(Backend::Sqlite), 7);
         assert_eq!(s.max_concurrent_refreshes(Backend::Postgres), 7);
+    }
+
+    #[test]
+    fn the_refresh_queue_timeout_is_read_and_checked() {
+        assert_eq!(
+            Settings::default().refresh_queue_timeout().unwrap(),
+            StdDuration::from_secs(2)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[server]\nrefresh_queue_timeout = 0.25\n").unwrap();
+        assert_eq!(
+            Settings::load(Some(&path))
+                .unwrap()
+                .refresh_queue_timeout()
+                .unwrap(),
+            StdDuration::from_millis(250)
+        );
+        for bad in ["-1", "61"] {
+            std::fs::write(&path, format!("[server]\nrefresh_queue_timeout = {bad}\n")).unwrap();
+            let err = Settings::load(Some(&path)).unwrap_err();
+            assert!(
+                err.to_string().contains("refresh_queue_timeout"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -127,6 +127,7 @@ impl Application {
                     max_concurrent_refreshes: Some(
                         settings.max_concurrent_refreshes(services.database.backend()),
                     ),
+                    refresh_queue_timeout: settings.refresh_queue_timeout()?,
                     jwks_max_age: settings.keys.jwks_max_age,
                     ..WebConfig::default()
                 },

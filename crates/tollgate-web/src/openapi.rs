@@ -30,7 +30,7 @@ pub(crate) const BEARER: &str = "bearer";
 /// `invalid_request` (400, or 413 for a too large body), `unsupported_grant_type` (400),
 /// `invalid_client` (401 with `WWW-Authenticate: Basic`), `unauthorized_client` (400),
 /// `invalid_grant` (400), `temporarily_unavailable` (429 for the login throttle, 503 when storage
-/// is unreachable; both with `Retry-After`), `server_error` (500), and `invalid_token` (401 from
+/// is unreachable or the server saturated; both with `Retry-After`), `server_error` (500), and `invalid_token` (401 from
 /// bearer-protected endpoints, with `WWW-Authenticate: Bearer`).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -54,7 +54,8 @@ pub(crate) enum ErrorCode {
     /// `dpop.require_nonce` is on and the proof carried no current server nonce: retry with the
     /// nonce from the `DPoP-Nonce` header (RFC 9449 §8).
     UseDpopNonce,
-    /// Too many failed logins, or storage unreachable (429 or 503, with `Retry-After`).
+    /// Too many failed logins, storage unreachable, or the server saturated (429 or 503, with
+    /// `Retry-After`).
     TemporarilyUnavailable,
     /// An unexpected failure; details are only logged.
     ServerError,

@@ -31,6 +31,10 @@ pub struct WebConfig {
     /// first come first served, without holding a thread. `None` (the default): no limit. About
     /// as many as keep the CPUs busy shortens the latency tail (see the README's row).
     pub max_concurrent_refreshes: Option<usize>,
+    /// How long a refresh waits for its turn before `503` with `Retry-After`
+    /// (`server.refresh_queue_timeout`); its token is not spent. Only with
+    /// `max_concurrent_refreshes`.
+    pub refresh_queue_timeout: Duration,
     /// The JWKS `Cache-Control: max-age`, in seconds (`keys.jwks_max_age`; default
     /// [`JWKS_MAX_AGE_SECONDS`](crate::JWKS_MAX_AGE_SECONDS)).
     pub jwks_max_age: u32,
@@ -48,6 +52,7 @@ impl Default for WebConfig {
             max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
             hash_queue_timeout: Duration::from_secs(2),
             max_concurrent_refreshes: None,
+            refresh_queue_timeout: Duration::from_secs(2),
             jwks_max_age: crate::JWKS_MAX_AGE_SECONDS,
         }
     }

@@ -1,5 +1,6 @@
 //! `server.max_concurrent_refreshes`: at most that many refresh grants run at once; the others
-//! wait their turn (holding no thread) and are then served as usual.
+//! wait their turn (holding no thread) and are then served as usual, unless they wait longer
+//! than `server.refresh_queue_timeout`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use tollgate_tests::{all_at_once, backend_tests, Backend, TestApp};
 backend_tests! {
     refreshes_beyond_the_limit_wait_their_turn,
     as_many_refreshes_as_the_limit_run_together,
+    refreshes_that_wait_past_the_queue_timeout_are_refused_and_spend_nothing,
 }
 
 /// `at_once` chains refreshed all at once on a server allowing `turns` refreshes at a time:
@@ -52,4 +54,45 @@ fn as_many_refreshes_as_the_limit_run_together(backend: Backend) {
     };
     assert_eq!(statuses, [200; 6]);
     assert_eq!(peak, 3);
+}
+
+/// A refresh that waits for its turn longer than `server.refresh_queue_timeout` is answered 503
+/// `temporarily_unavailable` with `Retry-After`, and its token is not spent: the client can retry
+/// it. With one turn, readings of 800 ms and a 1 s timeout, the first refresh starts at once and
+/// the last of four waits at least three readings (2.4 s), so both outcomes occur whatever the
+/// machine's pace.
+fn refreshes_that_wait_past_the_queue_timeout_are_refused_and_spend_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.server.max_concurrent_refreshes = 1;
+        s.server.refresh_queue_timeout = 1.0;
+        s.database.pool_size = 16;
+        s.purge.interval = 0;
+    }) else {
+        return;
+    };
+    app.add_user("walker", "pw");
+    let tokens: Vec<String> = (0..4)
+        .map(|_| app.login("walker", "pw").refresh_token())
+        .collect();
+    app.clock.slow_readings(Duration::from_millis(800));
+    let app = Arc::new(app);
+    let answers = all_at_once(&app, tokens.clone(), |app, token| app.refresh(&token));
+    app.clock.slow_readings(Duration::ZERO);
+
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert_eq!(app.clock.peak_readings(), 1, "still one at a time");
+    for (answer, token) in answers.iter().zip(&tokens) {
+        match answer.status {
+            200 => {}
+            503 => {
+                assert_eq!(answer.error(), "temporarily_unavailable", "{}", answer.text);
+                assert_eq!(answer.header("retry-after"), Some("5"));
+                // Not spent: the same token refreshes now, and nothing was revoked for reuse.
+                assert_eq!(app.refresh(token).status, 200, "a refused token stays live");
+            }
+            other => panic!("unexpected status {other}: {}", answer.text),
+        }
+    }
 }

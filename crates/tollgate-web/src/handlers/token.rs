@@ -107,12 +107,27 @@ async fn issue(
             client_id: None,
         },
         Grant::RefreshToken { refresh_token } => {
-            // Waiting here holds no thread; the turn goes with the work and ends with it.
+            // Waiting here holds no thread; the turn goes with the work and ends with it. A
+            // refresh that waits too long is refused before anything is read or spent, so an
+            // overloaded server sheds load with 503 instead of queueing without end.
             let turn = match &grants.refreshing {
-                Some(turns) => Some(turns.clone().acquire_owned().await.map_err(|e| {
-                    tracing::error!(error = %e, "refresh turns closed");
-                    OAuthError::ServerError
-                })?),
+                Some(turns) => {
+                    let waited = tokio::time::timeout(
+                        endpoint.config.refresh_queue_timeout,
+                        turns.clone().acquire_owned(),
+                    )
+                    .await;
+                    let Ok(acquired) = waited else {
+                        tracing::warn!("refresh refused: every refresh turn stayed busy");
+                        return Err(OAuthError::TemporarilyUnavailable {
+                            retry_after_secs: retry_after,
+                        });
+                    };
+                    Some(acquired.map_err(|e| {
+                        tracing::error!(error = %e, "refresh turns closed");
+                        OAuthError::ServerError
+                    })?)
+                }
                 None => None,
             };
             let pair = run_blocking("token", retry_after, move || {
