@@ -688,13 +688,7 @@ impl Settings {
     /// # Errors
     /// [`ServerError::Config`] unless it is 0 to 60 seconds.
     pub fn hash_queue_timeout(&self) -> Result<StdDuration, ServerError> {
-        let t = self.password.queue_timeout;
-        if !(0.0..=60.0).contains(&t) {
-            return Err(ServerError::Config(
-                "password.queue_timeout must be 0 to 60 seconds".into(),
-            ));
-        }
-        Ok(StdDuration::from_secs_f64(t))
+        queue_timeout(self.password.queue_timeout, "password.queue_timeout")
     }
 
     /// `server.refresh_queue_timeout` as a duration.
@@ -702,13 +696,10 @@ impl Settings {
     /// # Errors
     /// [`ServerError::Config`] unless it is 0 to 60 seconds.
     pub fn refresh_queue_timeout(&self) -> Result<StdDuration, ServerError> {
-        let t = self.server.refresh_queue_timeout;
-        if !(0.0..=60.0).contains(&t) {
-            return Err(ServerError::Config(
-                "server.refresh_queue_timeout must be 0 to 60 seconds".into(),
-            ));
-        }
-        Ok(StdDuration::from_secs_f64(t))
+        queue_timeout(
+            self.server.refresh_queue_timeout,
+            "server.refresh_queue_timeout",
+        )
     }
 
     /// The token rules, with `default_issuer` when `tokens.issuer` is empty.
@@ -741,6 +732,16 @@ impl Settings {
             .map_err(|e| ServerError::Config(e.to_string()))?;
         Ok(policy)
     }
+}
+
+/// A wait in seconds (fractions allowed) that `key` sets: 0 to 60, or a configuration error.
+fn queue_timeout(seconds: f64, key: &str) -> Result<StdDuration, ServerError> {
+    if !(0.0..=60.0).contains(&seconds) {
+        return Err(ServerError::Config(format!(
+            "{key} must be 0 to 60 seconds"
+        )));
+    }
+    Ok(StdDuration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
