@@ -1,7 +1,11 @@
 //! `POST /api/oauth2/token`: the password and refresh-token grants.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tollgate_application::{LoginRequest, RequestOrigin};
 use tollgate_domain::GrantType;
 
@@ -111,23 +115,15 @@ async fn issue(
             // refresh that waits too long is refused before anything is read or spent, so an
             // overloaded server sheds load with 503 instead of queueing without end.
             let turn = match &grants.refreshing {
-                Some(turns) => {
-                    let waited = tokio::time::timeout(
+                Some(turns) => Some(
+                    wait_for(
+                        turns,
                         endpoint.config.refresh_queue_timeout,
-                        turns.clone().acquire_owned(),
+                        retry_after,
+                        "refresh refused: every refresh turn stayed busy",
                     )
-                    .await;
-                    let Ok(acquired) = waited else {
-                        tracing::warn!("refresh refused: every refresh turn stayed busy");
-                        return Err(OAuthError::TemporarilyUnavailable {
-                            retry_after_secs: retry_after,
-                        });
-                    };
-                    Some(acquired.map_err(|e| {
-                        tracing::error!(error = %e, "refresh turns closed");
-                        OAuthError::ServerError
-                    })?)
-                }
+                    .await?,
+                ),
                 None => None,
             };
             let pair = run_blocking("token", retry_after, move || {
@@ -188,13 +184,13 @@ async fn issue(
 
     // The slot is taken here, on the async side, before the login reaches the blocking pool:
     // waiting logins hold no blocking thread and no Argon2 memory.
-    let permit = tokio::time::timeout(queue_timeout, grants.hashing.clone().acquire_owned()).await;
-    let Ok(Ok(permit)) = permit else {
-        tracing::warn!("login refused: every password hashing slot stayed busy");
-        return Err(OAuthError::TemporarilyUnavailable {
-            retry_after_secs: retry_after,
-        });
-    };
+    let permit = wait_for(
+        &grants.hashing,
+        queue_timeout,
+        retry_after,
+        "login refused: every password hashing slot stayed busy",
+    )
+    .await?;
     let (checked, jkt) = checked;
     let pair = run_blocking("token", retry_after, move || {
         let result = grants.login.execute_bound(&checked, jkt);
@@ -203,6 +199,31 @@ async fn issue(
     })
     .await?;
     Ok(with_nonce(token_response(&pair), dpop.as_ref()))
+}
+
+/// Takes one of `slots` (hashing slots, refresh turns) within `wait`, holding no thread while it
+/// waits; past it the request is refused with `503` and `Retry-After` (`busy` is logged), before
+/// it has done any work.
+async fn wait_for(
+    slots: &Arc<Semaphore>,
+    wait: Duration,
+    retry_after: u32,
+    busy: &'static str,
+) -> Result<OwnedSemaphorePermit, OAuthError> {
+    match tokio::time::timeout(wait, Arc::clone(slots).acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(closed)) => {
+            // Nothing closes these semaphores; reaching this is a bug, not a busy server.
+            tracing::error!(error = %closed, "request slots closed");
+            Err(OAuthError::ServerError)
+        }
+        Err(_) => {
+            tracing::warn!("{busy}");
+            Err(OAuthError::TemporarilyUnavailable {
+                retry_after_secs: retry_after,
+            })
+        }
+    }
 }
 
 /// Adds the current server nonce to a successful answer when nonces are required, so a client
