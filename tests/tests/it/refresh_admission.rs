@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tollgate_tests::{all_at_once, backend_tests, Backend, TestApp};
+use tollgate_tests::{all_at_once, backend_tests, Backend, Response, TestApp};
 
 backend_tests! {
     refreshes_beyond_the_limit_wait_their_turn,
@@ -13,17 +13,22 @@ backend_tests! {
     refreshes_that_wait_past_the_queue_timeout_are_refused_and_spend_nothing,
 }
 
-/// `at_once` chains refreshed all at once on a server allowing `turns` refreshes at a time:
-/// each answer's status, and the most refreshes seen running together. A refresh reads the
-/// clock once as it starts, and the test clock makes each reading last 300 ms and counts how
-/// many overlap.
+/// `at_once` chains refreshed all at once on a server allowing `turns` refreshes at a time
+/// (and `queue_timeout` seconds of waiting for one, when given). A refresh reads the clock once
+/// as it starts, and the test clock makes each reading last `reading` and counts how many
+/// overlap. Returns the app, the tokens presented and their answers, in the same order.
 fn refresh_all_at_once(
     backend: Backend,
     turns: usize,
+    queue_timeout: Option<f64>,
+    reading: Duration,
     at_once: usize,
-) -> Option<(Vec<u16>, usize)> {
+) -> Option<(Arc<TestApp>, Vec<String>, Vec<Response>)> {
     let app = TestApp::spawn_with(backend, |s| {
         s.server.max_concurrent_refreshes = turns;
+        if let Some(timeout) = queue_timeout {
+            s.server.refresh_queue_timeout = timeout;
+        }
         s.database.pool_size = 16;
         // Nothing but the refreshes reads the clock while it is slowed.
         s.purge.interval = 0;
@@ -32,28 +37,45 @@ fn refresh_all_at_once(
     let tokens: Vec<String> = (0..at_once)
         .map(|_| app.login("walker", "pw").refresh_token())
         .collect();
-    app.clock.slow_readings(Duration::from_millis(300));
+    app.clock.slow_readings(reading);
     let app = Arc::new(app);
-    let statuses = all_at_once(&app, tokens, |app, token| app.refresh(&token).status);
-    Some((statuses, app.clock.peak_readings()))
+    let answers = all_at_once(&app, tokens.clone(), |app, token| app.refresh(&token));
+    app.clock.slow_readings(Duration::ZERO);
+    Some((app, tokens, answers))
+}
+
+fn statuses(answers: &[Response]) -> Vec<u16> {
+    answers.iter().map(|r| r.status).collect()
 }
 
 fn refreshes_beyond_the_limit_wait_their_turn(backend: Backend) {
-    let Some((statuses, peak)) = refresh_all_at_once(backend, 1, 4) else {
+    let Some((app, _, answers)) =
+        refresh_all_at_once(backend, 1, None, Duration::from_millis(300), 4)
+    else {
         return;
     };
-    assert_eq!(statuses, [200; 4], "every waiting refresh is served");
-    assert_eq!(peak, 1, "one turn: the refreshes ran one after another");
+    assert_eq!(
+        statuses(&answers),
+        [200; 4],
+        "every waiting refresh is served"
+    );
+    assert_eq!(
+        app.clock.peak_readings(),
+        1,
+        "one turn: the refreshes ran one after another"
+    );
 }
 
 /// The other side of the test above: the probe does see refreshes overlap, up to the limit, so
 /// the peak of one there is the limit's doing.
 fn as_many_refreshes_as_the_limit_run_together(backend: Backend) {
-    let Some((statuses, peak)) = refresh_all_at_once(backend, 3, 6) else {
+    let Some((app, _, answers)) =
+        refresh_all_at_once(backend, 3, None, Duration::from_millis(300), 6)
+    else {
         return;
     };
-    assert_eq!(statuses, [200; 6]);
-    assert_eq!(peak, 3);
+    assert_eq!(statuses(&answers), [200; 6]);
+    assert_eq!(app.clock.peak_readings(), 3);
 }
 
 /// A refresh that waits for its turn longer than `server.refresh_queue_timeout` is answered 503
@@ -62,24 +84,13 @@ fn as_many_refreshes_as_the_limit_run_together(backend: Backend) {
 /// the last of four waits at least three readings (2.4 s), so both outcomes occur whatever the
 /// machine's pace.
 fn refreshes_that_wait_past_the_queue_timeout_are_refused_and_spend_nothing(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |s| {
-        s.server.max_concurrent_refreshes = 1;
-        s.server.refresh_queue_timeout = 1.0;
-        s.database.pool_size = 16;
-        s.purge.interval = 0;
-    }) else {
+    let Some((app, tokens, answers)) =
+        refresh_all_at_once(backend, 1, Some(1.0), Duration::from_millis(800), 4)
+    else {
         return;
     };
-    app.add_user("walker", "pw");
-    let tokens: Vec<String> = (0..4)
-        .map(|_| app.login("walker", "pw").refresh_token())
-        .collect();
-    app.clock.slow_readings(Duration::from_millis(800));
-    let app = Arc::new(app);
-    let answers = all_at_once(&app, tokens.clone(), |app, token| app.refresh(&token));
-    app.clock.slow_readings(Duration::ZERO);
 
-    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    let statuses = statuses(&answers);
     assert!(statuses.contains(&200), "{statuses:?}");
     assert!(statuses.contains(&503), "{statuses:?}");
     assert_eq!(app.clock.peak_readings(), 1, "still one at a time");
